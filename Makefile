@@ -1,0 +1,38 @@
+# Two commands do everything: `make demo` (the main job on built-in synthetic data) and
+# `make test`. Both create .venv and install the pinned lock on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NO_DEPS := finn-plus==1.6.1 onnx-passes==0.4.1 hls4ml==1.3.0
+
+.PHONY: install demo test test-all lint lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --no-deps -r requirements.lock
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/toolchain run --config configs/demo.yaml --out runs/demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-all: install
+	$(BIN)/python -m pytest -q --run-slow
+
+# Rebuild requirements.lock from requirements.in in a throw-away environment.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -r requirements.in
+	.lock-venv/bin/pip install -q --no-deps $(NO_DEPS)
+	{ sed -n '/^#/p' requirements.lock; echo; .lock-venv/bin/pip freeze --all --exclude pip \
+	  | grep -v '^cbcbox==' | sed 's/^torch==\(.*\)+cpu/torch==\1/' | sort -f; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,113 @@
+"""`toolchain` command: one subcommand per stage, `run` for the configured pipeline, `data` tools.
+
+Exit codes: 0 done, 1 bad input (one-line message, nothing written), 2 usage error or a stage
+that is not implemented yet, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, NotImplementedStage, ToolchainError
+from .stages import DEFAULT_ORDER, STAGES
+
+EPILOG = "Config: YAML file (--config) + overrides (--set section.key=value); see docs/config.md."
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="YAML config file (sections: run, data, synth, ...)")
+    common.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                        help="override one config value, e.g. --set data.batch_size=512 (repeatable)")
+    common.add_argument("--out", metavar="DIR", help="run directory to write into (config: run.out_dir)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolchain", epilog=EPILOG,
+        description="Quantized CNN/SNN modulation classifiers (RadioML 2018.01A) from PyTorch to FPGA.")
+    parser.add_argument("--version", action="version", version=f"toolchain {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = common_options()
+    for stage in STAGES.values():
+        if stage.name == "data":
+            continue  # reachable as `toolchain data prepare`, beside the dataset tools
+        status = "" if stage.implemented else " [not implemented yet]"
+        sp = sub.add_parser(stage.name, parents=[common], help=stage.summary + status,
+                            description=stage.summary + status, epilog=EPILOG)
+        if stage.implemented:
+            stage.module().add_arguments(sp)
+        else:
+            sp.add_argument("input", nargs="?", help="input file (the stage is not implemented yet)")
+        sp.set_defaults(func=run_stage, stage=stage.name)
+    rp = sub.add_parser("run", parents=[common], help="run the configured pipeline (run.stages) into one run directory",
+                        description="Run the stages listed in run.stages, in order, into one run directory. "
+                        f"Known stages, in default order: {', '.join(DEFAULT_ORDER)}.", epilog=EPILOG)
+    rp.set_defaults(func=run_pipeline)
+    from .data.tools import add_data_parser
+
+    add_data_parser(sub, common)
+    return parser
+
+
+def resolve_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Config:
+    overrides = list(extra) + list(args.overrides)
+    if getattr(args, "out", None):
+        overrides.append(f"run.out_dir={args.out}")
+    return load_config(args.config, overrides)
+
+
+def run_stage(args: argparse.Namespace) -> int:
+    stage = STAGES[args.stage]
+    if not stage.implemented:
+        raise NotImplementedStage(
+            f"stage '{stage.name}' is not implemented yet (planned: {stage.planned}); nothing was run or written")
+    module = stage.module()
+    cfg = resolve_config(args, module.overrides(args))
+    module.run(cfg, args)
+    return 0
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    cfg = resolve_config(args)
+    for name in cfg.run.stages:
+        if name not in STAGES:
+            raise ConfigError(f"config key 'run.stages': unknown stage {name!r} (known: {', '.join(DEFAULT_ORDER)})")
+    missing = [n for n in cfg.run.stages if not STAGES[n].implemented]
+    if missing:
+        stage = STAGES[missing[0]]
+        raise NotImplementedStage(f"run.stages includes '{stage.name}', which is not implemented yet "
+                                  f"(planned: {stage.planned}); nothing was run or written")
+    for name in cfg.run.stages:
+        print(f"== {name}: {STAGES[name].summary}")
+        STAGES[name].module().run(cfg, None)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    stage = STAGES.get(getattr(args, "stage", ""), None)
+    if unknown and (stage is None or stage.implemented):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        return args.func(args)
+    except NotImplementedStage as exc:
+        print(f"toolchain {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ToolchainError as exc:
+        print(f"toolchain {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"toolchain {args.command}: interrupted; finished artifacts are kept, partial ones removed", file=sys.stderr)
+        return 130
+
+
+def stage_main(name: str) -> int:
+    """Entry of `python -m toolchain.<stage>`: the same as `toolchain <stage> ...`."""
+    return main([name, *sys.argv[1:]])

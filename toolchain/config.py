@@ -1,0 +1,213 @@
+"""Typed configuration: YAML file + `--set key=value` overrides -> dataclasses.
+
+Every key is checked against the dataclass fields before any work starts; an unknown key or a
+value of the wrong type is a `ConfigError` naming the dotted key. This module imports no
+torch/finn so that `--help` and config errors stay instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, get_args, get_origin
+
+import yaml
+
+from .data.classes import CLASSES, FRAME_LENGTH, SNRS
+from .errors import ConfigError
+
+
+# ----------------------------------------------------------------------------------- sections
+@dataclass
+class DataConfig:
+    """Which RadioML-format file to read and how to split it."""
+
+    path: str = ""  # RadioML 2018.01A-format HDF5 file (X, Y, Z); empty = given on the command line
+    val_fraction: float = 0.1  # share of each (class, SNR) block's official train part held out
+    val_seed: int = 0  # seed of the validation carve-out (the train/test split is always seed 2018)
+    train_snrs: Optional[list[int]] = None  # SNRs (dB) kept for train/val; None = all. Test keeps all.
+    classes: Optional[list[str]] = None  # class names kept in every split; None = all 24
+    batch_size: int = 1024
+    num_workers: int = 0  # DataLoader worker processes
+    run_length: int = 16  # contiguous frames read together when shuffling (see docs/data.md)
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", self.val_fraction, "a number in [0, 1)")
+        _check(self.batch_size > 0, "data.batch_size", self.batch_size, "a positive integer")
+        _check(self.num_workers >= 0, "data.num_workers", self.num_workers, "an integer >= 0")
+        _check(self.run_length > 0, "data.run_length", self.run_length, "a positive integer")
+        if self.classes is not None:
+            for name in self.classes:
+                _check(name in CLASSES, "data.classes", name, f"one of {', '.join(CLASSES)}")
+            _check(len(self.classes) > 0, "data.classes", self.classes, "a non-empty list or null")
+        if self.train_snrs is not None:
+            _check(len(self.train_snrs) > 0, "data.train_snrs", self.train_snrs, "a non-empty list or null")
+
+
+@dataclass
+class ChannelConfig:
+    """Impairments applied by the synthetic generator after modulation."""
+
+    enabled: bool = True
+    max_cfo: float = 0.01  # carrier frequency offset, cycles/sample, uniform in [-max, max]
+    max_sro_ppm: float = 200.0  # sample-rate offset, parts per million, uniform in [-max, max]
+    multipath_taps: int = 3  # Rayleigh taps at integer sample delays (1 = flat fading)
+    multipath_decay: float = 0.5  # power ratio between consecutive taps (exponential profile)
+    rician_k: float = 4.0  # power ratio of the fixed line-of-sight part of the first tap (0 = Rayleigh)
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.max_cfo < 0.5, "synth.channel.max_cfo", self.max_cfo, "a number in [0, 0.5)")
+        _check(0.0 <= self.max_sro_ppm < 1e5, "synth.channel.max_sro_ppm", self.max_sro_ppm, "a number in [0, 1e5)")
+        _check(self.multipath_taps >= 1, "synth.channel.multipath_taps", self.multipath_taps, "an integer >= 1")
+        _check(0.0 < self.multipath_decay <= 1.0, "synth.channel.multipath_decay", self.multipath_decay, "a number in (0, 1]")
+        _check(self.rician_k >= 0.0, "synth.channel.rician_k", self.rician_k, "a number >= 0")
+
+
+@dataclass
+class SynthConfig:
+    """Size and seed of a generated RadioML-format file."""
+
+    frames_per_pair: int = 32  # frames per (modulation, SNR) pair; the real file has 4096
+    snrs: list[int] = field(default_factory=lambda: list(SNRS))  # SNR grid in dB
+    length: int = FRAME_LENGTH  # samples per frame
+    seed: int = 0
+    samples_per_symbol: list[int] = field(default_factory=lambda: [4, 8])  # drawn per frame, inclusive range
+    rolloff: list[float] = field(default_factory=lambda: [0.2, 0.5])  # RRC roll-off range per frame
+    channel: ChannelConfig = field(default_factory=ChannelConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.frames_per_pair > 0, "synth.frames_per_pair", self.frames_per_pair, "a positive integer")
+        _check(len(self.snrs) > 0, "synth.snrs", self.snrs, "a non-empty list of SNRs in dB")
+        _check(len(set(self.snrs)) == len(self.snrs), "synth.snrs", self.snrs, "distinct values")
+        _check(self.length >= 64, "synth.length", self.length, "an integer >= 64")
+        sps = self.samples_per_symbol
+        _check(len(sps) == 2 and 2 <= sps[0] <= sps[1], "synth.samples_per_symbol", sps, "[min, max] with 2 <= min <= max")
+        ro = self.rolloff
+        _check(len(ro) == 2 and 0.0 < ro[0] <= ro[1] <= 1.0, "synth.rolloff", ro, "[min, max] within (0, 1]")
+
+
+@dataclass
+class RunConfig:
+    """Where a stage writes and which stages `toolchain run` runs."""
+
+    out_dir: str = "runs/default"  # run directory; `--out` overrides it
+    stages: list[str] = field(default_factory=lambda: ["data"])  # order used by `toolchain run`
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+
+
+# ----------------------------------------------------------------------------------- loading
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}': expected {expected}, got {value!r}")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read an optional YAML file, apply `key=value` overrides, and validate into a `Config`."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_yaml(Path(path))
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_dotted(raw, key, value)
+    return from_dict(Config, raw)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    return data
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """`data.batch_size=512` -> ("data.batch_size", 512); the value is parsed as YAML."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. data.batch_size=512")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+    return key, value
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    node = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config key '{'.'.join(parts[: i + 1])}': is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
+    """Build dataclass `cls` from a nested dict, checking every key and value type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config key '{prefix or '<top>'}': expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(
+            f"unknown config key '{where}{unknown[0]}' (known in {prefix or 'the top level'}: {', '.join(fields)})"
+        )
+    kwargs = {name: _coerce(hints[name], value, f"{prefix}.{name}" if prefix else name) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _coerce(inner[0], value, key)
+    if origin is Literal:
+        _check(value in args, key, value, f"one of {', '.join(map(str, args))}")
+        return value
+    if origin is list:
+        _check(isinstance(value, (list, tuple)), key, value, "a list")
+        return [_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        _check(isinstance(value, bool), key, value, "true or false")
+        return value
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")
+        return value
+    if tp is float:
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "a number")
+        return float(value)
+    if tp is str:
+        _check(isinstance(value, str), key, value, "a string")
+        return value
+    raise TypeError(f"config field '{key}' has an unsupported type {tp!r}")  # a bug in this file
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The resolved config as plain JSON-able data (for manifests and checkpoints)."""
+    return dataclasses.asdict(cfg)

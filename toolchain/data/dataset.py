@@ -1,0 +1,160 @@
+"""PyTorch access to a RadioML-format file: lazy per-process handle, batched contiguous reads.
+
+A batch is read with one h5py call per contiguous span of rows instead of one call per frame;
+`ContiguousBatchSampler` makes shuffled batches out of short contiguous runs so that spans are
+long. Memory does not grow with the file: only the row indices of the split are held.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..errors import ToolchainError
+from .radioml import RadioMLIndex, make_splits, open_h5, scan
+
+MAX_GAP = 64  # rows; a gap this small is cheaper to read through than to start a new h5py call
+CHUNK_CACHE_BYTES = 32 << 20  # per open handle, so memory stays bounded for any file size
+
+
+class RadioMLDataset(Dataset):
+    """One split of a RadioML-format file. Items are (iq (2, L) float32, label int64, snr float32),
+    channels-first as the challenge models expect."""
+
+    def __init__(self, index: RadioMLIndex, rows: np.ndarray, split: str = ""):
+        self.index = index
+        self.split = split
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.labels, snrs = index.labels_and_snrs(self.rows)
+        self.snrs = snrs.astype(np.float32)
+        self._h5: h5py.File | None = None
+        self._pid = -1
+
+    @classmethod
+    def splits(cls, path: str | Path, **filters) -> dict[str, "RadioMLDataset"]:
+        """Scan the file once and return its train/val/test datasets (`filters`: see make_splits)."""
+        index = scan(path)
+        return {name: cls(index, rows, name) for name, rows in make_splits(index, **filters).items()}
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def __getstate__(self) -> dict:
+        # An h5py handle cannot cross into DataLoader workers; each process opens its own.
+        state = self.__dict__.copy()
+        state["_h5"], state["_pid"] = None, -1
+        return state
+
+    def _x(self) -> h5py.Dataset:
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5 = open_h5(self.index.path)
+            self._pid = os.getpid()
+        return self._h5["X"]
+
+    def read(self, positions: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frames at dataset positions, in the given order: (x (B, 2, L), labels (B,), snrs (B,))."""
+        pos = np.asarray(positions, dtype=np.int64)
+        rows = self.rows[pos]
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        x_sorted = np.empty((rows.size, self.index.frame_length, 2), dtype=np.float32)
+        breaks = np.flatnonzero(np.diff(sorted_rows) > MAX_GAP) + 1
+        done = 0
+        for span in np.split(sorted_rows, breaks):
+            lo, hi = int(span[0]), int(span[-1]) + 1
+            block = self._read_span(lo, hi)
+            x_sorted[done : done + span.size] = block[span - lo]
+            done += span.size
+        self._check_finite(x_sorted, sorted_rows)
+        x = np.empty_like(x_sorted)
+        x[order] = x_sorted
+        return np.ascontiguousarray(x.transpose(0, 2, 1)), self.labels[pos], self.snrs[pos]
+
+    def _read_span(self, lo: int, hi: int) -> np.ndarray:
+        try:
+            return self._x()[lo:hi]
+        except (OSError, RuntimeError) as exc:
+            raise ToolchainError(
+                f"{self.index.path}: cannot read 'X' rows {lo}..{hi - 1}, truncated or corrupt? ({exc})"
+            ) from None
+
+    def _check_finite(self, x: np.ndarray, rows: np.ndarray) -> None:
+        bad = ~np.isfinite(x).all(axis=(1, 2))
+        if bad.any():
+            raise ToolchainError(
+                f"{self.index.path}: frame {int(rows[np.argmax(bad)])} of 'X' holds NaN or Inf "
+                f"({int(bad.sum())} bad frame(s) in this batch; `toolchain data check` lists them all)"
+            )
+
+    def __getitem__(self, i: int):
+        x, y, s = self.read([i])
+        return torch.from_numpy(x[0]), int(y[0]), float(s[0])
+
+    def __getitems__(self, positions: list[int]) -> list[tuple]:
+        # DataLoader calls this with a whole batch; one read serves all items of it.
+        x, y, s = self.read(positions)
+        xt = torch.from_numpy(x)
+        return [(xt[k], int(y[k]), float(s[k])) for k in range(len(positions))]
+
+    def loader(self, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
+               run_length: int = 16, rank: int = 0, world_size: int = 1) -> DataLoader:
+        sampler = ContiguousBatchSampler(len(self), batch_size, shuffle, seed, run_length, rank, world_size)
+        return DataLoader(self, batch_sampler=sampler, num_workers=num_workers,
+                          collate_fn=collate, persistent_workers=num_workers > 0)
+
+
+def collate(items: list[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = torch.stack([it[0] for it in items])
+    y = torch.tensor([it[1] for it in items], dtype=torch.int64)
+    s = torch.tensor([it[2] for it in items], dtype=torch.float32)
+    return x, y, s
+
+
+class ContiguousBatchSampler(Sampler[list[int]]):
+    """Batches of dataset positions. Shuffled mode permutes runs of `run_length` consecutive
+    positions (near-contiguous file rows), then the frames inside each batch; so every epoch
+    still visits every frame once, in an order that differs per epoch (`set_epoch`).
+
+    With `world_size` > 1 each rank takes every world_size-th batch (DistributedDataParallel).
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int = 0, run_length: int = 16,
+                 rank: int = 0, world_size: int = 1):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} not in [0, {world_size})")
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self.seed, self.run_length, self.rank, self.world_size = seed, run_length, rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        rng = np.random.default_rng((self.seed, self.epoch))
+        starts = np.arange(0, self.n, self.run_length)
+        runs = [np.arange(s, min(s + self.run_length, self.n)) for s in rng.permutation(starts)]
+        return np.concatenate(runs) if runs else np.arange(0)
+
+    def _batches(self) -> list[np.ndarray]:
+        order = self._order()
+        batches = [order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        if self.shuffle:
+            rng = np.random.default_rng((self.seed, self.epoch, 1))
+            batches = [rng.permutation(b) for b in batches]
+        return batches[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for b in self._batches():
+            yield b.tolist()
+
+    def __len__(self) -> int:
+        total = (self.n + self.batch_size - 1) // self.batch_size
+        return len(range(self.rank, total, self.world_size))

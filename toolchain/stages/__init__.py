@@ -1,0 +1,50 @@
+"""The pipeline's stages: name -> Stage, in default order.
+
+Each implemented stage is a module `toolchain.stages.<name>` with `SUMMARY`,
+`add_arguments(parser)` (its own flags), `overrides(args) -> list[str]` (flags as config
+overrides, so a flag and `--set` mean the same) and `run(cfg, args) -> RunDir`. Modules are
+imported only when their stage runs, so `--help` and config errors stay instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    summary: str
+    planned: Optional[str] = None  # set while a later release still has to deliver the stage
+
+    @property
+    def implemented(self) -> bool:
+        return self.planned is None
+
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.name}")
+
+
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it"),
+        Stage("train_initial", "train the configured model -> initial_model.pth",
+              planned="the CNN path (VGG10 training, issue #5)"),
+        Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth",
+              planned="compression (IMP/FMP pruning, issue #6)"),
+        Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json",
+              planned="the CNN path (evaluation, issue #5)"),
+        Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx",
+              planned="the CNN path (QONNX export, issue #5)"),
+        Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json",
+              planned="the CNN path (cost report, issue #5)"),
+        Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists",
+              planned="the FINN build (issue #7)"),
+    )
+}
+
+DEFAULT_ORDER: list[str] = list(STAGES)
