@@ -82,6 +82,7 @@ class SynthConfig:
         _check(self.frames_per_pair > 0, "synth.frames_per_pair", self.frames_per_pair, "a positive integer")
         _check(len(self.snrs) > 0, "synth.snrs", self.snrs, "a non-empty list of SNRs in dB")
         _check(len(set(self.snrs)) == len(self.snrs), "synth.snrs", self.snrs, "distinct values")
+        _check(self.seed >= 0, "synth.seed", self.seed, "an integer >= 0")
         _check(self.length >= 64, "synth.length", self.length, "an integer >= 64")
         sps = self.samples_per_symbol
         _check(len(sps) == 2 and 2 <= sps[0] <= sps[1], "synth.samples_per_symbol", sps, "[min, max] with 2 <= min <= max")

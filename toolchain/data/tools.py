@@ -122,7 +122,7 @@ def check(args: argparse.Namespace) -> int:
     step = max(1, (64 << 20) // (index.frame_length * 2 * 4))  # ~64 MB per read
     with open_h5(args.file) as h5:
         x = h5["X"]
-        for lo in tqdm(range(0, index.num_frames, step), desc="checking X", unit="chunk", leave=False):
+        for lo in tqdm(range(0, index.num_frames, step), desc="checking X", unit="chunk", leave=False, disable=None):
             try:
                 chunk = x[lo : lo + step]
             except (OSError, RuntimeError) as exc:

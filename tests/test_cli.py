@@ -1,0 +1,90 @@
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+from radioml_files import write_radioml
+
+from toolchain.cli import build_parser, main
+from toolchain.rundir import update_manifest
+from toolchain.stages import DEFAULT_ORDER, STAGES
+
+PIPELINE_STAGES = ["train_initial", "prune", "evaluate", "export_onnx", "export_inference_cost", "finn_build"]
+
+
+def subcommands(parser):
+    action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return action.choices
+
+
+def test_registry_cli_and_default_order_agree():
+    commands = subcommands(build_parser())
+    assert DEFAULT_ORDER == list(STAGES) == ["data", *PIPELINE_STAGES]
+    assert set(commands) == set(PIPELINE_STAGES) | {"run", "data"}
+    assert "prepare" in subcommands(commands["data"])
+    for name in STAGES:
+        if STAGES[name].implemented:
+            assert hasattr(STAGES[name].module(), "run")
+
+
+@pytest.mark.parametrize("argv", [[], *[[s] for s in PIPELINE_STAGES], ["run"], ["data"],
+                                  *[["data", t] for t in ("synth", "show", "info", "check", "prepare")]])
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: toolchain" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stage", [s for s in PIPELINE_STAGES if not STAGES[s].implemented])
+def test_unimplemented_stage_exits_2_and_writes_nothing(stage, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([stage, "some_input", "--out", str(out), "--model", "vgg10"]) == 2
+    err = capsys.readouterr().err
+    assert "not implemented yet" in err and stage in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_python_m_entry_points(tmp_path):
+    stage = next(s for s in PIPELINE_STAGES if not STAGES[s].implemented)
+    done = subprocess.run([sys.executable, "-m", f"toolchain.{stage}", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "not implemented yet" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "toolchain.data", "info", str(tmp_path / "none.h5")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.strip().endswith(")") and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "toolchain", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("toolchain ")
+
+
+def test_run_refuses_unimplemented_or_unknown_stages_before_work(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--set", "run.stages=[data, prune]"]) == 2
+    assert not out.exists()
+    assert main(["run", "--out", str(out), "--set", "run.stages=[data, trian]"]) == 1
+    assert "'trian'" in capsys.readouterr().err and not out.exists()
+
+
+def test_data_stage_writes_artifacts_and_manifest(tmp_path, capsys):
+    data = write_radioml(tmp_path / "in.h5", per_block=10, snrs=(0, 10))
+    out = tmp_path / "run"
+    assert main(["data", "prepare", str(data), "--out", str(out), "--set", "data.val_fraction=0.2"]) == 0
+    summary = json.loads((out / "data_summary.json").read_text())
+    assert summary["split_sizes"] == {"train": 24 * 2 * 7, "val": 24 * 2 * 2, "test": 24 * 2 * 1}
+    assert (out / "data_overview.png").stat().st_size > 10_000
+    entry = json.loads((out / "manifest.json").read_text())["stages"]["data"]
+    assert entry["status"] == "ok" and entry["config"]["data"]["val_fraction"] == 0.2
+    assert entry["inputs"][str(data)]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert entry["versions"]["torch"].startswith("2.13") and entry["versions"]["finn-plus"] == "1.6.1"
+    assert entry["started"] <= entry["finished"] and "git_commit" in entry
+    assert set(entry["outputs"].values()) == {"data_summary.json", "data_overview.png"}
+    assert "train 336" in capsys.readouterr().out
+
+
+def test_manifest_keeps_one_entry_per_stage(tmp_path):
+    update_manifest(tmp_path, "data", {"status": "ok", "n": 1})
+    update_manifest(tmp_path, "train_initial", {"status": "ok"})
+    update_manifest(tmp_path, "data", {"status": "ok", "n": 2})
+    stages = json.loads((tmp_path / "manifest.json").read_text())["stages"]
+    assert list(stages) == ["data", "train_initial"] and stages["data"]["n"] == 2
