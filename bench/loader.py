@@ -5,12 +5,18 @@ whose __getitem__ does one `h5['X'][idx]` per frame, drawn by a SubsetRandomSamp
 official train rows. Both read the same synthetic file, batch 1024, shuffled, in one process
 (and again with worker processes). Prints frames/s per loader and the speed-up.
 
-    python bench/loader.py [--file FILE] [--frames-per-pair 64] [--batches 20] [--workers 0 2]
+    python bench/loader.py [--file FILE] [--frames-per-pair 64] [--batches 20] [--workers 0 2] [--repeat 5]
+
+Each measurement is repeated, alternating reference and toolchain, and reported as median
+(min..max) because shared machines are noisy.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +62,11 @@ def throughput(loader, batches: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    v = sorted(values)
+    return f"{format(statistics.median(v), fmt)} ({format(v[0], fmt)}..{format(v[-1], fmt)})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", type=Path, help="RadioML-format file (default: generate one in a temp dir)")
@@ -63,6 +74,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    ap.add_argument("--repeat", type=int, default=5, help="alternating measurements per loader")
     args = ap.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,14 +83,19 @@ def main() -> None:
         print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB), {train_rows.size} train frames, "
               f"batch {args.batch_size}, {args.batches} batches timed")
         ours = RadioMLDataset.splits(path)["train"]
+        print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+              f"python {platform.python_version()}, torch {torch.__version__}, h5py {h5py.__version__}")
         for workers in args.workers:
-            ref_loader = DataLoader(PerItemReference(path), batch_size=args.batch_size, num_workers=workers,
-                                    sampler=SubsetRandomSampler(train_rows.tolist()))
-            our_loader = ours.loader(args.batch_size, shuffle=True, seed=0, num_workers=workers)
-            ref = throughput(ref_loader, args.batches)
-            new = throughput(our_loader, args.batches)
-            print(f"workers={workers}: reference {ref:,.0f} frames/s, toolchain {new:,.0f} frames/s, "
-                  f"speed-up {new / ref:.1f}x")
+            ref, new = [], []
+            for r in range(args.repeat):
+                ref_loader = DataLoader(PerItemReference(path), batch_size=args.batch_size, num_workers=workers,
+                                        sampler=SubsetRandomSampler(train_rows.tolist()))
+                our_loader = ours.loader(args.batch_size, shuffle=True, seed=r, num_workers=workers)
+                ref.append(throughput(ref_loader, args.batches))
+                new.append(throughput(our_loader, args.batches))
+            ratio = [b / a for a, b in zip(ref, new)]
+            print(f"workers={workers}: reference {spread(ref)} frames/s | toolchain {spread(new)} frames/s | "
+                  f"speed-up {spread(ratio, '.1f')}x")
 
 
 if __name__ == "__main__":

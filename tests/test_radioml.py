@@ -130,7 +130,7 @@ def test_dataloader_workers_and_epochs(tmp_path):
     loader = ds.loader(batch_size=64, shuffle=True, seed=1, num_workers=2, run_length=4)
     orders = []
     for epoch in range(2):
-        loader.batch_sampler.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
         seen = []
         for x, y, s in loader:
             assert x.shape[1:] == (2, 32) and x.dtype.is_floating_point

@@ -20,7 +20,9 @@ from ..errors import ToolchainError
 from .radioml import RadioMLIndex, make_splits, open_h5, scan
 
 MAX_GAP = 64  # rows; a gap this small is cheaper to read through than to start a new h5py call
-CHUNK_CACHE_BYTES = 32 << 20  # per open handle, so memory stays bounded for any file size
+# Per open handle: holds a few compressed chunks so a span is decompressed once, and bounds
+# memory whatever the file's size.
+CHUNK_CACHE_BYTES = 32 << 20
 
 
 class RadioMLDataset(Dataset):
@@ -34,6 +36,7 @@ class RadioMLDataset(Dataset):
         self.labels, snrs = index.labels_and_snrs(self.rows)
         self.snrs = snrs.astype(np.float32)
         self._h5: h5py.File | None = None
+        self._x_ds: h5py.Dataset | None = None
         self._pid = -1
 
     @classmethod
@@ -48,14 +51,15 @@ class RadioMLDataset(Dataset):
     def __getstate__(self) -> dict:
         # An h5py handle cannot cross into DataLoader workers; each process opens its own.
         state = self.__dict__.copy()
-        state["_h5"], state["_pid"] = None, -1
+        state["_h5"], state["_x_ds"], state["_pid"] = None, None, -1
         return state
 
     def _x(self) -> h5py.Dataset:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5 = open_h5(self.index.path)
+            self._h5 = open_h5(self.index.path, rdcc_nbytes=CHUNK_CACHE_BYTES)
+            self._x_ds = self._h5["X"]  # looked up once: a lookup per read costs as much as the read
             self._pid = os.getpid()
-        return self._h5["X"]
+        return self._x_ds
 
     def read(self, positions: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frames at dataset positions, in the given order: (x (B, 2, L), labels (B,), snrs (B,))."""
@@ -63,18 +67,19 @@ class RadioMLDataset(Dataset):
         rows = self.rows[pos]
         order = np.argsort(rows, kind="stable")
         sorted_rows = rows[order]
-        x_sorted = np.empty((rows.size, self.index.frame_length, 2), dtype=np.float32)
+        x = np.empty((rows.size, 2, self.index.frame_length), dtype=np.float32)
         breaks = np.flatnonzero(np.diff(sorted_rows) > MAX_GAP) + 1
         done = 0
         for span in np.split(sorted_rows, breaks):
             lo, hi = int(span[0]), int(span[-1]) + 1
             block = self._read_span(lo, hi)
-            x_sorted[done : done + span.size] = block[span - lo]
+            if span.size != hi - lo:  # gaps were read through; keep only the rows asked for
+                block = block[span - lo]
+            # One strided copy lands each frame channels-first at its requested position.
+            x[order[done : done + span.size]] = block.transpose(0, 2, 1)
             done += span.size
-        self._check_finite(x_sorted, sorted_rows)
-        x = np.empty_like(x_sorted)
-        x[order] = x_sorted
-        return np.ascontiguousarray(x.transpose(0, 2, 1)), self.labels[pos], self.snrs[pos]
+        self._check_finite(x, rows)
+        return x, self.labels[pos], self.snrs[pos]
 
     def _read_span(self, lo: int, hi: int) -> np.ndarray:
         try:
@@ -85,7 +90,8 @@ class RadioMLDataset(Dataset):
             ) from None
 
     def _check_finite(self, x: np.ndarray, rows: np.ndarray) -> None:
-        bad = ~np.isfinite(x).all(axis=(1, 2))
+        # A float64 sum of float32 values cannot overflow, so it is finite iff every value is.
+        bad = ~np.isfinite(x.sum(axis=(1, 2), dtype=np.float64))
         if bad.any():
             raise ToolchainError(
                 f"{self.index.path}: frame {int(rows[np.argmax(bad)])} of 'X' holds NaN or Inf "
@@ -104,16 +110,24 @@ class RadioMLDataset(Dataset):
 
     def loader(self, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
                run_length: int = 16, rank: int = 0, world_size: int = 1) -> DataLoader:
+        """Batches (x (B, 2, L) float32, labels (B,) int64, snrs (B,) float32), read whole."""
         sampler = ContiguousBatchSampler(len(self), batch_size, shuffle, seed, run_length, rank, world_size)
-        return DataLoader(self, batch_sampler=sampler, num_workers=num_workers,
-                          collate_fn=collate, persistent_workers=num_workers > 0)
+        # batch_size=None: the sampler's index lists reach _Batches whole, so a batch is one
+        # read and needs no per-item collation.
+        return DataLoader(_Batches(self), sampler=sampler, batch_size=None, num_workers=num_workers,
+                          persistent_workers=num_workers > 0)
 
 
-def collate(items: list[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    x = torch.stack([it[0] for it in items])
-    y = torch.tensor([it[1] for it in items], dtype=torch.int64)
-    s = torch.tensor([it[2] for it in items], dtype=torch.float32)
-    return x, y, s
+class _Batches(Dataset):
+    def __init__(self, ds: RadioMLDataset):
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y, s = self.ds.read(positions)
+        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(s)
 
 
 class ContiguousBatchSampler(Sampler[list[int]]):

@@ -66,7 +66,7 @@ class RadioMLIndex:
         return labels, snrs
 
 
-def open_h5(path: str | Path) -> h5py.File:
+def open_h5(path: str | Path, **h5_options) -> h5py.File:
     """Open read-only, turning the ways a file can be unusable into one-line errors."""
     p = Path(path)
     if not p.exists():
@@ -74,7 +74,7 @@ def open_h5(path: str | Path) -> h5py.File:
     if not p.is_file():
         raise ToolchainError(f"{p}: not a file")
     try:
-        return h5py.File(p, "r")
+        return h5py.File(p, "r", **h5_options)
     except OSError as exc:
         reason = str(exc).split("(")[0].strip() or type(exc).__name__
         raise ToolchainError(f"{p}: not a readable HDF5 file, truncated or corrupt? ({reason})") from None
