@@ -91,6 +91,94 @@ class SynthConfig:
 
 
 @dataclass
+class ModelConfig:
+    """Which registered model to build and its quantization (see docs/models.md)."""
+
+    name: str = "vgg10"  # a key of toolchain.models.MODELS
+    num_classes: int = 24
+    input_length: int = FRAME_LENGTH  # samples per frame the model is built for
+    filters: int = 64  # conv filters per layer (the FINN example deploys 32)
+    dense: int = 128  # units of the two hidden dense layers
+    conv_layers: int = 7  # each halves the length: 1024 -> 8 with 7 layers
+    input_bits: int = 8  # input quantizer: signed, constant scale over [-input_range, input_range]
+    input_range: float = 2.0
+    weight_bits: int = 8  # every conv/linear layer unless layer_weight_bits is given
+    act_bits: int = 8  # every QuantReLU unless layer_act_bits is given
+    layer_weight_bits: Optional[list[int]] = None  # per conv/linear layer, input to output
+    layer_act_bits: Optional[list[int]] = None  # per QuantReLU, input to output
+    bias_bits: int = 32  # integer bias of the classifier (scale = input scale x weight scale)
+
+    def __post_init__(self) -> None:
+        for key in ("num_classes", "input_length", "filters", "dense", "conv_layers"):
+            _check(getattr(self, key) > 0, f"model.{key}", getattr(self, key), "a positive integer")
+        _check(self.input_length % (1 << self.conv_layers) == 0, "model.input_length", self.input_length,
+               f"a multiple of 2**conv_layers = {1 << self.conv_layers} (each conv layer halves the length)")
+        _check(self.input_range > 0, "model.input_range", self.input_range, "a positive number")
+        for key in ("input_bits", "weight_bits", "act_bits"):
+            _check(1 <= getattr(self, key) <= 16, f"model.{key}", getattr(self, key), "an integer in 1..16")
+        _check(2 <= self.bias_bits <= 32, "model.bias_bits", self.bias_bits, "an integer in 2..32")
+        for key in ("layer_weight_bits", "layer_act_bits"):
+            for b in getattr(self, key) or []:
+                _check(1 <= b <= 16, f"model.{key}", getattr(self, key), "integers in 1..16")
+
+
+@dataclass
+class TrainConfig:
+    """train_initial: optimisation (defaults of the challenge baseline)."""
+
+    epochs: int = 20
+    lr: float = 0.01  # Adam
+    weight_decay: float = 0.0
+    t0: int = 5  # CosineAnnealingWarmRestarts period, epochs
+    eta_min: float = 0.0
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
+    max_batches: Optional[int] = None  # cap per epoch, for quick runs; None = the whole split
+    threads: Optional[int] = None  # torch CPU threads; None = torch's default
+
+    def __post_init__(self) -> None:
+        _check(self.epochs > 0, "train.epochs", self.epochs, "a positive integer")
+        _check(self.lr > 0, "train.lr", self.lr, "a positive number")
+        _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "a number >= 0")
+        _check(self.t0 > 0, "train.t0", self.t0, "a positive integer")
+        _check(self.max_batches is None or self.max_batches > 0, "train.max_batches", self.max_batches, "a positive integer or null")
+        _check(self.threads is None or self.threads > 0, "train.threads", self.threads, "a positive integer or null")
+
+
+@dataclass
+class EvalConfig:
+    """evaluate: which split and which confusion matrices."""
+
+    split: Literal["test", "val", "train"] = "test"
+    confusion_snrs: list[int] = field(default_factory=lambda: [0, 10, 30])  # per-SNR matrices (dB) besides the overall one
+    max_frames: Optional[int] = None  # evaluate only the first N frames of the split (quick checks)
+
+    def __post_init__(self) -> None:
+        _check(self.max_frames is None or self.max_frames > 0, "eval.max_frames", self.max_frames, "a positive integer or null")
+
+
+@dataclass
+class ExportConfig:
+    """export_onnx: verification of the exported QONNX against PyTorch."""
+
+    verify_inputs: int = 16  # random inputs run through both
+    atol: float = 1e-4  # tolerance on the outputs (float rounding); the class must match exactly
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.verify_inputs > 0, "export.verify_inputs", self.verify_inputs, "a positive integer")
+        _check(self.atol >= 0, "export.atol", self.atol, "a number >= 0")
+
+
+@dataclass
+class CostConfig:
+    """export_inference_cost: qonnx inference_cost options."""
+
+    discount_sparsity: bool = True  # zero weights cost nothing (the challenge rule)
+    allow_unsupported: bool = False  # else ops the counter cannot cost are an error
+
+
+@dataclass
 class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
@@ -103,6 +191,11 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
 
 # ----------------------------------------------------------------------------------- loading
