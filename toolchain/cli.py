@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from . import __version__
@@ -55,10 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Config:
+def resolve_config(args: argparse.Namespace, extra: Sequence[str] = (), out_suffix: str | None = None) -> Config:
+    """Config from --config, stage flags (`extra`), --set and --out.
+
+    Stages that write one file (`out_suffix`, e.g. ".onnx") also accept `--out FILE`: the file
+    lands there (`args.out_file`) and its folder is the run directory.
+    """
     overrides = list(extra) + list(args.overrides)
-    if getattr(args, "out", None):
-        overrides.append(f"run.out_dir={args.out}")
+    out = getattr(args, "out", None)
+    args.out_file = None
+    if out:
+        if out_suffix and out.endswith(out_suffix):
+            args.out_file = Path(out)
+            out = str(Path(out).parent)
+        overrides.append(f"run.out_dir={out}")
     return load_config(args.config, overrides)
 
 
@@ -68,7 +79,7 @@ def run_stage(args: argparse.Namespace) -> int:
         raise NotImplementedStage(
             f"stage '{stage.name}' is not implemented yet (planned: {stage.planned}); nothing was run or written")
     module = stage.module()
-    cfg = resolve_config(args, module.overrides(args))
+    cfg = resolve_config(args, module.overrides(args), getattr(module, "OUT_SUFFIX", None))
     module.run(cfg, args)
     return 0
 

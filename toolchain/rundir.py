@@ -38,6 +38,7 @@ ARTIFACTS = {
     "accuracy": "accuracy.json",
     "model_export": "model_export.onnx",
     "model_cost": "model_cost.json",
+    "model_cost_plot": "model_cost.png",
     "model_final": "model_final.onnx",
     "finn_output": "finn_output",
 }
@@ -93,6 +94,29 @@ def stage_run(root: str | Path, stage: str, cfg: Config, inputs: list[Path] = ()
         **run.extra,
     }
     update_manifest(root, stage, entry)
+
+
+def dataset_path(cfg: Config) -> Path:
+    """The dataset a stage reads: `data.path`, else the synthetic file the `data` stage wrote
+    into this run directory."""
+    if cfg.data.path:
+        return Path(cfg.data.path)
+    generated = Path(cfg.run.out_dir) / ARTIFACTS["dataset"]
+    if generated.is_file():
+        return generated
+    raise ToolchainError(f"no dataset: give a RadioML-format file (INPUT, --data or --set data.path=FILE), "
+                         f"or run the 'data' stage first to generate {generated}")
+
+
+def trained_model(cfg: Config) -> Path:
+    """The checkpoint a later stage starts from: the pruned model if the run has one, else
+    the initially trained one."""
+    root = Path(cfg.run.out_dir)
+    for name in ("final_model", "initial_model"):
+        if (root / ARTIFACTS[name]).is_file():
+            return root / ARTIFACTS[name]
+    raise ToolchainError(f"{root}: no {ARTIFACTS['final_model']} or {ARTIFACTS['initial_model']}; "
+                         "give a checkpoint as INPUT or run train_initial first")
 
 
 def update_manifest(root: Path, stage: str, entry: dict[str, Any]) -> None:

@@ -38,10 +38,8 @@ STAGES: dict[str, Stage] = {
               planned="compression (IMP/FMP pruning, issue #6)"),
         Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json",
               planned="the CNN path (evaluation, issue #5)"),
-        Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx",
-              planned="the CNN path (QONNX export, issue #5)"),
-        Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json",
-              planned="the CNN path (cost report, issue #5)"),
+        Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx"),
+        Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),
         Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists",
               planned="the FINN build (issue #7)"),
     )

@@ -1,0 +1,94 @@
+"""Stage `export_onnx`: a checkpoint -> `model_export.onnx` (QONNX, batch 1), verified.
+
+Exported with `brevitas.export.export_qonnx` through the TorchScript exporter (`dynamo=False`:
+the dynamo exporter writes weights into a `.onnx.data` sidecar a user could lose), cleaned up
+with `qonnx.util.cleanup`, saved as one self-contained file. Before the file is kept, random
+inputs go through PyTorch and through qonnx execution of the file: the class must match for
+every input and the outputs within `export.atol`; the result goes into the manifest, and a
+mismatch fails the stage (no file is left behind).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..config import Config
+from ..errors import ToolchainError
+from ..rundir import RunDir, stage_run, trained_model
+
+SUMMARY = "export a checkpoint to QONNX (batch 1) -> model_export.onnx"
+OUT_SUFFIX = ".onnx"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", nargs="?", help="checkpoint (.pth) to export (default: the run's "
+                        "final_model.pth, else initial_model.pth); --out may name the .onnx file")
+    parser.add_argument("--model", help="model name for a bare state_dict without embedded config (model.name)")
+
+
+def overrides(args: argparse.Namespace) -> list[str]:
+    return [f"model.name={args.model}"] if args.model else []
+
+
+def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
+    from ..checkpoint import load_model
+
+    source = Path(args.input) if args is not None and args.input else trained_model(cfg)
+    model, model_cfg, _ = load_model(source, cfg.model)
+    with stage_run(cfg.run.out_dir, "export_onnx", cfg, [source]) as run:
+        target = getattr(args, "out_file", None) or run.artifact("model_export")
+        run.outputs["model_export"] = str(Path(target).name)
+        with atomic_path(target) as tmp:
+            wrapper = export_qonnx(model, model_cfg.input_length, tmp)
+            verification = verify(model, wrapper, model_cfg.input_length, cfg.export.verify_inputs,
+                                  cfg.export.seed, cfg.export.atol)
+            run.extra["verification"] = verification
+            if not verification["passed"]:
+                raise ToolchainError(
+                    f"export verification failed: {verification['class_mismatches']} of {verification['inputs']} "
+                    f"inputs changed class, max |difference| {verification['max_abs_diff']:.3g} "
+                    f"(allowed {cfg.export.atol}); nothing was written")
+        print(f"wrote {target}: {verification['inputs']} random inputs agree with PyTorch "
+              f"(max |difference| {verification['max_abs_diff']:.2g})")
+    return run
+
+
+def export_qonnx(model, input_length: int, path: Path):
+    """Export, clean up and save as a single file; returns the qonnx ModelWrapper."""
+    import onnx
+    import torch
+    from brevitas.export import export_qonnx as brevitas_export
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    model = model.cpu().eval()
+    raw = path.with_name(path.name + ".raw.onnx")
+    try:
+        with torch.no_grad():
+            brevitas_export(model, input_t=torch.zeros(1, 2, input_length), export_path=str(raw), dynamo=False)
+        wrapper = cleanup_model(ModelWrapper(str(raw)))
+    finally:
+        raw.unlink(missing_ok=True)
+    onnx.save(wrapper.model, str(path), save_as_external_data=False)
+    return wrapper
+
+
+def verify(model, wrapper, input_length: int, n: int, seed: int, atol: float) -> dict:
+    """Random unit-power I/Q frames through PyTorch and through qonnx execution."""
+    import torch
+    from qonnx.core.onnx_exec import execute_onnx
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, 2, input_length)) / np.sqrt(2)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    iname, oname = wrapper.graph.input[0].name, wrapper.graph.output[0].name
+    got = np.concatenate([execute_onnx(wrapper, {iname: x[i : i + 1]})[oname] for i in range(n)])
+    diff = float(np.abs(got - expected).max())
+    mismatches = int((got.argmax(1) != expected.argmax(1)).sum())
+    return {"inputs": n, "seed": seed, "class_mismatches": mismatches, "max_abs_diff": diff,
+            "atol": atol, "passed": mismatches == 0 and diff <= atol}
