@@ -73,3 +73,11 @@ def test_int_accepted_for_float_but_not_bool():
     cfg = load_config(None, ["data.val_fraction=0"])
     assert cfg.data.val_fraction == 0.0 and isinstance(cfg.data.val_fraction, float)
     assert load_config(None, ["data.train_snrs=null"]).data.train_snrs is None
+
+
+def test_text_flags_stay_text():
+    from toolchain.config import text_override
+
+    cfg = load_config(None, [text_override("data.path", "123"), text_override("run.out_dir", "a: b"),
+                             text_override("model.name", "yes")])
+    assert cfg.data.path == "123" and cfg.run.out_dir == "a: b" and cfg.model.name == "yes"

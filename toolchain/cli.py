@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, load_config, text_override
 from .errors import ConfigError, NotImplementedStage, ToolchainError
 from .stages import DEFAULT_ORDER, STAGES
 
@@ -69,7 +69,7 @@ def resolve_config(args: argparse.Namespace, extra: Sequence[str] = (), out_suff
         if out_suffix and out.endswith(out_suffix):
             args.out_file = Path(out)
             out = str(Path(out).parent)
-        overrides.append(f"run.out_dir={out}")
+        overrides.append(text_override("run.out_dir", out))
     return load_config(args.config, overrides)
 
 

@@ -8,6 +8,7 @@ torch/finn so that `--help` and config errors stay instant.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -135,9 +136,17 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
     max_batches: Optional[int] = None  # cap per epoch, for quick runs; None = the whole split
     threads: Optional[int] = None  # torch CPU threads; None = torch's default
+    # Continue the run in run.out_dir from its checkpoint_last.pth (`--resume`); without it an
+    # existing checkpoint there is an error, so a finished run is never silently overwritten.
+    resume: bool = False
+    # torch.use_deterministic_algorithms (warn-only) and no cuDNN autotuning: the same seed gives
+    # the same weights on the same machine; costs some speed on CUDA.
+    deterministic: bool = True
 
     def __post_init__(self) -> None:
         _check(self.epochs > 0, "train.epochs", self.epochs, "a positive integer")
+        _check(isinstance(self.resume, bool), "train.resume", self.resume, "true or false")
+        _check(isinstance(self.deterministic, bool), "train.deterministic", self.deterministic, "true or false")
         _check(self.lr > 0, "train.lr", self.lr, "a positive number")
         _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "a number >= 0")
         _check(self.t0 > 0, "train.t0", self.t0, "a positive integer")
@@ -152,9 +161,18 @@ class EvalConfig:
     split: Literal["test", "val", "train"] = "test"
     confusion_snrs: list[int] = field(default_factory=lambda: [0, 10, 30])  # per-SNR matrices (dB) besides the overall one
     max_frames: Optional[int] = None  # evaluate only the first N frames of the split (quick checks)
+    # Frames per forward pass of a .pth model. Not data.batch_size (1024, for training): on a
+    # 2-core CPU small batches stay in cache and run ~1.5x faster (docs/evaluate.md).
+    batch_size: int = 64
+    # Frames per qonnx execution of an .onnx model: each call costs ~50 ms of fixed overhead
+    # whatever its size, and past ~128 frames memory traffic bounds the speed (docs/evaluate.md).
+    onnx_batch_size: int = 128
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # .pth evaluation; auto: cuda when available
 
     def __post_init__(self) -> None:
         _check(self.max_frames is None or self.max_frames > 0, "eval.max_frames", self.max_frames, "a positive integer or null")
+        _check(self.batch_size > 0, "eval.batch_size", self.batch_size, "a positive integer")
+        _check(self.onnx_batch_size > 0, "eval.onnx_batch_size", self.onnx_batch_size, "a positive integer")
 
 
 @dataclass
@@ -179,6 +197,34 @@ class CostConfig:
 
 
 @dataclass
+class FinnConfig:
+    """finn_build: which build folder and board, and how the result is checked (docs/finn_build.md)."""
+
+    build: str = "build/vgg10-radioml"  # build folder: build.yaml, boards/, folding_config/, specialize_layers_config/
+    board: str = ""  # a board of the build folder (boards/<BOARD>.json); empty = the folder's default board
+    clock_ns: Optional[float] = None  # clock period; None = the board file's, else build.yaml's
+    target_fps: Optional[int] = None  # FINN's automatic folding target; None = build.yaml's (the folding file wins)
+    checkpoint: str = ""  # PyTorch checkpoint of the ONNX, compared too; empty = the run's, when the ONNX is the run's
+    verify_inputs: int = 8  # random unit-power frames through every model
+    verify_synthetic: int = 4  # synthetic modulated frames (toolchain generator, 30 dB), spread over the classes
+    seed: int = 0
+    # The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work,
+    # instead of a build that stops after HW code generation with exit 0.
+    require_bitstream: bool = False
+
+    def __post_init__(self) -> None:
+        _check(bool(self.build), "finn.build", self.build, "a build folder path")
+        _check(self.clock_ns is None or self.clock_ns > 0, "finn.clock_ns", self.clock_ns, "a positive number or null")
+        _check(self.target_fps is None or self.target_fps > 0, "finn.target_fps", self.target_fps,
+               "a positive integer or null")
+        _check(self.verify_inputs >= 0, "finn.verify_inputs", self.verify_inputs, "an integer >= 0")
+        _check(self.verify_synthetic >= 0, "finn.verify_synthetic", self.verify_synthetic, "an integer >= 0")
+        _check(self.verify_inputs + self.verify_synthetic > 0, "finn.verify_inputs", self.verify_inputs,
+               "at least one frame together with finn.verify_synthetic")
+        _check(self.seed >= 0, "finn.seed", self.seed, "an integer >= 0")
+
+
+@dataclass
 class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
@@ -196,6 +242,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    finn: FinnConfig = field(default_factory=FinnConfig)
 
 
 # ----------------------------------------------------------------------------------- loading
@@ -242,6 +289,12 @@ def parse_override(item: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
     return key, value
+
+
+def text_override(key: str, value: object) -> str:
+    """`key=value` for a flag whose value is text (a path, a name): quoted, so YAML parsing of
+    overrides cannot turn `123`, `yes` or `a: b` into a number, a bool or a mapping."""
+    return f"{key}={json.dumps(str(value))}"
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:

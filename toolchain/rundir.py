@@ -36,6 +36,8 @@ ARTIFACTS = {
     "initial_model": "initial_model.pth",
     "final_model": "final_model.pth",
     "accuracy": "accuracy.json",
+    "accuracy_vs_snr": "accuracy_vs_snr.png",
+    "confusion_matrix": "confusion_matrix.png",
     "model_export": "model_export.onnx",
     "model_cost": "model_cost.json",
     "model_cost_plot": "model_cost.png",

@@ -32,16 +32,13 @@ STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
         Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it"),
-        Stage("train_initial", "train the configured model -> initial_model.pth",
-              planned="the CNN path (VGG10 training, issue #5)"),
+        Stage("train_initial", "train the configured model -> initial_model.pth"),
         Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth",
               planned="compression (IMP/FMP pruning, issue #6)"),
-        Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json",
-              planned="the CNN path (evaluation, issue #5)"),
+        Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json"),
         Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx"),
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),
-        Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists",
-              planned="the FINN build (issue #7)"),
+        Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"),
     )
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_json
-from ..config import Config
+from ..config import Config, text_override
 from ..data.classes import CLASSES
 from ..data.radioml import RadioMLIndex, make_splits, scan
 from ..data.summary import format_summary, summarize
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides(args: argparse.Namespace) -> list[str]:
-    return [f"data.path={args.input}"] if args.input else []
+    return [text_override("data.path", args.input)] if args.input else []
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from ..config import Config
+from ..config import Config, text_override
 from ..errors import ToolchainError
 from ..rundir import RunDir, stage_run, trained_model
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides(args: argparse.Namespace) -> list[str]:
-    return [f"model.name={args.model}"] if args.model else []
+    return [text_override("model.name", args.model)] if args.model else []
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:

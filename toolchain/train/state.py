@@ -1,0 +1,134 @@
+"""A training run as checkpoint contents and back, so that a resumed run ends with exactly the
+weights an uninterrupted one would have."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from ..checkpoint import is_toolchain_checkpoint
+from ..config import Config, to_dict
+from ..errors import ToolchainError
+
+# Settings that may differ when resuming: where things are and how fast they run, and
+# train.epochs so that a finished run can be trained further.
+MAY_CHANGE_ON_RESUME = {"data.path", "data.num_workers", "train.epochs", "train.device", "train.threads",
+                        "train.resume", "train.deterministic"}
+COMPARED_SECTIONS = ("data", "model", "train")
+TRAINING_KEYS = ("state_dict", "epoch", "optimizer", "scheduler", "rng", "quant_stats", "history", "config")
+
+
+@dataclass
+class Progress:
+    epoch: int = 0  # epochs completed
+    best_val_acc: Optional[float] = None
+    best_epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # the train_log.jsonl records so far
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        self.epoch = record["epoch"]
+        acc = record["val_acc"]
+        if acc is not None and (self.best_val_acc is None or acc > self.best_val_acc):
+            self.best_val_acc, self.best_epoch = acc, record["epoch"]
+
+
+def training_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                   progress: Progress, cfg: Config, device: torch.device, world_size: int) -> dict[str, Any]:
+    """Everything besides the weights that resuming needs; keyword arguments of save_checkpoint.
+    Plain Python values and tensors only, so the file loads with weights_only=True."""
+    return {
+        "epoch": progress.epoch,
+        "epochs": cfg.train.epochs,
+        "best_val_acc": progress.best_val_acc,
+        "best_epoch": progress.best_epoch,
+        "history": progress.history,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_state(device),
+        "quant_stats": stats_state(model),
+        "world_size": world_size,
+        "config": to_dict(cfg),
+    }
+
+
+def restore(payload: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+            device: torch.device) -> Progress:
+    model.load_state_dict(payload["state_dict"], strict=True)
+    restore_stats_state(model, payload["quant_stats"])  # after load_state_dict, which ends stats collection
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    set_rng_state(payload["rng"], device)
+    return Progress(payload["epoch"], payload.get("best_val_acc"), payload.get("best_epoch", 0),
+                    list(payload["history"]))
+
+
+def check_resumable(payload: dict[str, Any], cfg: Config, path: Path) -> None:
+    """Refuse a checkpoint that is not a training checkpoint, or whose run used other settings
+    (naming the first differing key), before anything is trained or written."""
+    missing = [k for k in TRAINING_KEYS if k not in payload]
+    if not is_toolchain_checkpoint(payload) or missing:
+        what = f"no '{missing[0]}'" if missing else "not a toolchain checkpoint"
+        raise ToolchainError(f"{path}: cannot resume from it ({what}); train into a new --out")
+    saved = _flatten({s: payload["config"].get(s, {}) for s in COMPARED_SECTIONS})
+    now = _flatten({s: to_dict(cfg)[s] for s in COMPARED_SECTIONS})
+    for key in sorted(set(saved) | set(now)):
+        if key not in MAY_CHANGE_ON_RESUME and saved.get(key) != now.get(key):
+            raise ToolchainError(f"config key '{key}' is {now.get(key)!r} but {path} was trained with "
+                                 f"{saved.get(key)!r}; resume with the same setting, or train into a new --out")
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+# ----------------------------------------------------------------------------- random state
+def rng_state(device: torch.device) -> dict[str, Any]:
+    # numpy and `random` are not saved: nothing in training draws from their global generators
+    # (the batch order comes from seeded generators keyed by seed and epoch).
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda":
+        for index, s in enumerate(state.get("cuda", [])[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, index)
+
+
+# -------------------------------------------------------------------- Brevitas scale statistics
+def stats_state(model: torch.nn.Module) -> dict[str, Any]:
+    """Raw state of Brevitas' runtime-statistics modules. An activation scale is initialised from
+    statistics of its first N training batches (N=300 by default); the step counter is a plain
+    attribute, the statistics buffer is left out of state_dict, and loading a state_dict ends the
+    collection early. A run resumed inside that phase continues it exactly only with these."""
+    out: dict[str, Any] = {}
+    for name, module in model.named_modules():
+        counter = getattr(module, "counter", None)
+        if type(counter) is int:
+            own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+            out[name] = {"counter": counter, "tensors": {k: t.detach().clone() for k, t in own}}
+    return out
+
+
+def restore_stats_state(model: torch.nn.Module, saved: dict[str, Any]) -> None:
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, entry in saved.items():
+            module = modules[name]
+            module.counter = entry["counter"]
+            for key, tensor in entry["tensors"].items():
+                getattr(module, key).copy_(tensor)
