@@ -7,7 +7,8 @@ import pytest
 from radioml_files import expected_label, write_radioml
 
 from toolchain.data.classes import CLASSES, NUM_CLASSES, SNRS
-from toolchain.data.dataset import ContiguousBatchSampler, RadioMLDataset
+from toolchain.data.dataset import RadioMLDataset
+from toolchain.data.sampling import ContiguousBatchSampler
 from toolchain.data.radioml import make_splits, official_split, scan
 from toolchain.errors import ToolchainError
 
@@ -146,7 +147,9 @@ def test_sampler_ranks_partition_the_batches():
     kw = dict(n=1000, batch_size=64, shuffle=True, seed=5, run_length=8, world_size=3)
     parts = [sum(ContiguousBatchSampler(rank=r, **kw), []) for r in range(3)]
     assert sorted(sum(parts, [])) == list(range(1000))
-    assert [len(ContiguousBatchSampler(rank=r, **kw)) for r in range(3)] == [6, 5, 5]
+    # 15 full batches: 5 rounds of 3, then the 40 frames left shared as one more batch per rank
+    assert [len(ContiguousBatchSampler(rank=r, **kw)) for r in range(3)] == [6, 6, 6]
+    assert all(len(list(ContiguousBatchSampler(rank=r, **kw))) == 6 for r in range(3))
 
 
 def test_dataset_holds_no_frames(tmp_path):

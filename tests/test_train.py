@@ -17,7 +17,7 @@ from toolchain.cli import main
 from toolchain.config import SynthConfig
 from toolchain.data.dataset import RadioMLDataset
 from toolchain.data.synth import generate
-from toolchain.train.distributed import MIN_BATCH, RankBatchSampler, plan_batches
+from toolchain.data.sampling import MIN_BATCH, ContiguousBatchSampler, plan_batches
 
 LENGTH = 128
 # One thread: a second thread only loses time on 2 busy cores, and it keeps float sums in one order.
@@ -225,7 +225,7 @@ def test_trains_on_cuda(data, tmp_path):
 @pytest.mark.parametrize("n, batch, world", [(2448, 64, 2), (2448, 64, 3), (1024, 64, 4), (1025, 64, 2),
                                              (1029, 64, 4), (130, 64, 2), (9, 64, 4), (65, 64, 1), (7, 4, 1)])
 def test_every_rank_gets_as_many_batches_and_every_frame_once(n, batch, world):
-    samplers = [RankBatchSampler(n, batch, seed=3, run_length=4, rank=r, world_size=world) for r in range(world)]
+    samplers = [ContiguousBatchSampler(n, batch, True, seed=3, run_length=4, rank=r, world_size=world) for r in range(world)]
     for epoch in (0, 1):
         for s in samplers:
             s.set_epoch(epoch)

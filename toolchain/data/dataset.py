@@ -14,10 +14,11 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ToolchainError
 from .radioml import RadioMLIndex, make_splits, open_h5, scan
+from .sampling import ContiguousBatchSampler
 
 MAX_GAP = 64  # rows; a gap this small is cheaper to read through than to start a new h5py call
 # Per open handle: holds a few compressed chunks so a span is decompressed once, and bounds
@@ -109,13 +110,15 @@ class RadioMLDataset(Dataset):
         return [(xt[k], int(y[k]), float(s[k])) for k in range(len(positions))]
 
     def loader(self, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
-               run_length: int = 16, rank: int = 0, world_size: int = 1) -> DataLoader:
-        """Batches (x (B, 2, L) float32, labels (B,) int64, snrs (B,) float32), read whole."""
-        sampler = ContiguousBatchSampler(len(self), batch_size, shuffle, seed, run_length, rank, world_size)
+               run_length: int = 16, rank: int = 0, world_size: int = 1, max_batches: int | None = None,
+               pin_memory: bool = False) -> DataLoader:
+        """Batches (x (B, 2, L) float32, labels (B,) int64, snrs (B,) float32), read whole; with
+        world_size > 1, this rank's share (the same number of batches on every rank)."""
+        sampler = ContiguousBatchSampler(len(self), batch_size, shuffle, seed, run_length, rank, world_size, max_batches)
         # batch_size=None: the sampler's index lists reach _Batches whole, so a batch is one
         # read and needs no per-item collation.
         return DataLoader(_Batches(self), sampler=sampler, batch_size=None, num_workers=num_workers,
-                          persistent_workers=num_workers > 0)
+                          persistent_workers=num_workers > 0, pin_memory=pin_memory)
 
 
 class _Batches(Dataset):
@@ -128,47 +131,3 @@ class _Batches(Dataset):
     def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, y, s = self.ds.read(positions)
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(s)
-
-
-class ContiguousBatchSampler(Sampler[list[int]]):
-    """Batches of dataset positions. Shuffled mode permutes runs of `run_length` consecutive
-    positions (near-contiguous file rows), then the frames inside each batch; so every epoch
-    still visits every frame once, in an order that differs per epoch (`set_epoch`).
-
-    With `world_size` > 1 each rank takes every world_size-th batch (DistributedDataParallel).
-    """
-
-    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int = 0, run_length: int = 16,
-                 rank: int = 0, world_size: int = 1):
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} not in [0, {world_size})")
-        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.seed, self.run_length, self.rank, self.world_size = seed, run_length, rank, world_size
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(self.n)
-        rng = np.random.default_rng((self.seed, self.epoch))
-        starts = np.arange(0, self.n, self.run_length)
-        runs = [np.arange(s, min(s + self.run_length, self.n)) for s in rng.permutation(starts)]
-        return np.concatenate(runs) if runs else np.arange(0)
-
-    def _batches(self) -> list[np.ndarray]:
-        order = self._order()
-        batches = [order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)]
-        if self.shuffle:
-            rng = np.random.default_rng((self.seed, self.epoch, 1))
-            batches = [rng.permutation(b) for b in batches]
-        return batches[self.rank :: self.world_size]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for b in self._batches():
-            yield b.tolist()
-
-    def __len__(self) -> int:
-        total = (self.n + self.batch_size - 1) // self.batch_size
-        return len(range(self.rank, total, self.world_size))

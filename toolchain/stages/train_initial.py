@@ -26,7 +26,8 @@ from ..config import Config, text_override
 from ..data.dataset import RadioMLDataset
 from ..errors import ConfigError, ToolchainError
 from ..rundir import ARTIFACTS, RunDir, dataset_path, stage_run
-from ..train.distributed import MIN_BATCH, Env, distributed, on_main, sync_buffers, train_loader
+from ..data.sampling import MIN_BATCH
+from ..train.distributed import Env, distributed, on_main, sync_buffers, train_loader
 from ..train.loop import EpochStats, evaluate, torch_settings, train_epoch
 from ..train.state import Progress, check_resumable, restore, training_state
 

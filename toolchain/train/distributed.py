@@ -1,4 +1,4 @@
-"""One process or many under torchrun: device choice, process group, equal batches per rank.
+"""One process or many under torchrun: device choice, process group, this rank's loader.
 
 torchrun (or any launcher speaking its protocol) sets WORLD_SIZE, RANK and LOCAL_RANK, and
 MASTER_ADDR/MASTER_PORT for the rendezvous; without them training runs in one process.
@@ -11,15 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
-from ..data.dataset import ContiguousBatchSampler, RadioMLDataset
+from ..data.dataset import RadioMLDataset
 from ..errors import ToolchainError
-
-MIN_BATCH = 2  # frames; BatchNorm in training mode cannot normalise a batch of one
 
 
 @dataclass(frozen=True)
@@ -119,84 +116,8 @@ def sync_buffers(env: Env, model: torch.nn.Module) -> None:
             dist.broadcast(buf, src=0)
 
 
-# ------------------------------------------------------------------------- batches per rank
-def plan_batches(batches: list[np.ndarray], batch_size: int, world_size: int,
-                 min_frames: int = MIN_BATCH) -> list[list[np.ndarray]]:
-    """Deal one epoch's batches to the ranks: every rank gets the same number of batches (DDP
-    all-reduces gradients in every backward, so a rank with one batch more would wait forever)
-    and together they cover every frame exactly once.
-
-    Full batches go round-robin; the frames left over (batches short of a full round plus the
-    short last batch) are split evenly, as one more batch per rank when each share holds at
-    least `min_frames`, else appended to each rank's last batch.
-    """
-    world = world_size
-    full = sum(len(b) == batch_size for b in batches)
-    rounds = full // world
-    per_rank = [list(batches[r : rounds * world : world]) for r in range(world)]
-    rest = batches[rounds * world :]
-    if not rest:
-        return per_rank
-    shares = np.array_split(np.concatenate(rest), world)
-    if sum(map(len, shares)) >= world * min_frames:
-        for mine, share in zip(per_rank, shares):
-            mine.append(share)
-    elif rounds > 0:
-        for mine, share in zip(per_rank, shares):
-            mine[-1] = np.concatenate([mine[-1], share])
-    else:
-        raise ToolchainError(f"{sum(map(len, batches))} training frames are too few for {world} rank(s) "
-                             f"(each needs at least {min_frames})")
-    return per_rank
-
-
-def batches_per_rank(n: int, batch_size: int, world_size: int, min_frames: int = MIN_BATCH) -> int:
-    """len() of every rank's share from plan_batches, without building the epoch's order."""
-    rounds = (n // batch_size) // world_size
-    rest = n - rounds * world_size * batch_size
-    return rounds + (1 if rest >= world_size * min_frames else 0)
-
-
-class RankBatchSampler(Sampler[list[int]]):
-    """This rank's batches of one epoch. Every rank draws the same whole-epoch order from
-    ContiguousBatchSampler (same seed, same epoch) and takes its part of plan_batches."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, run_length: int, rank: int = 0,
-                 world_size: int = 1, max_batches: Optional[int] = None):
-        self.base = ContiguousBatchSampler(n, batch_size, True, seed, run_length)
-        self.n, self.batch_size, self.rank, self.world_size = n, batch_size, rank, world_size
-        self.max_batches = max_batches
-
-    def set_epoch(self, epoch: int) -> None:
-        self.base.set_epoch(epoch)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        batches = [np.asarray(b) for b in self.base]
-        mine = plan_batches(batches, self.batch_size, self.world_size)[self.rank]
-        for b in mine[: len(self)]:
-            yield b.tolist()
-
-    def __len__(self) -> int:
-        count = batches_per_rank(self.n, self.batch_size, self.world_size)
-        return min(count, self.max_batches) if self.max_batches else count
-
-
-class _WholeBatches(Dataset):
-    """Indexed by a whole batch of positions, so that a batch is one RadioMLDataset.read."""
-
-    def __init__(self, ds: RadioMLDataset):
-        self.ds = ds
-
-    def __len__(self) -> int:
-        return len(self.ds)
-
-    def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, s = self.ds.read(positions)
-        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(s)
-
-
 def train_loader(ds: RadioMLDataset, batch_size: int, seed: int, run_length: int, num_workers: int,
                  env: Env, max_batches: Optional[int] = None) -> DataLoader:
-    sampler = RankBatchSampler(len(ds), batch_size, seed, run_length, env.rank, env.world_size, max_batches)
-    return DataLoader(_WholeBatches(ds), sampler=sampler, batch_size=None, num_workers=num_workers,
-                      persistent_workers=num_workers > 0, pin_memory=env.device.type == "cuda")
+    return ds.loader(batch_size, shuffle=True, seed=seed, num_workers=num_workers, run_length=run_length,
+                     rank=env.rank, world_size=env.world_size, max_batches=max_batches,
+                     pin_memory=env.device.type == "cuda")
