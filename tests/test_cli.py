@@ -88,3 +88,21 @@ def test_manifest_keeps_one_entry_per_stage(tmp_path):
     update_manifest(tmp_path, "data", {"status": "ok", "n": 2})
     stages = json.loads((tmp_path / "manifest.json").read_text())["stages"]
     assert list(stages) == ["data", "train_initial"] and stages["data"]["n"] == 2
+
+
+def test_cnn_pipeline_end_to_end(tmp_path, capsys):
+    """`toolchain run` over the whole CNN path on generated data, with a tiny model."""
+    out = tmp_path / "run"
+    sets = ["run.stages=[data, train_initial, evaluate, export_onnx, export_inference_cost]",
+            "synth.frames_per_pair=4", "synth.snrs=[0, 30]", "data.batch_size=32", "model.filters=4",
+            "model.dense=8", "model.weight_bits=4", "model.act_bits=4", "train.epochs=1", "train.threads=1",
+            "export.verify_inputs=2"]
+    assert main(["run", "--out", str(out), *[a for s in sets for a in ("--set", s)]]) == 0
+    printed = capsys.readouterr().out
+    assert "== summary" in printed and "challenge score" in printed and "accuracy" in printed
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert list(stages) == ["data", "train_initial", "evaluate", "export_onnx", "export_inference_cost"]
+    for name in ("synthetic.h5", "initial_model.pth", "accuracy.json", "model_export.onnx", "model_cost.json"):
+        assert (out / name).is_file(), name
+    cost = json.loads((out / "model_cost.json").read_text())
+    assert cost["total_mem_w_bits"] == 4 * cost["total_mem_w_elems"]  # the 4-bit weights reached the cost report

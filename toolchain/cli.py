@@ -97,6 +97,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     for name in cfg.run.stages:
         print(f"== {name}: {STAGES[name].summary}")
         STAGES[name].module().run(cfg, None)
+    from .reports.run_summary import run_summary
+
+    print("== summary\n" + run_summary(Path(cfg.run.out_dir)))
     return 0
 
 
