@@ -6,6 +6,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from checks import assert_one_line_error
 from radioml_files import write_radioml
 
 from toolchain.atomic import atomic_path
@@ -15,13 +16,6 @@ from toolchain.cli import main
 def run_cli(*argv):
     done = subprocess.run([sys.executable, "-m", "toolchain", *map(str, argv)], capture_output=True, text=True)
     return done.returncode, done.stderr
-
-
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 1, err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, err
 
 
 def rewrite(path, name, data):

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from checks import assert_one_line_error
 import torch
 
 from toolchain.checkpoint import load_checkpoint, load_model
@@ -43,13 +44,6 @@ def assert_same_weights(a, b):
     assert sa.keys() == sb.keys()
     different = [k for k in sa if not torch.equal(sa[k], sb[k])]
     assert not different, f"tensors differ: {different[:5]}"
-
-
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 1, err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, err
 
 
 @pytest.fixture(scope="module")
