@@ -37,20 +37,30 @@ def test_every_command_has_help(argv, capsys):
     assert "usage: toolchain" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("stage", [s for s in PIPELINE_STAGES if not STAGES[s].implemented])
-def test_unimplemented_stage_exits_2_and_writes_nothing(stage, tmp_path, capsys):
+@pytest.fixture
+def planned_stage(monkeypatch):
+    """A registered stage a later release delivers, as the registry holds them until then."""
+    from toolchain import stages
+
+    stage = stages.Stage("future_stage", "a stage of a later release", planned="a later issue")
+    monkeypatch.setitem(stages.STAGES, stage.name, stage)
+    return stage.name
+
+
+def test_planned_stage_exits_2_and_writes_nothing(planned_stage, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main([stage, "some_input", "--out", str(out), "--model", "vgg10"]) == 2
+    assert main([planned_stage, "some_input", "--out", str(out), "--model", "vgg10"]) == 2
     err = capsys.readouterr().err
-    assert "not implemented yet" in err and stage in err and err.count("\n") == 1
+    assert "not implemented yet" in err and planned_stage in err and err.count("\n") == 1
     assert not out.exists()
+    assert main(["run", "--out", str(out), "--set", f"run.stages=[data, {planned_stage}]"]) == 2
+    assert not out.exists(), "run checks every stage before doing any work"
 
 
 def test_python_m_entry_points(tmp_path):
-    stage = next(s for s in PIPELINE_STAGES if not STAGES[s].implemented)
-    done = subprocess.run([sys.executable, "-m", f"toolchain.{stage}", "--out", str(tmp_path / "r")],
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and "not implemented yet" in done.stderr
+    for stage in PIPELINE_STAGES:
+        done = subprocess.run([sys.executable, "-m", f"toolchain.{stage}", "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and f"usage: toolchain {stage}" in done.stdout, stage
     done = subprocess.run([sys.executable, "-m", "toolchain.data", "info", str(tmp_path / "none.h5")],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip().endswith(")") and "Traceback" not in done.stderr
@@ -58,10 +68,8 @@ def test_python_m_entry_points(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("toolchain ")
 
 
-def test_run_refuses_unimplemented_or_unknown_stages_before_work(tmp_path, capsys):
+def test_run_refuses_unknown_stages_before_work(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", "--out", str(out), "--set", "run.stages=[data, prune]"]) == 2
-    assert not out.exists()
     assert main(["run", "--out", str(out), "--set", "run.stages=[data, trian]"]) == 1
     assert "'trian'" in capsys.readouterr().err and not out.exists()
 

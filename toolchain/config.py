@@ -225,6 +225,62 @@ class FinnConfig:
 
 
 @dataclass
+class PruneConfig:
+    """prune: iterative magnitude pruning with fine-tuning (docs/prune.md)."""
+
+    # imp: a fixed rate per step until prune.steps or the criterion fails; fmp: a failed step is
+    # rolled back and retried at rate / decay, until the rate falls below min_rate.
+    method: Literal["imp", "fmp"] = "fmp"
+    rate: float = 0.2  # share of the still remaining weights removed per step (global L1 over all pruned layers)
+    steps: int = 20  # pruning attempts at most, kept or rolled back: bounds the run time
+    decay: float = 2.0  # fmp: a rolled-back step divides the rate by this
+    min_rate: float = 0.05  # fmp: stop once the rate falls below this
+    # Stop at this overall sparsity of the pruned layers; the last step is cut short to land on it.
+    target_sparsity: Optional[float] = None
+    # absolute: val accuracy >= min_acc; relative: val accuracy >= the unpruned model's - max_drop
+    # (synthetic data has its own accuracy scale, so an absolute threshold rarely transfers).
+    criterion: Literal["relative", "absolute"] = "relative"
+    min_acc: float = 0.563  # absolute criterion: the challenge threshold
+    max_drop: float = 0.01  # relative criterion: accuracy (0..1) a step may lose, 0.01 = 1 point
+    # Module types whose weights are pruned (conv: Conv1d/2d/3d, linear: Linear, Brevitas' quantized
+    # ones included; never BatchNorm), chosen by type, never by position in the model.
+    layer_types: list[Literal["conv", "linear"]] = field(default_factory=lambda: ["conv", "linear"])
+    finetune_epochs: int = 2  # fine-tuning epochs after each pruning step (0: judge the step untuned)
+    lr: float = 0.001  # Adam learning rate of the fine-tuning
+    # rewind: each step restarts Adam and a cosine decay over finetune_epochs from prune.lr;
+    # plateau: one Adam and ReduceLROnPlateau (on val loss) across all steps.
+    schedule: Literal["rewind", "plateau"] = "rewind"
+    plateau_factor: float = 0.5  # plateau: learning-rate factor on a plateau
+    plateau_patience: int = 1  # plateau: epochs without val-loss improvement before reducing
+    distill: bool = False  # knowledge distillation from the unpruned model while fine-tuning
+    temperature: float = 2.0  # distillation temperature T (Imperial: 2)
+    alpha: float = 0.5  # distillation weight: (1 - alpha) CE + alpha T^2 KL (Imperial: 0.5)
+    score: bool = True  # qonnx inference cost of every step (a few seconds each): the trade-off curve
+    # Continue the prune in run.out_dir from its prune_last.pth (`--resume`); without it an
+    # existing prune_last.pth or final_model.pth there is an error.
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.rate < 1.0, "prune.rate", self.rate, "a number in (0, 1)")
+        _check(self.steps > 0, "prune.steps", self.steps, "a positive integer")
+        _check(self.decay > 1.0, "prune.decay", self.decay, "a number > 1")
+        _check(0.0 < self.min_rate < 1.0, "prune.min_rate", self.min_rate, "a number in (0, 1)")
+        _check(self.target_sparsity is None or 0.0 < self.target_sparsity < 1.0, "prune.target_sparsity",
+               self.target_sparsity, "a number in (0, 1) or null")
+        _check(0.0 <= self.min_acc <= 1.0, "prune.min_acc", self.min_acc, "a number in [0, 1]")
+        _check(0.0 <= self.max_drop <= 1.0, "prune.max_drop", self.max_drop, "a number in [0, 1]")
+        _check(len(self.layer_types) > 0, "prune.layer_types", self.layer_types, "a non-empty list of conv, linear")
+        _check(self.finetune_epochs >= 0, "prune.finetune_epochs", self.finetune_epochs, "an integer >= 0")
+        _check(self.lr > 0, "prune.lr", self.lr, "a positive number")
+        _check(0.0 < self.plateau_factor < 1.0, "prune.plateau_factor", self.plateau_factor, "a number in (0, 1)")
+        _check(self.plateau_patience >= 0, "prune.plateau_patience", self.plateau_patience, "an integer >= 0")
+        _check(self.temperature > 0, "prune.temperature", self.temperature, "a positive number")
+        _check(0.0 <= self.alpha <= 1.0, "prune.alpha", self.alpha, "a number in [0, 1]")
+        for key in ("distill", "score", "resume"):
+            _check(isinstance(getattr(self, key), bool), f"prune.{key}", getattr(self, key), "true or false")
+
+
+@dataclass
 class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
@@ -243,6 +299,7 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     finn: FinnConfig = field(default_factory=FinnConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
 
 
 # ----------------------------------------------------------------------------------- loading

@@ -1,0 +1,42 @@
+"""finn_report.png: cycles and estimated resources per layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def report_figure(report: dict[str, Any]):
+    """Four stacked bar charts over the HW layers: cycles (with the frame's initiation interval),
+    LUT, BRAM_18K and DSP. Layers without a FINN estimate are drawn as hatched gaps, so a
+    missing estimate never looks like a zero."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["layers"]
+    labels = [r["layer"] for r in rows]
+    x = np.arange(len(rows))
+    fig, axes = plt.subplots(4, 1, figsize=(max(8.0, 0.28 * len(rows) + 2), 11), sharex=True)
+    t = report["totals"]
+    panels = [("cycles", "cycles / frame", "tab:blue"), ("LUT", "LUT", "tab:orange"),
+              ("BRAM_18K", "BRAM 18k", "tab:green"), ("DSP", "DSP", "tab:red")]
+    for ax, (key, title, color) in zip(axes, panels):
+        values = [r[key] for r in rows]
+        known = np.array([v if v is not None else 0.0 for v in values], dtype=float)
+        ax.bar(x, known, color=color)
+        top = max(known.max(), 1.0)
+        for i, v in enumerate(values):
+            if v is None:
+                ax.bar(i, top, color="none", edgecolor="grey", hatch="//", linewidth=0.0)
+        if key == "cycles":
+            ax.axhline(t["cycles_per_frame"], color="k", lw=0.8, ls="--")
+            ax.set_title(f"{report['board']['name']} @ {t['clock_mhz']:g} MHz: {t['cycles_per_frame']} cycles/frame, "
+                         f"{t['estimated_fps']:,.0f} fps (FINN estimates; hatched = not estimated by FINN)")
+        ax.set_ylabel(title)
+    axes[-1].set_xticks(x)
+    axes[-1].set_xticklabels(labels, rotation=90, fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,143 @@
+"""finn_report.json from a FINN HW model: pure functions, no file I/O.
+
+Per layer: FINN's analytical cycle and resource estimates (`get_exp_cycles`,
+`node_res_estimation`). Where FINN has no model for a resource of an op, the value is None with
+a note, never a 0 that reads like a measurement:
+- LUTs of ops that do not override `lut_estimation` (FMPadding, Pool, LabelSelect, ...);
+- LUTs of the RTL matrix/vector units (FINN counts their DSPs and memories only);
+- LUTs of the elementwise ops beyond their parameter memory;
+- flip-flops: FINN estimates none;
+- FIFOs and data width converters: they are inserted by FIFO sizing (needs Vivado), after
+  the estimates.
+Totals sum what is estimated and say which layers are missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .structure import generic_op, places
+
+RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+LUT_NOT_MODELLED = {
+    "MVAU_rtl": "FINN models the RTL matrix-vector unit by its DSPs and memories; its LUTs are not estimated",
+    "VVAU_rtl": "FINN models the RTL vector unit by its DSPs and memories; its LUTs are not estimated",
+}
+LUT_PARTIAL = {
+    "ElementwiseAdd": "FINN counts only LUTs of distributed parameter memory ({lut}), not the arithmetic",
+    "ElementwiseMul": "FINN counts only LUTs of distributed parameter memory ({lut}), not the arithmetic",
+}
+NOTES = [
+    "Estimates are FINN's analytical models (before synthesis), not measurements.",
+    "FIFOs and data width converters are inserted by FIFO sizing (step_set_fifo_depths, needs Vivado); "
+    "they are not in these figures.",
+    "BRAM/URAM/DSP: ops without a FINN model for them (e.g. FMPadding, Pool, LabelSelect) count as using none.",
+    "FF: FINN has no flip-flop estimate.",
+]
+
+
+def _lut_gap(inst) -> Optional[str]:
+    from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+
+    op = inst.onnx_node.op_type
+    if op in LUT_NOT_MODELLED:
+        return LUT_NOT_MODELLED[op]
+    if generic_op(op) in LUT_PARTIAL:
+        return LUT_PARTIAL[generic_op(op)]
+    if type(inst).lut_estimation is HWCustomOp.lut_estimation:
+        return f"FINN has no LUT model for {op}"
+    return None
+
+
+def layer_rows(model, fpgapart: str) -> list[dict[str, Any]]:
+    """One row per HW node, in graph order."""
+    from finn.util.basic import getHWCustomOp
+    from finn.util.fpgadataflow import is_hls_node, is_rtl_node
+
+    where = places(model)
+    rows = []
+    for node in model.graph.node:
+        if not (is_hls_node(node) or is_rtl_node(node)):
+            continue
+        inst = getHWCustomOp(node)
+        attrs = inst.get_nodeattr_types()
+        est = inst.node_res_estimation(fpgapart)
+        row: dict[str, Any] = {
+            "name": node.name, "layer": str(where[node.name]), "op_type": node.op_type,
+            "PE": inst.get_nodeattr("PE") if "PE" in attrs else None,
+            "SIMD": inst.get_nodeattr("SIMD") if "SIMD" in attrs else None,
+            "cycles": int(inst.get_exp_cycles()),
+            **{r: float(est.get(r, 0)) for r in RESOURCES},
+            "notes": [],
+        }
+        gap = _lut_gap(inst)
+        if gap is not None:
+            row["notes"].append(gap.format(lut=int(row["LUT"])))
+            row["LUT"] = None
+        rows.append(row)
+    return rows
+
+
+def network_performance(model) -> dict[str, Any]:
+    """FINN's dataflow_performance: the slowest layer and the critical path, in cycles."""
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
+
+    perf = model.transform(AnnotateCycles()).analysis(dataflow_performance)
+    return {"max_cycles": int(perf["max_cycles"]), "max_cycles_node": perf["max_cycles_node_name"],
+            "critical_path_cycles": int(perf["critical_path_cycles"])}
+
+
+def totals(rows: list[dict[str, Any]], perf: dict[str, Any], clock_ns: float,
+           board: dict[str, int]) -> dict[str, Any]:
+    """Cycles per frame (the slowest layer: the pipeline's initiation interval), fps and
+    latency at the clock, resource sums and their share of the board."""
+    clock_hz = 1e9 / clock_ns
+    bottleneck = next((r for r in rows if r["name"] == perf["max_cycles_node"]), None)
+    out: dict[str, Any] = {
+        "cycles_per_frame": perf["max_cycles"],
+        "bottleneck": f"{bottleneck['layer']} ({bottleneck['name']})" if bottleneck else perf["max_cycles_node"],
+        "clock_ns": clock_ns, "clock_mhz": round(clock_hz / 1e6, 3),
+        "estimated_fps": round(clock_hz / perf["max_cycles"], 1),
+        "latency_cycles": perf["critical_path_cycles"],
+        "estimated_latency_us": round(perf["critical_path_cycles"] * clock_ns / 1e3, 3),
+        "resources": {},
+    }
+    for res in ("LUT", "BRAM_18K", "URAM", "DSP"):
+        missing = [r["layer"] for r in rows if r[res] is None]
+        value = sum(r[res] for r in rows if r[res] is not None)
+        out["resources"][res] = {"estimate": value, "complete": not missing, "not_estimated": missing}
+    bram = out["resources"]["BRAM_18K"]
+    out["resources"]["BRAM36"] = {**bram, "estimate": bram["estimate"] / 2, "note": "BRAM_18K / 2"}
+    out["resources"]["FF"] = {"estimate": None, "complete": False, "not_estimated": ["all"],
+                              "note": "FINN has no flip-flop estimate"}
+    for res in ("LUT", "FF", "BRAM36", "URAM", "DSP"):
+        entry, total = out["resources"][res], board.get(res, 0)
+        entry["board"] = total
+        if entry["estimate"] is None:
+            entry["share"] = None
+        elif total > 0:
+            entry["share"] = round(entry["estimate"] / total, 4)
+        else:
+            entry["share"] = 0.0 if entry["estimate"] == 0 else None
+            if entry["estimate"]:
+                entry["note"] = f"the design needs {res} but the board has none"
+        if entry["share"] is not None and not entry["complete"]:
+            entry["share_is_lower_bound"] = True
+    return out
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    t = report["totals"]
+    res = t["resources"]
+
+    def fig(name: str) -> str:
+        e = res[name]
+        if e["estimate"] is None:
+            return f"{name} n/a"
+        share = f" ({100 * e['share']:.1f} %)" if e["share"] is not None else ""
+        return f"{name} {'>= ' if not e['complete'] else ''}{e['estimate']:,.0f}{share}"
+
+    return (f"{report['board']['name']} @ {t['clock_mhz']:g} MHz: {t['cycles_per_frame']} cycles/frame -> "
+            f"{t['estimated_fps']:,.0f} fps, latency {t['estimated_latency_us']:,.1f} us (estimates); "
+            + ", ".join(fig(n) for n in ("LUT", "BRAM36", "URAM", "DSP")))

@@ -1,0 +1,278 @@
+"""Stage `finn_build`: a QONNX model + a build folder -> FINN dataflow accelerator files.
+
+Runs finn-plus (`finn.builder.build_dataflow_cfg`) with the steps listed in the build folder's
+`build.yaml`, the toolchain's own steps among them (toolchain.hw.finn.steps). Where Vivado and
+Vitis HLS are missing, every step up to and including HW code generation runs, and the build
+stops before the first step that needs them, with exit code 0 and one line naming the skipped
+steps (exit 1 before any work if `finn.require_bitstream` asks for a bitstream). The FINN models
+after streamlining and after HW conversion are then checked class-exactly against the QONNX
+model (and PyTorch), and `finn_report.json` + `finn_report.png` sum up estimates and checks.
+Everything lands in RUN/finn_output/ (docs/finn_build.md); a failure leaves no half build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+from ..atomic import save_figure, write_json
+from ..config import Config
+from ..errors import ToolchainError
+from ..rundir import ARTIFACTS, RunDir, stage_run, trained_model
+
+SUMMARY = "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"
+CODE_DIR = "code_gen"  # FINN's build directory inside finn_output: generated HLS/RTL per layer
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", nargs="?", help="QONNX model (default: the run's model_export.onnx)")
+    parser.add_argument("--build", metavar="DIR", help="build folder, e.g. build/vgg10-radioml (finn.build)")
+    parser.add_argument("--board", help="a board of the build folder, e.g. ZCU104 (finn.board)")
+    parser.add_argument("--checkpoint", metavar="PTH", help="PyTorch checkpoint of the model, compared as well "
+                        "(finn.checkpoint; default: the run's, when INPUT is the run's model)")
+    parser.add_argument("--require-bitstream", action="store_true",
+                        help="fail (exit 1) instead of stopping after HW code generation where Vivado/Vitis "
+                        "are missing (finn.require_bitstream)")
+
+
+def overrides(args: argparse.Namespace) -> list[str]:
+    out = [f"finn.{key}={json.dumps(getattr(args, key))}" for key in ("build", "board", "checkpoint")
+           if getattr(args, key)]
+    return out + (["finn.require_bitstream=true"] if args.require_bitstream else [])
+
+
+def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
+    from ..hw.finn.build_config import load_plan
+    from ..hw.finn_env import missing_xilinx_tools, prepare_finn
+
+    onnx_file, from_run = _input_model(cfg, args)
+    shape = _check_model(onnx_file)
+    plan = load_plan(cfg.finn)
+    missing = missing_xilinx_tools() + (["v++"] if plan.board.shell_flow == "vitis_alveo" and
+                                        shutil.which("v++") is None else [])
+    if cfg.finn.require_bitstream and missing:
+        raise ToolchainError(f"finn.require_bitstream is set but {', '.join(missing)} not found on PATH: no bitstream "
+                             "can be built here; nothing was run (see docs/finn_build.md, docker/Dockerfile.finn)")
+    checkpoint = _checkpoint(cfg, from_run)
+    with tempfile.TemporaryDirectory() as tmp:  # check step names and FINN options before writing anything
+        prepare_finn(tmp)
+        from ..hw.finn.runner import dataflow_config
+        from ..hw.finn.steps import resolve_steps
+
+        steps, skipped = resolve_steps(plan).split(tools_present=not missing)
+        dataflow_config(plan, Path(tmp))
+    if not any(n in ("step_specialize_by_structure", "step_hw_codegen") for n, _ in steps):
+        raise ToolchainError(f"{plan.build_file}: the steps that can run here end before HW layers are specialised "
+                             "(step_specialize_by_structure): nothing to estimate")
+
+    inputs = [onnx_file, *plan.files] + ([checkpoint] if checkpoint else [])
+    with stage_run(cfg.run.out_dir, "finn_build", cfg, inputs) as run, _replacing(run.artifact("finn_output")) as out:
+        report = _build(cfg, plan, onnx_file, shape, checkpoint, steps, skipped, missing, out)
+        run.outputs.update(finn_report=f"{out.name}/finn_report.json", finn_report_plot=f"{out.name}/finn_report.png")
+        run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "steps")}
+        run.extra["verification"] = {k: v for k, v in report["verification"].items() if k not in ("kinds", "classes")}
+    _print_summary(report, out, missing)
+    return run
+
+
+def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], checkpoint: Optional[Path], steps, skipped,
+           missing: list[str], out: Path) -> dict:
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from ..hw.finn import report as rep
+    from ..hw.finn import verify as ver
+    from ..hw.finn.plots import report_figure
+    from ..hw.finn.runner import dataflow_config, run_build
+    from ..hw.finn_env import prepare_finn
+
+    prepare_finn(out / CODE_DIR)
+    frames, kinds = ver.make_frames(cfg.finn.verify_inputs, cfg.finn.verify_synthetic, shape[1], shape[2],
+                                    cfg.finn.seed)
+    cppsim_ok, cppsim_reason = _cppsim_available(missing)
+    npy = _cppsim_inputs(out, onnx_file, frames) if cppsim_ok else None
+    verification: dict = {}
+
+    def check(outcome) -> None:  # before any Vivado step: a wrong model must not cost hours of synthesis
+        verification.update(ver.verify(onnx_file, outcome.intermediate("step_streamline"), outcome.hw_model, frames,
+                                       kinds, checkpoint, cfg.model))
+        verification["cppsim"] = _cppsim_result(out, cppsim_ok, cppsim_reason)
+        if not verification["passed"] or verification["cppsim"].get("passed") is False:
+            raise ToolchainError(f"{ver.summary_line(verification)}; nothing was kept")
+
+    outcome = run_build(onnx_file, dataflow_config(plan, out, npy), steps, skipped, check)
+    model = ModelWrapper(str(outcome.hw_model))
+    rows = rep.layer_rows(model, plan.board.part)
+    report = {
+        "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
+        "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
+                  "resources": vars(plan.board.resources)},
+        "folding": {"file": str(plan.folding_file) if plan.folding_file else None, "target_fps": plan.target_fps,
+                    "applied": "report/applied_folding_config.json"},
+        "steps": {"ran": outcome.ran, "skipped": skipped,
+                  "skipped_because": f"{', '.join(missing)} not found on PATH" if skipped else None},
+        "layers": rows,
+        "totals": rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources)),
+        "notes": rep.NOTES,
+        "code": _code_summary(model, out),
+        "verification": verification,
+        "measured": _measured(out),
+    }
+    write_json(out / "finn_report.json", report)
+    save_figure(report_figure(report), out / "finn_report.png")
+    return report
+
+
+def _input_model(cfg: Config, args) -> tuple[Path, bool]:
+    run_model = Path(cfg.run.out_dir) / ARTIFACTS["model_export"]
+    given = Path(args.input) if args is not None and args.input else None
+    path = given or run_model
+    if not path.is_file():
+        if given is None:
+            raise ToolchainError(f"{Path(cfg.run.out_dir)}: no {ARTIFACTS['model_export']}; give a QONNX model "
+                                 "as INPUT or run export_onnx first")
+        raise ToolchainError(f"{path}: no such ONNX model file")
+    return path, given is None or (run_model.is_file() and path.resolve() == run_model.resolve())
+
+
+def _check_model(path: Path) -> list[int]:
+    """The model's input shape, [1, C, L]; a clear error for anything else."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from ..hw.finn.steps import input_quant
+
+    try:
+        model = ModelWrapper(str(path))
+    except Exception as exc:  # onnx raises DecodeError, ValueError, ... for a bad file
+        raise ToolchainError(f"{path}: not a loadable ONNX model ({type(exc).__name__})") from None
+    shape = model.get_tensor_shape(model.graph.input[0].name)
+    if shape is None or len(shape) != 3 or shape[0] != 1:
+        raise ToolchainError(f"{path}: input shape {shape}: expected [1, channels, length] (a 1-D model, batch 1)")
+    try:
+        input_quant(model)
+    except ToolchainError as exc:
+        raise ToolchainError(f"{path}: {exc}") from None
+    return shape
+
+
+def _checkpoint(cfg: Config, from_run: bool) -> Optional[Path]:
+    if cfg.finn.checkpoint:
+        path = Path(cfg.finn.checkpoint)
+        if not path.is_file():
+            raise ToolchainError(f"config key 'finn.checkpoint': {path}: no such checkpoint file")
+        return path
+    if not from_run:
+        return None  # a checkpoint in the run dir need not belong to a model given elsewhere
+    try:
+        return trained_model(cfg)
+    except ToolchainError:
+        return None
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """Build into `path`; a previous build there is kept until this one succeeds, and put back
+    if it fails. (FINN stores absolute paths of generated code in its models, so the build
+    cannot happen elsewhere and be renamed afterwards.)"""
+    old = path.with_name(f".{path.name}.previous")
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        path.rename(old)
+    try:
+        yield path
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        if old.exists():
+            old.rename(path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _cppsim_available(missing: list[str]) -> tuple[bool, str]:
+    import os
+
+    from finn.util.settings import get_settings
+
+    if missing:
+        return False, (f"needs Vitis HLS ({', '.join(missing)} not on PATH; FINN compiles against "
+                       "$XILINX_HLS/include and its libraries) and finn-hlslib (bnn-library.h)")
+    hlslib = get_settings().finn_deps / "finn-hlslib" / "bnn-library.h"
+    headers = Path(os.environ.get("XILINX_HLS", "")) / "include" / "hls_vector.h"
+    absent = [str(p) for p in (hlslib, headers) if not p.is_file()]
+    return (not absent, f"headers not found: {', '.join(absent)}" if absent else "")
+
+
+def _cppsim_inputs(out: Path, onnx_file: Path, frames) -> tuple[Path, Path]:
+    """The files of FINN's folded_hls_cppsim check: the accelerator's input for each frame and
+    the QONNX model's class, which the C++ simulation of the folded HLS layers must reproduce."""
+    import numpy as np
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from ..hw.finn import verify as ver
+
+    reference = ModelWrapper(str(onnx_file))
+    quant, _ = ver.input_quant(reference)
+    folder = out / "verification_output"
+    folder.mkdir(parents=True, exist_ok=True)
+    n, c, length = frames.shape
+    np.save(folder / "input.npy", ver.accelerator_input(frames, quant, [1, length, 1, c]))
+    np.save(folder / "expected_output.npy", ver.qonnx_logits(reference, frames).argmax(1).reshape(n, 1).astype("f4"))
+    return folder / "input.npy", folder / "expected_output.npy"
+
+
+def _cppsim_result(out: Path, ran: bool, reason: str) -> dict:
+    if not ran:
+        return {"ran": False, "reason": reason}
+    results = sorted((out / "verification_output").glob("verify_folded_hls_cppsim_*_*.np*"))
+    failed = [p.name for p in results if "_FAIL" in p.name]
+    return {"ran": True, "frames": len(results), "passed": bool(results) and not failed, "failed": failed}
+
+
+def _code_summary(model, out: Path) -> dict:
+    """Where FINN wrote each layer's generated code (relative to finn_output)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from ..hw.finn.structure import places
+
+    root, where, per_layer = out.resolve(), places(model), {}
+    for node in model.graph.node:
+        inst = getCustomOp(node) if node.domain.startswith("finn.custom_op.fpgadataflow") else None
+        if inst is None or "code_gen_dir_ipgen" not in inst.get_nodeattr_types():
+            continue
+        path = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
+        if inst.get_nodeattr("code_gen_dir_ipgen") and path.is_relative_to(root):
+            per_layer[str(where[node.name])] = str(path.relative_to(root))
+    code = out / CODE_DIR
+    return {"dir": CODE_DIR, "hls_cpp": len(list(code.glob("code_gen_ipgen_*/top_*.cpp"))),
+            "rtl": len([p for p in code.glob("code_gen_ipgen_*/*") if p.suffix in (".v", ".sv")]),
+            "per_layer": per_layer}
+
+
+def _measured(out: Path) -> dict:
+    """Figures of the Vivado steps, when they ran: synthesis, timing, rtlsim throughput."""
+    found = {}
+    for name in ("post_synth_resources.json", "ooc_synth_and_timing.json", "rtlsim_performance.json",
+                 "fifo_sizing.json"):
+        path = out / "report" / name
+        if path.is_file():
+            found[path.stem] = json.loads(path.read_text())
+    return found or {"note": "no Vivado/Vitis step ran: every figure above is an estimate"}
+
+
+def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
+    from ..hw.finn.report import summary_line
+    from ..hw.finn.verify import summary_line as verification_line
+
+    print(f"finn_build: {summary_line(report)}")
+    print(f"finn_build: {verification_line(report['verification'])}")
+    skipped = report["steps"]["skipped"]
+    if skipped:
+        print(f"finn_build: {', '.join(missing)} not found on PATH: skipped {', '.join(skipped)} and the C++ "
+              f"simulation of HLS layers; estimates, HLS/RTL code and finn_report.json are in {out}")
+    else:
+        print(f"finn_build: all {len(report['steps']['ran'])} steps ran; outputs in {out}")
