@@ -33,8 +33,7 @@ STAGES: dict[str, Stage] = {
     for s in (
         Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it"),
         Stage("train_initial", "train the configured model -> initial_model.pth"),
-        Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth",
-              planned="compression (IMP/FMP pruning, issue #6)"),
+        Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth"),
         Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json"),
         Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx"),
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),

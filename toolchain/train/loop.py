@@ -6,7 +6,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -74,9 +74,14 @@ def _to(env: Env, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
     return x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
 
 
+# (logits, labels, inputs) -> loss; the inputs let a distillation loss run its teacher.
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def train_epoch(net: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, env: Env,
-                desc: str) -> EpochStats:
-    """One pass over this rank's batches; `net` may be DistributedDataParallel."""
+                desc: str, loss_fn: Optional[LossFn] = None) -> EpochStats:
+    """One pass over this rank's batches; `net` may be DistributedDataParallel. The loss is
+    cross-entropy unless `loss_fn` is given (the reported loss is then that loss)."""
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=env.device)  # loss x frames, correct, frames
     started = time.perf_counter()
@@ -85,7 +90,7 @@ def train_epoch(net: torch.nn.Module, loader: DataLoader, optimizer: torch.optim
     for i, (x, y, _) in enumerate(bar):
         x, y = _to(env, x, y)
         logits = net(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, y, x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -66,17 +66,19 @@ def restore(payload: dict[str, Any], model: torch.nn.Module, optimizer: torch.op
                     list(payload["history"]))
 
 
-def check_resumable(payload: dict[str, Any], cfg: Config, path: Path) -> None:
+def check_resumable(payload: dict[str, Any], cfg: Config, path: Path,
+                    sections: tuple[str, ...] = COMPARED_SECTIONS,
+                    may_change: frozenset[str] | set[str] = frozenset(MAY_CHANGE_ON_RESUME)) -> None:
     """Refuse a checkpoint that is not a training checkpoint, or whose run used other settings
-    (naming the first differing key), before anything is trained or written."""
+    in `sections` (naming the first differing key), before anything is trained or written."""
     missing = [k for k in TRAINING_KEYS if k not in payload]
     if not is_toolchain_checkpoint(payload) or missing:
         what = f"no '{missing[0]}'" if missing else "not a toolchain checkpoint"
         raise ToolchainError(f"{path}: cannot resume from it ({what}); train into a new --out")
-    saved = _flatten({s: payload["config"].get(s, {}) for s in COMPARED_SECTIONS})
-    now = _flatten({s: to_dict(cfg)[s] for s in COMPARED_SECTIONS})
+    saved = _flatten({s: payload["config"].get(s, {}) for s in sections})
+    now = _flatten({s: to_dict(cfg)[s] for s in sections})
     for key in sorted(set(saved) | set(now)):
-        if key not in MAY_CHANGE_ON_RESUME and saved.get(key) != now.get(key):
+        if key not in may_change and saved.get(key) != now.get(key):
             raise ToolchainError(f"config key '{key}' is {now.get(key)!r} but {path} was trained with "
                                  f"{saved.get(key)!r}; resume with the same setting, or train into a new --out")
 
