@@ -87,20 +87,15 @@ class TorchPredictor:
 
     @classmethod
     def load(cls, path: Path, cfg: Config, frame_length: int) -> "TorchPredictor":
-        import torch
-
         from ..checkpoint import load_model
+        from ..train.distributed import choose_device
 
         model, mcfg, _ = load_model(path, cfg.model)
         if mcfg.input_length != frame_length:
             raise ToolchainError(f"{path}: model '{mcfg.name}' takes frames of {mcfg.input_length} samples "
                                  f"(model.input_length), the data file has {frame_length}")
-        device = cfg.eval.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device == "cuda" and not torch.cuda.is_available():
-            raise ToolchainError("config key 'eval.device': 'cuda' requested but torch sees no CUDA device")
-        return cls(model.to(device), mcfg.name, mcfg.num_classes, device, cfg.eval.batch_size)
+        device = choose_device(cfg.eval.device, key="eval.device")
+        return cls(model.to(device), mcfg.name, mcfg.num_classes, str(device), cfg.eval.batch_size)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch

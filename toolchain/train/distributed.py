@@ -49,13 +49,14 @@ def launcher_ranks() -> tuple[int, int, int]:
     return rank, local, world
 
 
-def choose_device(preference: str, local_rank: int = 0) -> torch.device:
-    """train.device: 'auto' takes CUDA when torch sees a GPU; each local rank gets its own GPU."""
+def choose_device(preference: str, local_rank: int = 0, key: str = "train.device") -> torch.device:
+    """`key` ('auto', 'cpu' or 'cuda'): 'auto' takes CUDA when torch sees a GPU; each local rank
+    gets its own GPU."""
     cuda = torch.cuda.is_available()
     if preference == "cpu" or (preference == "auto" and not cuda):
         return torch.device("cpu")
     if not cuda:
-        raise ToolchainError("config key 'train.device': 'cuda' requested but torch sees no CUDA device "
+        raise ToolchainError(f"config key '{key}': 'cuda' requested but torch sees no CUDA device "
                              f"(torch {torch.__version__}, torch.cuda.is_available() is False)")
     count = torch.cuda.device_count()
     if local_rank >= count:
