@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..atomic import save_figure, write_json
-from ..config import Config
+from ..config import Config, text_override
 from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, stage_run, trained_model
 
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides(args: argparse.Namespace) -> list[str]:
-    out = [f"finn.{key}={json.dumps(getattr(args, key))}" for key in ("build", "board", "checkpoint")
+    out = [text_override(f"finn.{key}", getattr(args, key)) for key in ("build", "board", "checkpoint")
            if getattr(args, key)]
     return out + (["finn.require_bitstream=true"] if args.require_bitstream else [])
 
