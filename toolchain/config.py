@@ -108,9 +108,30 @@ class ModelConfig:
     layer_weight_bits: Optional[list[int]] = None  # per conv/linear layer, input to output
     layer_act_bits: Optional[list[int]] = None  # per QuantReLU, input to output
     bias_bits: int = 32  # integer bias of the classifier (scale = input scale x weight scale)
+    stats_dense: int = 32  # two_branch: units of the statistics branch's hidden layer
+    # --- model `snn` only (docs/snn.md); weight_bits / layer_weight_bits (one per conv + the
+    # readout) give its synapse widths. On ModelConfig so that a checkpoint rebuilds the SNN.
+    snn_encoder: Literal["constellation", "delta"] = "constellation"  # a key of toolchain.snn.encoders.ENCODERS
+    snn_group: int = 16  # samples per time step: T = input_length / snn_group steps
+    snn_resolution: int = 16  # constellation: R x R cells of the I/Q plane
+    snn_range: float = 2.0  # constellation: the plane spans [-range, range] in I and Q (outside: edge cells)
+    snn_gamma: float = 1.0  # constellation: radius warping r -> range (r/range)**gamma; < 1 widens the centre
+    snn_binary: bool = False  # constellation: at most one spike per cell and step (else counts)
+    snn_delta_step: float = 0.1  # delta: quantization step of I and Q; one spike per level crossed
+    snn_filters: list[int] = field(default_factory=lambda: [32, 32, 32])  # conv LIF layers, filters each
+    snn_kernel: int = 7  # square conv kernel (odd: 'same' padding keeps the plane size)
+    snn_state_bits: int = 24  # signed saturating membrane width of every LIF neuron
+    snn_leak_shift: int = 4  # leak v - (v >> k): k=4 keeps 15/16 per step; 0 = no leak
+    snn_threshold: int = 128  # spike when v >= threshold, in units of the integer weights
+    snn_reset: Literal["subtract", "zero"] = "subtract"
+    snn_refractory: int = 0  # steps a neuron ignores input after a spike; 0 = none
+    snn_readout: Literal["membrane", "count"] = "membrane"  # final leaky-integrator membrane or LIF spike counts
+    snn_bptt: Optional[int] = None  # truncated BPTT: cut gradients through the state every N steps; None = full
+    snn_surrogate: Literal["fast_sigmoid", "arctan"] = "fast_sigmoid"  # gradient of the spike
+    snn_surrogate_slope: float = 5.0  # steepness of the surrogate, over (v - threshold) / threshold
 
     def __post_init__(self) -> None:
-        for key in ("num_classes", "input_length", "filters", "dense", "conv_layers"):
+        for key in ("num_classes", "input_length", "filters", "dense", "conv_layers", "stats_dense"):
             _check(getattr(self, key) > 0, f"model.{key}", getattr(self, key), "a positive integer")
         _check(self.input_length % (1 << self.conv_layers) == 0, "model.input_length", self.input_length,
                f"a multiple of 2**conv_layers = {1 << self.conv_layers} (each conv layer halves the length)")
@@ -121,6 +142,28 @@ class ModelConfig:
         for key in ("layer_weight_bits", "layer_act_bits"):
             for b in getattr(self, key) or []:
                 _check(1 <= b <= 16, f"model.{key}", getattr(self, key), "integers in 1..16")
+        self._check_snn()
+
+    def _check_snn(self) -> None:
+        _check(self.snn_group > 0 and self.input_length % self.snn_group == 0, "model.snn_group", self.snn_group,
+               f"a positive divisor of model.input_length = {self.input_length}")
+        _check(self.snn_resolution >= 2, "model.snn_resolution", self.snn_resolution, "an integer >= 2")
+        for key in ("snn_range", "snn_gamma", "snn_delta_step", "snn_surrogate_slope"):
+            _check(getattr(self, key) > 0, f"model.{key}", getattr(self, key), "a positive number")
+        _check(isinstance(self.snn_binary, bool), "model.snn_binary", self.snn_binary, "true or false")
+        _check(len(self.snn_filters) > 0 and all(f > 0 for f in self.snn_filters), "model.snn_filters",
+               self.snn_filters, "a non-empty list of positive integers")
+        _check(self.snn_kernel > 0 and self.snn_kernel % 2 == 1, "model.snn_kernel", self.snn_kernel,
+               "an odd positive integer")
+        _check(2 <= self.snn_state_bits <= 32, "model.snn_state_bits", self.snn_state_bits, "an integer in 2..32")
+        _check(0 <= self.snn_leak_shift < self.snn_state_bits, "model.snn_leak_shift", self.snn_leak_shift,
+               "an integer in 0..snn_state_bits-1")
+        hi = (1 << (self.snn_state_bits - 1)) - 1
+        _check(0 < self.snn_threshold <= hi, "model.snn_threshold", self.snn_threshold,
+               f"an integer in 1..{hi} (the largest {self.snn_state_bits}-bit state)")
+        _check(self.snn_refractory >= 0, "model.snn_refractory", self.snn_refractory, "an integer >= 0")
+        _check(self.snn_bptt is None or self.snn_bptt > 0, "model.snn_bptt", self.snn_bptt,
+               "a positive integer or null")
 
 
 @dataclass
@@ -259,9 +302,24 @@ class PruneConfig:
     # Continue the prune in run.out_dir from its prune_last.pth (`--resume`); without it an
     # existing prune_last.pth or final_model.pth there is an error.
     resume: bool = False
+    # reduce_bits (docs/prune.md): the bit-width settings swept, one entry each. An entry lists the
+    # weight bits per conv/linear layer, input to output; a single value means every layer; null
+    # keeps the model's. bits_act: the same per QuantReLU, as many entries as bits_weight.
+    bits_weight: Optional[list[list[int]]] = None
+    bits_act: Optional[list[list[int]]] = None
+    bits_finetune_epochs: int = 1  # reduce_bits: a fine-tuned copy of every setting besides the untuned one (0: none)
 
     def __post_init__(self) -> None:
         _check(0.0 < self.rate < 1.0, "prune.rate", self.rate, "a number in (0, 1)")
+        for key in ("bits_weight", "bits_act"):
+            for entry in getattr(self, key) or []:
+                _check(len(entry) > 0 and all(1 <= b <= 16 for b in entry), f"prune.{key}", getattr(self, key),
+                       "a list of non-empty lists of integers in 1..16")
+        if self.bits_weight is not None and self.bits_act is not None:
+            _check(len(self.bits_act) == len(self.bits_weight), "prune.bits_act", self.bits_act,
+                   f"{len(self.bits_weight)} entries, one per prune.bits_weight entry")
+        _check(self.bits_finetune_epochs >= 0, "prune.bits_finetune_epochs", self.bits_finetune_epochs,
+               "an integer >= 0")
         _check(self.steps > 0, "prune.steps", self.steps, "a positive integer")
         _check(self.decay > 1.0, "prune.decay", self.decay, "a number > 1")
         _check(0.0 < self.min_rate < 1.0, "prune.min_rate", self.min_rate, "a number in (0, 1)")

@@ -14,8 +14,22 @@ def _vgg10(cfg: ModelConfig):
     return VGG10(cfg)
 
 
+def _snn(cfg: ModelConfig):
+    from .snn import SNN
+
+    return SNN(cfg)
+
+
+def _two_branch(cfg: ModelConfig):
+    from .two_branch import TwoBranch
+
+    return TwoBranch(cfg)
+
+
 MODELS: dict[str, Callable[[ModelConfig], "object"]] = {
     "vgg10": _vgg10,
+    "two_branch": _two_branch,
+    "snn": _snn,
 }
 
 

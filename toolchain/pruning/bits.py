@@ -4,8 +4,8 @@ Brevitas keeps no bit width in the state_dict: a weight's scale comes from the w
 statistics and an activation's learned parameter is its range, both divided by the integer
 range of the bit width at run time. So a model rebuilt with smaller `layer_weight_bits` /
 `layer_act_bits` loads the same state_dict strictly and quantizes the same ranges more coarsely,
-as Imperial did (6 -> 5 bits, 4 for the last conv) without retraining. Library only so far:
-no stage or config section drives it yet (issue 6).
+as Imperial did (6 -> 5 bits, 4 for the last conv) without retraining. The `reduce_bits`
+stage drives it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from ..config import ModelConfig, from_dict
 def reduced_config(model_cfg: ModelConfig, weight_bits: Optional[list[int]] = None,
                    act_bits: Optional[list[int]] = None) -> ModelConfig:
     """`model_cfg` with per-layer bit widths replaced (input to output; None keeps them),
-    validated like a config file's (a wrong count or width is a ConfigError naming the key)."""
-    from ..models.vgg10 import layer_bits
+    validated like a config file's and built once, so that a wrong width or count of layers is
+    a ConfigError naming the key before any work (for any registered model)."""
+    from ..models import build_model
 
     raw = dataclasses.asdict(model_cfg)
     if weight_bits is not None:
@@ -30,7 +31,7 @@ def reduced_config(model_cfg: ModelConfig, weight_bits: Optional[list[int]] = No
     if act_bits is not None:
         raw["layer_act_bits"] = list(act_bits)
     cfg = from_dict(ModelConfig, raw, "model")
-    layer_bits(cfg)  # counts per layer
+    build_model(cfg)
     return cfg
 
 

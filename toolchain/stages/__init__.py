@@ -34,6 +34,7 @@ STAGES: dict[str, Stage] = {
         Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it"),
         Stage("train_initial", "train the configured model -> initial_model.pth"),
         Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth"),
+        Stage("reduce_bits", "post-training bit-width reduction sweep -> bits_sweep.json, final_model.pth"),
         Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json"),
         Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx"),
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),

@@ -89,8 +89,15 @@ def train_epoch(net: torch.nn.Module, loader: DataLoader, optimizer: torch.optim
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, dynamic_ncols=True, disable=None if env.is_main else True)
     for i, (x, y, _) in enumerate(bar):
         x, y = _to(env, x, y)
-        logits = net(x)
-        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, y, x)
+        outputs = net(x)
+        # A model with training-only outputs (auxiliary heads) returns a tuple, logits first, and
+        # says how they combine into its loss.
+        logits = outputs[0] if isinstance(outputs, tuple) else outputs
+        own_loss = getattr(getattr(net, "module", net), "training_loss", None)  # module: under DDP
+        if loss_fn is not None:
+            loss = loss_fn(logits, y, x)
+        else:
+            loss = own_loss(outputs, y) if own_loss is not None else F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

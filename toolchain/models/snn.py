@@ -1,0 +1,104 @@
+"""Spiking CNN for RadioML: spike encoder -> conv LIF layers -> readout layer -> logits (B, 24).
+
+Time steps are a leading dimension processed one after another, each layer's state carried
+from step to step and reset to zero for every frame (docs/snn.md). Takes the same (B, 2, L)
+float frames as VGG10, so train_initial / evaluate work unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..errors import ConfigError
+from ..snn.encoders import ENCODERS
+from ..snn.layers import LIFSynapse, conv_lif, linear_lif, surrogate
+from ..snn.lif import LIFParams, LIFState
+
+
+def lif_params(cfg: ModelConfig) -> LIFParams:
+    return LIFParams(cfg.snn_state_bits, cfg.snn_leak_shift, cfg.snn_threshold, cfg.snn_reset, cfg.snn_refractory)
+
+
+def encode(cfg: ModelConfig, x: torch.Tensor) -> torch.Tensor:
+    """(B, 2, L) frames -> (B, T, C, H, W) spike counts; 1-D encodings get H = 1."""
+    if cfg.snn_encoder == "constellation":
+        return ENCODERS["constellation"](x, resolution=cfg.snn_resolution, range=cfg.snn_range, gamma=cfg.snn_gamma,
+                                         group=cfg.snn_group, binary=cfg.snn_binary)
+    return ENCODERS["delta"](x, step=cfg.snn_delta_step, group=cfg.snn_group).unsqueeze(-2)
+
+
+def snn_weight_bits(cfg: ModelConfig) -> list[int]:
+    n = len(cfg.snn_filters) + 1
+    bits = cfg.layer_weight_bits or [cfg.weight_bits] * n
+    if len(bits) != n:
+        raise ConfigError(f"config key 'model.layer_weight_bits': expected {n} values for the SNN "
+                          f"({n - 1} conv LIF layers + the readout), got {len(bits)}")
+    return bits
+
+
+class SNN(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        params, spike_fn = lif_params(cfg), surrogate(cfg.snn_surrogate, cfg.snn_surrogate_slope)
+        bits = snn_weight_bits(cfg)
+        _, _, channels, height, width = encode(cfg, torch.zeros(1, 2, cfg.input_length)).shape
+        kernel = (cfg.snn_kernel if height > 1 else 1, cfg.snn_kernel)
+        layers = []
+        for i, filters in enumerate(cfg.snn_filters):
+            layers.append(conv_lif(channels, filters, kernel, bits[i], params, spike_fn))
+            channels = filters
+        readout = cfg.snn_readout == "membrane"
+        layers.append(linear_lif(channels * height * width, cfg.num_classes, bits[-1], params, spike_fn, readout))
+        self.layers = nn.ModuleList(layers)
+        # Logits = the readout standardised per frame, times a learned temperature: a positive
+        # affine map per frame, so the integer argmax (the hardware's answer) is unchanged, while
+        # the loss sees logits of a trainable size whatever the integer magnitudes.
+        self.log_scale = nn.Parameter(torch.tensor(0.0))
+        self._rates: Optional[torch.Tensor] = None
+
+    def run(self, spikes_in: torch.Tensor, record: bool = False):
+        """Spike counts (B, T, C, H, W) -> (final readout state (B, classes), readout counts or
+        None, per-layer spikes (T-lists) if `record`). The integer-exact core of `forward`."""
+        cfg = self.config
+        steps = spikes_in.shape[1]
+        states: list[Optional[LIFState]] = [None] * len(self.layers)
+        totals = torch.zeros(len(self.layers), device=spikes_in.device)
+        counts = None
+        trace: list[list[torch.Tensor]] = [[] for _ in self.layers]
+        for t in range(steps):
+            if cfg.snn_bptt and t % cfg.snn_bptt == 0 and t > 0:
+                states = [LIFState(s.v.detach(), s.refractory) for s in states]  # type: ignore[union-attr]
+            s = spikes_in[:, t]
+            for i, layer in enumerate(self.layers):
+                if i == len(self.layers) - 1:
+                    s = s.flatten(1)
+                s, states[i] = layer.step(s, states[i])
+                if record:
+                    trace[i].append(s.detach())
+                if not layer.readout:
+                    totals[i] += s.detach().mean()
+            if not self.layers[-1].readout:
+                counts = s if counts is None else counts + s
+        self._rates = totals / steps
+        return states[-1].v, counts, (trace if record else None)  # type: ignore[union-attr]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v, counts, _ = self.run(encode(self.config, x))
+        readout = counts if counts is not None else v  # spike counts in [0, T] or the integer membrane
+        centred = readout - readout.mean(1, keepdim=True)
+        return centred / (centred.std(1, keepdim=True) + 1e-6) * self.log_scale.exp()
+
+    def spike_rates(self) -> dict[str, float]:
+        """Mean spikes per neuron and time step of each spiking layer in the last forward pass."""
+        if self._rates is None:
+            return {}
+        return {f"lif{i}": float(r) for i, r in enumerate(self._rates)
+                if not self.layers[i].readout}
+
+
+__all__ = ["SNN", "LIFSynapse", "encode", "lif_params"]

@@ -1,0 +1,101 @@
+"""Trainable LIF layers: Brevitas integer-weight synapses + `lif.lif_step` on float tensors.
+
+The forward pass computes exactly the integer arithmetic of `lif.py`: the synapse uses the
+layer's integer weights (the quantized weight divided by its scale, rounded straight-through)
+on integer spike counts, so each current is an exact integer held in float32 (exact below
+2**24); the neuron is `lif_step` itself, with a surrogate gradient through the spike.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import brevitas.nn as qnn
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .lif import LIFParams, LIFState, initial_state, li_step, lif_step
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):  # type: ignore[override]
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        return grad
+
+
+class _Spike(torch.autograd.Function):
+    """Heaviside(x >= 0) forward; surrogate derivative of x backward (x = (v - theta) / theta)."""
+
+    @staticmethod
+    def forward(ctx, x, kind, slope):  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.kind, ctx.slope = kind, slope
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        if ctx.kind == "arctan":
+            d = 1.0 / (1.0 + (math.pi * ctx.slope * x) ** 2)
+        else:  # fast sigmoid (SuperSpike)
+            d = 1.0 / (1.0 + ctx.slope * x.abs()) ** 2
+        return grad * d, None, None
+
+
+def surrogate(kind: str = "fast_sigmoid", slope: float = 5.0) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """A `spike_fn(v, theta)` for `lif_step`: the exact comparison v >= theta forward."""
+    def spike(v: torch.Tensor, theta: int) -> torch.Tensor:
+        # theta - 0.5 keeps v >= theta exact for integer v whatever the float rounding of the ratio
+        return _Spike.apply((v - (theta - 0.5)) / theta, kind, slope)
+    return spike
+
+
+def int_weight(layer: nn.Module) -> torch.Tensor:
+    """The integer weights of a Brevitas layer (float tensor holding integers), with gradient."""
+    q = layer.quant_weight()
+    return _RoundSTE.apply(q.value / q.scale)
+
+
+class LIFSynapse(nn.Module):
+    """A quantized conv (4-D input) or linear synapse feeding integer LIF neurons: `step` runs
+    one time step; `readout=True` makes the neurons leaky integrators that never fire."""
+
+    def __init__(self, synapse: nn.Module, params: LIFParams, spike_fn: Callable, readout: bool = False):
+        super().__init__()
+        self.synapse = synapse
+        self.params = params
+        self.spike_fn = spike_fn
+        self.readout = readout
+
+    def current(self, spikes: torch.Tensor) -> torch.Tensor:
+        w = int_weight(self.synapse)
+        if isinstance(self.synapse, qnn.QuantConv2d):
+            return F.conv2d(spikes, w, padding=self.synapse.padding)
+        return F.linear(spikes, w)
+
+    def step(self, spikes: torch.Tensor, state: Optional[LIFState]) -> tuple[torch.Tensor, LIFState]:
+        i = self.current(spikes)
+        state = initial_state(i) if state is None else state
+        if self.readout:
+            v = li_step(i, state.v, self.params)
+            return v, LIFState(v, state.refractory)
+        return lif_step(i, state, self.params, self.spike_fn)
+
+
+def conv_lif(in_channels: int, out_channels: int, kernel: tuple[int, int], weight_bits: int,
+             params: LIFParams, spike_fn: Callable) -> LIFSynapse:
+    pad = (kernel[0] // 2, kernel[1] // 2)
+    conv = qnn.QuantConv2d(in_channels, out_channels, kernel, padding=pad, bias=False, weight_bit_width=weight_bits)
+    return LIFSynapse(conv, params, spike_fn)
+
+
+def linear_lif(in_features: int, out_features: int, weight_bits: int, params: LIFParams, spike_fn: Callable,
+               readout: bool = False) -> LIFSynapse:
+    linear = qnn.QuantLinear(in_features, out_features, bias=False, weight_bit_width=weight_bits)
+    return LIFSynapse(linear, params, spike_fn, readout)
