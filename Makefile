@@ -16,7 +16,9 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# A fresh run each time: stages refuse to overwrite a trained model (they offer --resume).
 demo: install
+	rm -rf runs/demo
 	$(BIN)/toolchain run --config configs/demo.yaml --out runs/demo
 
 test: install

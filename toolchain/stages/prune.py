@@ -22,14 +22,14 @@ from typing import Any, Iterator, Optional
 import torch
 
 from ..atomic import atomic_path, write_json
-from ..checkpoint import load_checkpoint, load_model, save_checkpoint
+from ..checkpoint import load_model, save_checkpoint
 from ..config import Config, text_override, to_dict
 from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, dataset_path, fingerprint, stage_run
 from ..train.distributed import distributed, train_loader
 from ..train.loop import evaluate, torch_settings
-from ..train.state import (MAY_CHANGE_ON_RESUME, check_resumable, restore_stats_state, rng_state, set_rng_state,
-                           stats_state)
+from ..train.state import (MAY_CHANGE_ON_RESUME, check_resumable, restore_stats_state, resume_or_refuse, rng_state,
+                           set_rng_state, stats_state)
 from .train_initial import load_splits
 
 SUMMARY = "iterative magnitude pruning with fine-tuning -> final_model.pth"
@@ -126,16 +126,9 @@ def starting_point(cfg: Config, root: Path, source: Path) -> Optional[dict[str, 
     """None for a new prune; the checkpoint to continue with prune.resume. Refuses to overwrite
     a run's pruning results unless asked to resume."""
     last = root / LAST
-    if not cfg.prune.resume:
-        for path in (root / ARTIFACTS["final_model"], last):
-            if path.exists():
-                raise ToolchainError(f"{path} exists: add --resume (prune.resume=true) to continue that prune, "
-                                     "or choose a new --out")
+    payload = resume_or_refuse(cfg.prune.resume, "prune.resume", "prune", (root / ARTIFACTS["final_model"],), last)
+    if payload is None:
         return None
-    if not last.is_file():
-        raise ToolchainError(f"{last}: no checkpoint to resume from; leave out --resume (prune.resume) "
-                             "to start a new prune there")
-    payload = load_checkpoint(last)
     check_resumable(payload, cfg, last, SECTIONS, MAY_CHANGE)
     if payload.get("source") != fingerprint(source):
         raise ToolchainError(f"{source} is not the model {last} was pruned from; resume with that model, "

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Optional
 import torch
 
 from ..atomic import atomic_path
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import save_checkpoint
 from ..config import Config, text_override
 from ..data.dataset import RadioMLDataset
 from ..errors import ConfigError, ToolchainError
@@ -29,7 +29,7 @@ from ..rundir import ARTIFACTS, RunDir, dataset_path, stage_run
 from ..data.sampling import MIN_BATCH
 from ..train.distributed import Env, distributed, on_main, sync_buffers, train_loader
 from ..train.loop import EpochStats, evaluate, torch_settings, train_epoch
-from ..train.state import Progress, check_resumable, restore, training_state
+from ..train.state import Progress, check_resumable, restore, resume_or_refuse, training_state
 
 SUMMARY = "train the configured model -> initial_model.pth"
 STAGE = "train_initial"
@@ -102,16 +102,9 @@ def starting_point(cfg: Config, root: Path) -> Optional[dict[str, Any]]:
     if root.exists() and not root.is_dir():
         raise ToolchainError(f"{root}: run directory path exists and is not a directory")
     last = root / LAST
-    if not cfg.train.resume:
-        for path in (root / ARTIFACTS["initial_model"], last):
-            if path.exists():
-                raise ToolchainError(f"{path} exists: add --resume (train.resume=true) to continue that run, "
-                                     "or choose a new --out")
+    payload = resume_or_refuse(cfg.train.resume, "train.resume", "run", (root / ARTIFACTS["initial_model"],), last)
+    if payload is None:
         return None
-    if not last.is_file():
-        raise ToolchainError(f"{last}: no checkpoint to resume from; leave out --resume (train.resume) "
-                             "to start a new run there")
-    payload = load_checkpoint(last)
     check_resumable(payload, cfg, last)
     if payload["epoch"] > cfg.train.epochs:
         raise ToolchainError(f"config key 'train.epochs' is {cfg.train.epochs} but {last} already holds "

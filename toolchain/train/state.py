@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..checkpoint import is_toolchain_checkpoint
+from ..checkpoint import is_toolchain_checkpoint, load_checkpoint
 from ..config import Config, to_dict
 from ..errors import ToolchainError
 
@@ -134,3 +134,19 @@ def restore_stats_state(model: torch.nn.Module, saved: dict[str, Any]) -> None:
             module.counter = entry["counter"]
             for key, tensor in entry["tensors"].items():
                 getattr(module, key).copy_(tensor)
+
+
+def resume_or_refuse(resume: bool, key: str, kind: str, results: tuple[Path, ...], last: Path) -> Optional[dict[str, Any]]:
+    """None for a new `kind` of run, refusing to overwrite its `results` or its `last` checkpoint;
+    with `resume` (config key `key`), the payload of `last` to continue from."""
+    if not resume:
+        for path in (*results, last):
+            if path.exists():
+                raise ToolchainError(f"{path} exists: add --resume ({key}=true) to continue that {kind}, "
+                                     "or choose a new --out")
+        return None
+    if not last.is_file():
+        raise ToolchainError(f"{last}: no checkpoint to resume from; leave out --resume ({key}) "
+                             f"to start a new {kind} there")
+    return load_checkpoint(last)
+
