@@ -102,6 +102,25 @@ def stage_run(root: str | Path, stage: str, cfg: Config, inputs: list[Path] = ()
     update_manifest(root, stage, entry)
 
 
+@contextmanager
+def keep_checkpoint_on_failure(checkpoint: Path, unit: str) -> Iterator[None]:
+    """For resumable stages: stage_run removes a run directory it created when the stage fails,
+    which would throw away the checkpoint an interrupted run resumes from. So the directory is
+    made here, and removed on failure only while it holds no `checkpoint` yet."""
+    root = checkpoint.parent
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException as exc:
+        if checkpoint.is_file():
+            if isinstance(exc, KeyboardInterrupt):
+                print(f"{checkpoint} holds the last finished {unit}; continue with --resume", file=sys.stderr)
+        elif created:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
 def dataset_path(cfg: Config) -> Path:
     """The dataset a stage reads: `data.path`, else the synthetic file the `data` stage wrote
     into this run directory."""

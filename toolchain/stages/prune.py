@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
-import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -25,7 +22,7 @@ from ..atomic import atomic_path, write_json
 from ..checkpoint import load_model, save_checkpoint
 from ..config import Config, text_override, to_dict
 from ..errors import ToolchainError
-from ..rundir import ARTIFACTS, RunDir, dataset_path, fingerprint, stage_run
+from ..rundir import ARTIFACTS, RunDir, dataset_path, fingerprint, stage_run, keep_checkpoint_on_failure
 from ..train.distributed import distributed, train_loader
 from ..train.loop import evaluate, torch_settings
 from ..train.state import (MAY_CHANGE_ON_RESUME, check_resumable, restore_stats_state, resume_or_refuse, rng_state,
@@ -77,7 +74,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         start = starting_point(cfg, root, source)
         torch.manual_seed(cfg.train.seed)
         pruner = build_pruner(cfg, env, model.to(env.device), model_cfg, targets, splits, source)
-        with _keep_on_failure(root), stage_run(root, STAGE, cfg, [source, data]) as rundir:
+        with keep_checkpoint_on_failure(root / LAST, "step"), stage_run(root, STAGE, cfg, [source, data]) as rundir:
             rundir.outputs.update(prune_last=LAST)
             if start is None:
                 progress = Progress()
@@ -201,21 +198,3 @@ def finish(pruner, progress, reason: str, rundir: RunDir, source: Path) -> dict[
     rundir.extra["pruning"] = {"source": str(source), "stop_reason": reason, "steps_tried": progress.attempt,
                                "sparsity": final["sparsity"], "val_acc": final["val_acc"], "score": final["score"]}
     return final
-
-
-@contextmanager
-def _keep_on_failure(root: Path) -> Iterator[None]:
-    """As train_initial: stage_run would remove a run directory it created when the stage fails,
-    and with it prune_last.pth; so the directory is made here and removed on failure only while
-    it holds no checkpoint."""
-    created = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        yield
-    except BaseException as exc:
-        if (root / LAST).is_file():
-            if isinstance(exc, KeyboardInterrupt):
-                print(f"{root / LAST} holds the last finished step; continue with --resume", file=sys.stderr)
-        elif created:
-            shutil.rmtree(root, ignore_errors=True)
-        raise

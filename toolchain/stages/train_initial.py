@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -25,7 +22,7 @@ from ..checkpoint import save_checkpoint
 from ..config import Config, text_override
 from ..data.dataset import RadioMLDataset
 from ..errors import ConfigError, ToolchainError
-from ..rundir import ARTIFACTS, RunDir, dataset_path, stage_run
+from ..rundir import ARTIFACTS, RunDir, dataset_path, stage_run, keep_checkpoint_on_failure
 from ..data.sampling import MIN_BATCH
 from ..train.distributed import Env, distributed, on_main, sync_buffers, train_loader
 from ..train.loop import EpochStats, evaluate, torch_settings, train_epoch
@@ -70,7 +67,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         if not env.is_main:
             fit(cfg, env, model, splits, start, None)
             return RunDir(root, STAGE)
-        with keep_checkpoint_on_failure(root), stage_run(root, STAGE, cfg, [data]) as rundir:
+        with keep_checkpoint_on_failure(root / LAST, "epoch"), stage_run(root, STAGE, cfg, [data]) as rundir:
             final = rundir.artifact("initial_model")
             rundir.outputs.update(checkpoint_last=LAST, train_log=LOG)
             progress, state = fit(cfg, env, model, splits, start, root)
@@ -111,24 +108,6 @@ def starting_point(cfg: Config, root: Path) -> Optional[dict[str, Any]]:
                              f"{payload['epoch']} epochs; give at least that many")
     print(f"resuming {root} after epoch {payload['epoch']} of {cfg.train.epochs}")
     return payload
-
-
-@contextmanager
-def keep_checkpoint_on_failure(root: Path) -> Iterator[None]:
-    """stage_run removes a run directory it created when the stage fails, which would throw
-    away the checkpoint an interrupted run is resumed from. So the directory is made here, and
-    removed on failure only while it holds no checkpoint yet."""
-    created = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        yield
-    except BaseException as exc:
-        if (root / LAST).is_file():
-            if isinstance(exc, KeyboardInterrupt):
-                print(f"{root / LAST} holds the last finished epoch; continue with --resume", file=sys.stderr)
-        elif created:
-            shutil.rmtree(root, ignore_errors=True)
-        raise
 
 
 def fit(cfg: Config, env: Env, model: torch.nn.Module, splits: dict[str, RadioMLDataset],
