@@ -7,3 +7,24 @@ def assert_one_line_error(rc, err, *needles):
     assert "Traceback" not in err and err.count("\n") == 1, err
     for needle in needles:
         assert needle in err, err
+
+
+def interrupt_once_written(argv, checkpoint, wait_s=60):
+    """Run `python -m toolchain ARGV`, press Ctrl-C (SIGINT) as soon as `checkpoint` exists;
+    return (exit code, stderr)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "toolchain", *map(str, argv)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + wait_s
+        while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return proc.returncode, err

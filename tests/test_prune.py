@@ -4,15 +4,14 @@ exact resume, bad input. Tiny VGG10s on a tiny synthetic file; well under a minu
 
 import json
 import math
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import onnx
 import pytest
 import torch
+from checks import assert_one_line_error, interrupt_once_written
 from onnx import numpy_helper
 from torch import nn
 
@@ -38,13 +37,6 @@ def sets(*items):
 
 def records(run):
     return [json.loads(line) for line in (run / "prune_log.jsonl").read_text().splitlines()]
-
-
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 1, err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, err
 
 
 @pytest.fixture(scope="module")
@@ -298,18 +290,9 @@ def test_interrupted_prune_keeps_its_checkpoint_and_resumes(data, initial, tmp_p
     run = tmp_path / "run"
     items = ("prune.method=imp", "prune.rate=0.05", "prune.steps=200", "prune.criterion=absolute", "prune.min_acc=0",
              "train.max_batches=1")
-    proc = subprocess.Popen([sys.executable, "-m", "toolchain", "prune", str(initial), "--data", str(data),
-                             "--out", str(run), *sets(*QUICK, *items)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not (run / "prune_last.pth").exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
+    rc, err = interrupt_once_written(["prune", initial, "--data", data, "--out", run, *sets(*QUICK, *items)],
+                                     run / "prune_last.pth")
+    assert rc == 130, err
     assert "continue with --resume" in err and not (run / "final_model.pth").exists()
     done = load_checkpoint(run / "prune_last.pth")["prune"]["attempt"]
     assert 1 <= done < 200

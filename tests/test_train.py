@@ -3,14 +3,12 @@ processes, bad input, the log. Small VGG10s on small synthetic files; about 40 s
 
 import json
 import math
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from checks import assert_one_line_error
+from checks import assert_one_line_error, interrupt_once_written
 import torch
 
 from toolchain.checkpoint import load_checkpoint, load_model
@@ -88,17 +86,8 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(data, tmp_path, ca
 def test_interrupted_run_keeps_its_checkpoint_and_resumes(data, tmp_path):
     run = tmp_path / "run"
     items = ("train.epochs=200", "train.max_batches=2")
-    proc = subprocess.Popen([sys.executable, "-m", "toolchain", "train_initial", str(data), "--out", str(run),
-                             *sets(*items)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not (run / "checkpoint_last.pth").exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
+    rc, err = interrupt_once_written(["train_initial", data, "--out", run, *sets(*items)], run / "checkpoint_last.pth")
+    assert rc == 130, err
     assert "continue with --resume" in err and not (run / "initial_model.pth").exists()
     done = load_checkpoint(run / "checkpoint_last.pth")["epoch"]
     assert 1 <= done < 200  # the log may lag one epoch: a resume rewrites it from the checkpoint

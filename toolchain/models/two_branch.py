@@ -16,7 +16,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
-from .vgg10 import InputQuantizer
+from .vgg10 import InputQuantizer, per_layer_bits
 
 EPS = 1e-6  # keeps |x| and the power away from zero for an all-zero frame or sample
 N_STATS = 20  # 2 means + 6 central moments + 9 cumulants + 3 spreads
@@ -26,16 +26,8 @@ def layer_bits(cfg: ModelConfig) -> tuple[list[int], list[int]]:
     """Weight bits per conv/linear layer (conv branch, its dense layer, the statistics dense layer,
     the classifier, the two auxiliary heads) and activation bits per QuantReLU (conv branch, the
     two dense layers), in registration order."""
-    n_weights, n_acts = cfg.conv_layers + 5, cfg.conv_layers + 2
-    w = cfg.layer_weight_bits or [cfg.weight_bits] * n_weights
-    a = cfg.layer_act_bits or [cfg.act_bits] * n_acts
-    if len(w) != n_weights:
-        raise ConfigError(f"config key 'model.layer_weight_bits': expected {n_weights} values for two_branch "
-                          f"({cfg.conv_layers} conv, 3 linear, 2 auxiliary heads), got {len(w)}")
-    if len(a) != n_acts:
-        raise ConfigError(f"config key 'model.layer_act_bits': expected {n_acts} values for two_branch "
-                          f"(one per QuantReLU), got {len(a)}")
-    return w, a
+    return per_layer_bits(cfg, cfg.conv_layers + 5, cfg.conv_layers + 2,
+                          f"two_branch: {cfg.conv_layers} conv, 3 linear, 2 auxiliary heads")
 
 
 def _mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -22,18 +22,22 @@ class InputQuantizer(Int8ActPerTensorFloatMinMaxInit):
     scaling_impl_type = ScalingImplType.CONST
 
 
-def layer_bits(cfg: ModelConfig) -> tuple[list[int], list[int]]:
-    """Weight bits per conv/linear layer and activation bits per QuantReLU, input to output."""
-    n_weights, n_acts = cfg.conv_layers + 3, cfg.conv_layers + 2
+def per_layer_bits(cfg: ModelConfig, n_weights: int, n_acts: int, weight_layers: str) -> tuple[list[int], list[int]]:
+    """Weight bits per conv/linear layer and activation bits per QuantReLU, input to output:
+    `model.layer_*_bits` when given (their length checked), else the uniform widths."""
     w = cfg.layer_weight_bits or [cfg.weight_bits] * n_weights
     a = cfg.layer_act_bits or [cfg.act_bits] * n_acts
     if len(w) != n_weights:
         raise ConfigError(f"config key 'model.layer_weight_bits': expected {n_weights} values "
-                          f"({cfg.conv_layers} conv + 3 linear layers), got {len(w)}")
+                          f"({weight_layers}), got {len(w)}")
     if len(a) != n_acts:
         raise ConfigError(f"config key 'model.layer_act_bits': expected {n_acts} values "
                           f"(one per QuantReLU), got {len(a)}")
     return w, a
+
+
+def layer_bits(cfg: ModelConfig) -> tuple[list[int], list[int]]:
+    return per_layer_bits(cfg, cfg.conv_layers + 3, cfg.conv_layers + 2, f"{cfg.conv_layers} conv + 3 linear layers")
 
 
 class VGG10(nn.Sequential):
