@@ -10,7 +10,8 @@ from toolchain.cli import build_parser, main
 from toolchain.rundir import update_manifest
 from toolchain.stages import DEFAULT_ORDER, STAGES
 
-PIPELINE_STAGES = ["train_initial", "prune", "reduce_bits", "evaluate", "export_onnx", "export_inference_cost", "finn_build"]
+PIPELINE_STAGES = ["train_initial", "convert", "prune", "reduce_bits", "evaluate", "export_onnx", "export_nir",
+                   "export_inference_cost", "finn_build"]
 
 
 def subcommands(parser):

@@ -129,6 +129,9 @@ class ModelConfig:
     snn_bptt: Optional[int] = None  # truncated BPTT: cut gradients through the state every N steps; None = full
     snn_surrogate: Literal["fast_sigmoid", "arctan"] = "fast_sigmoid"  # gradient of the spike
     snn_surrogate_slope: float = 5.0  # steepness of the surrogate, over (v - threshold) / threshold
+    # bptt: surrogate-gradient BPTT through layers and time; local: each hidden layer learns from its
+    # own fixed random readout and loss, no gradient across layers or time steps (DECOLLE-style).
+    snn_learning: Literal["bptt", "local"] = "bptt"
 
     def __post_init__(self) -> None:
         for key in ("num_classes", "input_length", "filters", "dense", "conv_layers", "stats_dense"):
@@ -237,6 +240,9 @@ class CostConfig:
 
     discount_sparsity: bool = True  # zero weights cost nothing (the challenge rule)
     allow_unsupported: bool = False  # else ops the counter cannot cost are an error
+    # SNN only: evaluate's energy_report.json whose measured spike rates discount the synapse work
+    # (accumulates of actual input spikes instead of dense MACs); empty = dense, every step.
+    activity: str = ""
 
 
 @dataclass
@@ -339,6 +345,31 @@ class PruneConfig:
 
 
 @dataclass
+class ConvertConfig:
+    """convert: ANN->SNN conversion of a trained quantized ReLU CNN (docs/convert.md)."""
+
+    time_steps: list[int] = field(default_factory=lambda: [8, 16, 32, 64])  # T values evaluated (each divides the frame length)
+    percentile: float = 99.9  # threshold = this percentile of each layer's ReLU activations
+    calibration_frames: int = 1024  # training frames whose activations set the thresholds
+    finetune_epochs: int = 0  # surrogate-gradient fine-tuning of the converted SNN (0: none)
+
+    def __post_init__(self) -> None:
+        _check(len(self.time_steps) > 0 and all(t > 0 for t in self.time_steps), "convert.time_steps",
+               self.time_steps, "a non-empty list of positive integers")
+        _check(0.0 < self.percentile <= 100.0, "convert.percentile", self.percentile, "a number in (0, 100]")
+        _check(self.calibration_frames > 0, "convert.calibration_frames", self.calibration_frames, "a positive integer")
+        _check(self.finetune_epochs >= 0, "convert.finetune_epochs", self.finetune_epochs, "an integer >= 0")
+
+
+@dataclass
+class EnergyConfig:
+    """evaluate (SNN): energy per operation of the energy report (docs/energy.md)."""
+
+    # A row of toolchain.reports.energy.ENERGY_TABLE: the 45 nm figures (Horowitz, ISSCC 2014).
+    precision: Literal["int8", "fp32"] = "int8"  # arithmetic the SNN's accumulates and the CNN's MACs are costed at
+
+
+@dataclass
 class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
@@ -358,6 +389,8 @@ class Config:
     cost: CostConfig = field(default_factory=CostConfig)
     finn: FinnConfig = field(default_factory=FinnConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
+    convert: ConvertConfig = field(default_factory=ConvertConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
 
 
 # ----------------------------------------------------------------------------------- loading

@@ -47,9 +47,16 @@ ARTIFACTS = {
     "model_cost_plot": "model_cost.png",
     "model_final": "model_final.onnx",
     "finn_output": "finn_output",
+    "converted_model": "converted_model.pth",
+    "convert_report": "convert_report.json",
+    "convert_plot": "convert_time_steps.png",
+    "energy_report": "energy_report.json",
+    "energy_plot": "energy_report.png",
+    "spike_raster": "spike_raster.png",
+    "model_nir": "model.nir",
 }
 
-PACKAGES = ("torch", "brevitas", "qonnx", "onnx", "finn-plus", "numpy", "h5py", "toolchain")
+PACKAGES = ("torch", "brevitas", "qonnx", "onnx", "finn-plus", "numpy", "h5py", "nir", "toolchain")
 FULL_HASH_LIMIT = 1 << 30  # bytes; larger files (the 20 GB dataset) get a sampled hash
 SAMPLES, SAMPLE_BYTES = 64, 1 << 20
 

@@ -33,10 +33,12 @@ STAGES: dict[str, Stage] = {
     for s in (
         Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it"),
         Stage("train_initial", "train the configured model -> initial_model.pth"),
+        Stage("convert", "ANN->SNN conversion of a trained ReLU CNN, accuracy vs time steps -> converted_model.pth"),
         Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth"),
         Stage("reduce_bits", "post-training bit-width reduction sweep -> bits_sweep.json, final_model.pth"),
         Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json"),
         Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx"),
+        Stage("export_nir", "export an SNN checkpoint to NIR (neuromorphic intermediate representation) -> model.nir"),
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),
         Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"),
     )
