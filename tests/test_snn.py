@@ -105,3 +105,36 @@ def test_train_initial_trains_a_tiny_snn(tmp_path):
     assert cfg.name == "snn" and cfg.snn_filters == [4]
     with torch.no_grad():
         assert model(torch.randn(2, 2, LENGTH)).shape == (2, 24)
+
+
+def test_local_learning_keeps_gradients_within_a_layer_and_a_step():
+    """Local learning: each hidden layer's weights learn only from its own fixed random readout,
+    the readout only from the task loss; the forward (the integer network) is unchanged."""
+    torch.manual_seed(0)
+    model = build_model(tiny(snn_learning="local"))
+    x = torch.randn(8, 2, LENGTH, generator=torch.Generator().manual_seed(2))
+    labels = torch.arange(8) % 24
+    logits, local = model(x)
+    steps, hidden = LENGTH // 16, len(model.layers) - 1
+    assert len(local) == steps * hidden and local[0].shape == (8, 24)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), logits.detach())  # same network, only the gradient paths differ
+    model.train()
+    # The task loss alone reaches only the readout: no gradient crosses into the hidden layers.
+    F.cross_entropy(model(x)[0], labels).backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(grads[n] is None or grads[n].abs().sum() == 0 for n in grads if n.startswith("layers.0"))
+    assert grads["layers.2.synapse.weight"].abs().sum() > 0
+    model.zero_grad()
+    # One hidden layer's local loss at one step reaches only that layer's weights.
+    _, local = model(x)
+    F.cross_entropy(local[hidden * 2 + 1], labels).backward()  # layer 1 at step 2
+    assert model.layers[1].synapse.weight.grad.abs().sum() > 0
+    assert model.layers[0].synapse.weight.grad is None or model.layers[0].synapse.weight.grad.abs().sum() == 0
+    # The fixed readouts are buffers (saved, never trained) and the combined loss trains every layer.
+    assert "local_readout0" in dict(model.named_buffers())
+    model.zero_grad()
+    model.training_loss(model(x), labels).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name

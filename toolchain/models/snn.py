@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
@@ -55,21 +56,33 @@ class SNN(nn.Module):
         readout = cfg.snn_readout == "membrane"
         layers.append(linear_lif(channels * height * width, cfg.num_classes, bits[-1], params, spike_fn, readout))
         self.layers = nn.ModuleList(layers)
+        if cfg.snn_learning == "local":
+            # DECOLLE's fixed random readouts, one per hidden layer: never trained, saved with the
+            # model so a resumed run keeps the same local targets.
+            g = torch.Generator().manual_seed(0)
+            for i, layer in enumerate(self.layers[:-1]):
+                n = layer.synapse.out_channels * height * width
+                self.register_buffer(f"local_readout{i}", torch.randn(cfg.num_classes, n, generator=g) / n ** 0.5)
         # Logits = the readout standardised per frame, times a learned temperature: a positive
         # affine map per frame, so the integer argmax (the hardware's answer) is unchanged, while
         # the loss sees logits of a trainable size whatever the integer magnitudes.
         self.log_scale = nn.Parameter(torch.tensor(0.0))
         self._rates: Optional[torch.Tensor] = None
+        self._local_logits: list[torch.Tensor] = []
 
     def run(self, spikes_in: torch.Tensor, record: bool = False):
         """Spike counts (B, T, C, H, W) -> (final readout state (B, classes), readout counts or
-        None, per-layer spikes (T-lists) if `record`). The integer-exact core of `forward`."""
+        None, per-layer spikes (T-lists) if `record`). The integer-exact core of `forward`.
+        With local learning in training, the per-step logits of every hidden layer's fixed random
+        readout are left in `self._local_logits`."""
         cfg = self.config
+        local = cfg.snn_learning == "local" and self.training
         steps = spikes_in.shape[1]
         states: list[Optional[LIFState]] = [None] * len(self.layers)
         totals = torch.zeros(len(self.layers), device=spikes_in.device)
         counts = None
         trace: list[list[torch.Tensor]] = [[] for _ in self.layers]
+        self._local_logits = []
         for t in range(steps):
             if cfg.snn_bptt and t % cfg.snn_bptt == 0 and t > 0:
                 states = [LIFState(s.v.detach(), s.refractory) for s in states]  # type: ignore[union-attr]
@@ -77,7 +90,15 @@ class SNN(nn.Module):
             for i, layer in enumerate(self.layers):
                 if i == len(self.layers) - 1:
                     s = s.flatten(1)
+                if local:
+                    # No gradient across layers, nor across time for spiking layers; the readout
+                    # integrates linearly, so its gradient through time stays exact and local.
+                    s = s.detach()
+                    if states[i] is not None and not layer.readout:
+                        states[i] = LIFState(states[i].v.detach(), states[i].refractory)  # type: ignore[union-attr]
                 s, states[i] = layer.step(s, states[i])
+                if local and not layer.readout and i < len(self.layers) - 1:
+                    self._local_logits.append(F.linear(s.flatten(1), getattr(self, f"local_readout{i}")))
                 if record:
                     trace[i].append(s.detach())
                 if not layer.readout:
@@ -87,11 +108,23 @@ class SNN(nn.Module):
         self._rates = totals / steps
         return states[-1].v, counts, (trace if record else None)  # type: ignore[union-attr]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
         v, counts, _ = self.run(encode(self.config, x))
         readout = counts if counts is not None else v  # spike counts in [0, T] or the integer membrane
         centred = readout - readout.mean(1, keepdim=True)
-        return centred / (centred.std(1, keepdim=True) + 1e-6) * self.log_scale.exp()
+        logits = centred / (centred.std(1, keepdim=True) + 1e-6) * self.log_scale.exp()
+        if self._local_logits:
+            return logits, self._local_logits
+        return logits
+
+    def training_loss(self, outputs, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the logits, plus with local learning the mean per-step cross-entropy
+        of every hidden layer's fixed random readout (the layer's only learning signal)."""
+        if not isinstance(outputs, tuple):
+            return F.cross_entropy(outputs, labels)
+        logits, local = outputs
+        return F.cross_entropy(logits, labels) + sum(F.cross_entropy(o, labels) for o in local) / len(local) * (
+            len(self.layers) - 1)
 
     def spike_rates(self) -> dict[str, float]:
         """Mean spikes per neuron and time step of each spiking layer in the last forward pass."""

@@ -54,8 +54,13 @@ class Pruner:
     loss_fn: Optional[LossFn] = None  # None: cross-entropy; else distillation
     optimizer: Optional[torch.optim.Optimizer] = None  # plateau: one for the whole run
     scheduler: Any = None
+    meter: Any = None  # an SNN's SpikeMeter: the spike rates of each validation
 
     def __post_init__(self) -> None:
+        from ..snn.rates import SpikeMeter, is_snn
+
+        if is_snn(self.model):
+            self.meter = SpikeMeter(self.model).attach()
         if self.cfg.prune.schedule == "plateau":
             self.optimizer = self._adam()
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -73,12 +78,28 @@ class Pruner:
         opt = self._adam()
         return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.cfg.prune.finetune_epochs))
 
+    def validate(self):
+        """Loss and accuracy on the validation split; an SNN's spike rates measured over it."""
+        if self.meter is not None:
+            self.meter.reset()
+        return evaluate(self.model, self.val, self.env)
+
+    def spike_rates(self) -> dict[str, Any]:
+        """{"input_rate", "spike_rates"} of the last validation for an SNN (prune_log.jsonl,
+        prune_report.json); {} for a CNN, whose records stay as they were."""
+        if self.meter is None:
+            return {}
+        from ..snn.rates import spiking_rates
+
+        measured = self.meter.rates()
+        return {"input_rate": measured["input_rate"], "spike_rates": spiking_rates(measured)}
+
     def cost(self) -> dict[str, Any]:
         return model_cost(self.model, self.model_cfg) if self.cfg.prune.score else {}
 
     def baseline(self, progress: Progress) -> None:
         """Step 0: the unpruned model's validation score and cost."""
-        scored = evaluate(self.model, self.val, self.env)
+        scored = self.validate()
         self.criterion = Criterion.from_config(self.cfg.prune, scored.acc)
         cost = self.cost()
         progress.baseline = {"val_acc": scored.acc, "val_loss": scored.loss, "cost": cost}
@@ -132,7 +153,7 @@ class Pruner:
         returns the validation accuracy and loss after it, and the first epoch's learning rate."""
         p = self.cfg.prune
         if p.finetune_epochs == 0:
-            scored = evaluate(self.model, self.val, self.env)
+            scored = self.validate()
             return scored.acc, scored.loss, None
         opt, sched = self.step_optimizer()
         first_lr = opt.param_groups[0]["lr"]
@@ -142,12 +163,12 @@ class Pruner:
                         f"step {progress.attempt + 1} epoch {e + 1}/{p.finetune_epochs}", self.loss_fn)
             progress.epoch += 1
             if p.schedule == "plateau":  # steps on the validation loss of every epoch
-                scored = evaluate(self.model, self.val, self.env)
+                scored = self.validate()
                 sched.step(scored.loss)
             else:
                 sched.step()
         if p.schedule != "plateau":
-            scored = evaluate(self.model, self.val, self.env)
+            scored = self.validate()
         return scored.acc, scored.loss, first_lr
 
     def record(self, step: int, rate: float, amount: float, acc: float, loss: float, kept: bool,
@@ -164,4 +185,5 @@ class Pruner:
             "score": cost.get("score"), "bops": cost.get("total_bops"), "mem_w_bits": cost.get("total_mem_w_bits"),
             "mem_w_elems": cost.get("total_mem_w_elems"),
             "lr": lr, "epochs": self.cfg.prune.finetune_epochs if step else 0, "seconds": round(seconds, 3),
+            **self.spike_rates(),
         }

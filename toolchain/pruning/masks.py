@@ -44,6 +44,22 @@ def attach(targets: Targets) -> None:
             prune.identity(module, "weight")
 
 
+def follow_masks(model: nn.Module, targets: Targets):
+    """Recompute every target's masked `weight` at the start of each forward pass of `model`;
+    returns the hook handle. torch's pruning hook runs only when the pruned module's own forward
+    runs, but a module may read its weight without calling it (the SNN's LIF synapse calls
+    `synapse.quant_weight()`): its `weight` would stay the tensor computed when the mask was
+    applied, fine-tuning would not reach weight_orig and a second backward pass through that
+    stale graph fails. For a model that does call the modules this costs one multiply more."""
+    def refresh(_module: nn.Module, _inputs: Any) -> None:
+        for _, m in targets:
+            for hook in list(m._forward_pre_hooks.values()):
+                if isinstance(hook, prune.BasePruningMethod):
+                    hook(m, None)  # sets m.weight = weight_orig * weight_mask
+
+    return model.register_forward_pre_hook(refresh)
+
+
 def prune_global(targets: Targets, amount: float) -> None:
     """Remove `amount` of the still unpruned weights, the smallest |w| over all chosen layers
     together. torch combines the new mask with the old one (a PruningContainer), so a weight once

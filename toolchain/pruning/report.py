@@ -23,7 +23,8 @@ def summary(history: list[dict[str, Any]], baseline: dict[str, Any], reason: str
         "sparsity": last["sparsity"],
         "layers": last["layers"],
         "score_reduction": (first_score / final["score"]) if first_score and final.get("score") else None,
-        "kept_steps": [{k: r[k] for k in ("step", "sparsity", "val_acc", "score")} for r in kept],
+        "kept_steps": [{k: r[k] for k in ("step", "sparsity", "val_acc", "score", "spike_rates") if k in r}
+                       for r in kept],
     }
 
 

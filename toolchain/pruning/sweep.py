@@ -52,15 +52,19 @@ def zeros_kept(model: nn.Module) -> Iterator[None]:
     at zero by a torch pruning mask for the duration, then the masks are made permanent."""
     from torch.nn.utils import prune
 
+    from .masks import follow_masks
+
     masked = []
     for layer in bit_layers(model)[0]:
         zero = layer.weight.detach() == 0
         if zero.any():
             prune.custom_from_mask(layer, "weight", ~zero)
             masked.append(layer)
+    handle = follow_masks(model, [("", layer) for layer in masked])  # the SNN never calls its synapses' forward
     try:
         yield
     finally:
+        handle.remove()
         for layer in masked:
             prune.remove(layer, "weight")
 

@@ -3,7 +3,9 @@
 Reads the model and a RadioML-format file (`data.path`, else the run's `synthetic.h5`);
 evaluates the split `eval.split` (all of it, or its first `eval.max_frames` frames in file
 order). Writes `accuracy.json` (see docs/evaluate.md), `accuracy_vs_snr.png` and
-`confusion_matrix.png`. Everything that can be checked (model file, weights, shapes, data
+`confusion_matrix.png`; for an SNN checkpoint also the spike rates of every layer (in
+accuracy.json), `energy_report.json` + `.png` (docs/energy.md) and `spike_raster.png` of the
+first evaluated frame. Everything that can be checked (model file, weights, shapes, data
 file, split) is checked before the run directory is touched.
 """
 
@@ -67,6 +69,17 @@ def select_frames(cfg: Config, path: Path) -> tuple[RadioMLDataset, int]:
         # File order: rows are sorted, so this is a prefix of the file's blocks (see docs/evaluate.md).
         ds = RadioMLDataset(ds.index, ds.rows[: cfg.eval.max_frames], ds.split)
     return ds, total
+
+
+def spike_meter(predictor):
+    """A SpikeMeter on an SNN checkpoint's model, None for anything else (CNN, QONNX)."""
+    if predictor.kind != "pth":
+        return None
+    from ..snn.rates import SpikeMeter, is_snn
+
+    if not is_snn(predictor.model):
+        return None
+    return SpikeMeter(predictor.model)
 
 
 def load_predictor(path: Path, cfg: Config, frame_length: int):
@@ -249,17 +262,44 @@ def build_document(cfg: Config, model_path: Path, data_path: Path, predictor, ds
     }
 
 
-def write_outputs(run: RunDir, doc: dict, title: str) -> None:
-    """All three files appear together or not at all: each is written to a temporary name
-    and the renames happen only after every one of them is complete."""
+def write_outputs(run: RunDir, doc: dict, title: str, snn: dict | None = None) -> None:
+    """All files appear together or not at all: each is written to a temporary name and the
+    renames happen only after every one of them is complete. `snn`: see `snn_outputs`."""
     from ..reports.plots import plot_accuracy_vs_snr, plot_confusion
 
+    names = ["accuracy_vs_snr", "confusion_matrix", "accuracy"]
+    if snn is not None:
+        names += ["energy_report", "energy_plot", "spike_raster"]
     with ExitStack() as stack:
-        tmp = {name: stack.enter_context(atomic_path(run.artifact(name)))
-               for name in ("accuracy_vs_snr", "confusion_matrix", "accuracy")}
+        tmp = {name: stack.enter_context(atomic_path(run.artifact(name))) for name in names}
         plot_accuracy_vs_snr(doc, tmp["accuracy_vs_snr"], title)
         plot_confusion(doc, tmp["confusion_matrix"], title)
+        if snn is not None:
+            from ..reports.energy import plot_energy, plot_spike_raster
+
+            write_json(tmp["energy_report"], snn["energy"])
+            plot_energy(snn["energy"], tmp["energy_plot"])
+            plot_spike_raster(*snn["raster"], tmp["spike_raster"], snn["raster_title"])
         write_json(tmp["accuracy"], doc)
+
+
+def snn_outputs(cfg: Config, predictor, meter, ds: RadioMLDataset) -> dict:
+    """The energy report from the rates measured over every evaluated frame, and the recorded
+    layers of the first frame for the raster."""
+    import torch
+
+    from ..reports.energy import energy_report, layer_geometry
+    from ..snn.rates import record_frame
+
+    model = predictor.model
+    measured = meter.rates()
+    geometry = layer_geometry(model)
+    report = energy_report(geometry, measured["input_rate"], list(measured["spike_rates"].values()),
+                           measured["frames"], cfg.energy.precision)
+    x, label, snr = ds.read(np.array([0]))
+    spikes_in, trace = record_frame(model, torch.from_numpy(x).to(predictor.device))
+    return {"energy": report, "measured": measured, "raster": (spikes_in, trace, model.layers[-1].readout),
+            "raster_title": f"frame 0 of the evaluated split: {CLASSES[int(label[0])]}, {snr[0]:g} dB"}
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
@@ -268,14 +308,29 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     ds, split_size = select_frames(cfg, data_path)
     predictor = load_predictor(model_path, cfg, ds.index.frame_length)
     check_outputs(predictor, ds, model_path)
+    meter = spike_meter(predictor)
     with stage_run(cfg.run.out_dir, "evaluate", cfg, [model_path, data_path]) as run:
-        result, seconds = predict(predictor, ds, cfg.data.num_workers)
+        with meter if meter is not None else ExitStack():
+            result, seconds = predict(predictor, ds, cfg.data.num_workers)
         doc = build_document(cfg, model_path, data_path, predictor, ds, split_size, result, seconds)
+        snn = None
+        if meter is not None:
+            from ..snn.rates import spiking_rates
+
+            snn = snn_outputs(cfg, predictor, meter, ds)
+            doc["input_rate"] = snn["measured"]["input_rate"]
+            doc["spike_rates"] = spiking_rates(snn["measured"])
         for snr in doc["confusion"]["missing_snrs"]:
             print(f"warning: eval.confusion_snrs: no evaluated frame at {snr} dB; that matrix is skipped",
                   file=sys.stderr)
-        write_outputs(run, doc, f"{model_path.name} on {data_path.name} ({cfg.eval.split})")
+        write_outputs(run, doc, f"{model_path.name} on {data_path.name} ({cfg.eval.split})", snn)
         print(format_summary(doc))
+        if snn is not None:
+            from ..reports.energy import format_summary as energy_summary
+
+            rates = ", ".join(f"{k} {v:.4f}" for k, v in doc["spike_rates"].items())
+            print(f"spike rates (per neuron and step): input {doc['input_rate']:.4f} (counts), {rates}")
+            print(energy_summary(snn["energy"]))
         print(f"{len(ds)} frames in {seconds:.1f} s ({doc['inference']['frames_per_second']} frames/s, "
               f"{predictor.engine}); wrote {run.root}/: {', '.join(run.outputs.values())}")
     return run

@@ -4,6 +4,11 @@
 Costs come from `qonnx.util.inference_cost` (sparsity discounted unless `cost.discount_sparsity`
 is false). Ops the counter cannot cost are an error unless `cost.allow_unsupported` is true: a
 model must not look cheap by hiding work in ops nobody counts.
+
+A spiking network's graph (LIF nodes of `toolchain.snn`) is costed by `toolchain.snn.cost`:
+qonnx's synapse counts plus the LIF state updates and state memory, per time step and over the
+T steps of a frame; `--activity` (cost.activity) discounts the synapse work by the spike rates
+measured by evaluate (docs/snn_qonnx.md).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from ..atomic import atomic_path, write_json
-from ..config import Config
+from ..config import Config, text_override
 from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, stage_run
 
@@ -25,10 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--out may name the .json file")
     parser.add_argument("--allow-unsupported", action="store_true",
                         help="report ops the counter cannot cost instead of failing (cost.allow_unsupported)")
+    parser.add_argument("--activity", metavar="FILE", help="SNN only: evaluate's energy_report.json whose measured "
+                        "spike rates discount the synapse work (cost.activity)")
 
 
 def overrides(args: argparse.Namespace) -> list[str]:
-    return ["cost.allow_unsupported=true"] if args.allow_unsupported else []
+    sets = ["cost.allow_unsupported=true"] if args.allow_unsupported else []
+    if args.activity:
+        sets.append(text_override("cost.activity", args.activity))
+    return sets
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
@@ -39,7 +49,12 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
 
     source = Path(args.input) if args is not None and args.input else Path(cfg.run.out_dir) / ARTIFACTS["model_export"]
     wrapper = load_onnx(source)
-    with stage_run(cfg.run.out_dir, "export_inference_cost", cfg, [source]) as run:
+    snn = _is_snn(wrapper)
+    if cfg.cost.activity and not snn:
+        raise ToolchainError(f"cost.activity: {cfg.cost.activity} gives spike rates, but {source} is not a spiking "
+                             "network (no toolchain.snn LIF nodes)")
+    inputs = [source] + ([Path(cfg.cost.activity)] if cfg.cost.activity and Path(cfg.cost.activity).is_file() else [])
+    with stage_run(cfg.run.out_dir, "export_inference_cost", cfg, inputs) as run:
         target = getattr(args, "out_file", None) or run.artifact("model_cost")
         run.outputs["model_cost"] = Path(target).name
         final = run.artifact("model_final")
@@ -47,7 +62,16 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
             result = inference_cost(wrapper, output_onnx=str(tmp), discount_sparsity=cfg.cost.discount_sparsity,
                                     cost_breakdown=True)
             op_types = {n.name: n.op_type for n in ModelWrapper(str(tmp)).graph.node}
-        report = cost_report(result, op_types)
+        if snn:
+            from ..snn.cost import snn_cost_report
+
+            try:
+                report = snn_cost_report(result, ModelWrapper(str(final)), cfg.cost.activity)
+            except ToolchainError:
+                final.unlink()  # a bad activity file: leave no half-finished run behind
+                raise
+        else:
+            report = cost_report(result, op_types)
         if report["unsupported"] and not cfg.cost.allow_unsupported:
             final.unlink()
             raise ToolchainError(
@@ -57,7 +81,21 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         plot_layers(report, run.artifact("model_cost_plot"))
         print(f"wrote {target}: {report['total_bops']:,} bit operations, {report['total_mem_w_bits']:,} weight bits, "
               f"score {report['score']:.4f}" + (f" (unsupported ops: {report['unsupported']})" if report["unsupported"] else ""))
+        if snn:
+            step = report["snn"]["per_step"]
+            print(f"  SNN, {report['snn']['time_steps']} time steps: per step {step['synapse_bops']:,} synapse + "
+                  f"{step['neuron_bops']:,} LIF bit operations; {report['total_mem_state_bits']:,} state bits"
+                  + (f"; synapse work from the spike rates of {cfg.cost.activity}" if cfg.cost.activity else ""))
     return run
+
+
+def _is_snn(wrapper) -> bool:
+    """A graph with LIF nodes; importing the op module registers LIF before qonnx sees it."""
+    if not any(n.domain == "toolchain.snn" for n in wrapper.graph.node):
+        return False
+    from ..snn.cost import is_snn_graph
+
+    return is_snn_graph(wrapper)
 
 
 def load_onnx(path: Path):

@@ -6,6 +6,11 @@ with `qonnx.util.cleanup`, saved as one self-contained file. Before the file is 
 inputs go through PyTorch and through qonnx execution of the file: the class must match for
 every input and the outputs within `export.atol`; the result goes into the manifest, and a
 mismatch fails the stage (no file is left behind).
+
+A spiking network (`toolchain.models.snn.SNN`) cannot be traced by Brevitas (its time loop
+carries state): `toolchain.snn.export_qonnx` builds its graph node by node, and the verification
+is exact: every layer's spikes and the readout at every time step, for random frames and random
+spike-count tensors (docs/snn_qonnx.md).
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     with stage_run(cfg.run.out_dir, "export_onnx", cfg, [source]) as run:
         target = getattr(args, "out_file", None) or run.artifact("model_export")
         run.outputs["model_export"] = str(Path(target).name)
+        if _is_snn(model):
+            _export_snn(model, cfg, target, run)
+            return run
         with atomic_path(target) as tmp:
             wrapper = export_qonnx(model, model_cfg.input_length, tmp)
             verification = verify(model, wrapper, model_cfg.input_length, cfg.export.verify_inputs,
@@ -55,6 +63,27 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         print(f"wrote {target}: {verification['inputs']} random inputs agree with PyTorch "
               f"(max |difference| {verification['max_abs_diff']:.2g})")
     return run
+
+
+def _is_snn(model) -> bool:
+    from ..models.snn import SNN
+
+    return isinstance(model, SNN)
+
+
+def _export_snn(model, cfg: Config, target, run: RunDir) -> None:
+    from ..snn.export_qonnx import export_snn, failure_message, verify_snn
+
+    with atomic_path(target) as tmp:
+        wrapper = export_snn(model, tmp)
+        verification = verify_snn(model, wrapper, cfg.export.verify_inputs, cfg.export.seed)
+        run.extra["verification"] = verification
+        if not verification["passed"]:
+            raise ToolchainError(failure_message(verification))
+    v = verification
+    print(f"wrote {target}: every layer's spikes and the readout at each of {v['time_steps']} time steps equal "
+          f"PyTorch exactly ({v['random_frames']} random frames + {v['random_count_tensors']} random spike-count "
+          f"tensors, {v['compared_values']:,} values)")
 
 
 def export_qonnx(model, input_length: int, path: Path):

@@ -24,7 +24,7 @@ from ..config import Config, text_override, to_dict
 from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, dataset_path, fingerprint, stage_run, keep_checkpoint_on_failure
 from ..train.distributed import distributed, train_loader
-from ..train.loop import evaluate, torch_settings
+from ..train.loop import torch_settings
 from ..train.state import (MAY_CHANGE_ON_RESUME, check_resumable, restore_stats_state, resume_or_refuse, rng_state,
                            set_rng_state, stats_state)
 from .train_initial import load_splits
@@ -109,6 +109,7 @@ def build_pruner(cfg: Config, env, model, model_cfg, targets, splits, source: Pa
     from ..pruning.loop import Pruner
 
     masks.attach(targets)
+    masks.follow_masks(model, targets)
     loss_fn = None
     if cfg.prune.distill:
         teacher, _, _ = load_model(source, cfg.model)
@@ -185,12 +186,13 @@ def finish(pruner, progress, reason: str, rundir: RunDir, source: Path) -> dict[
 
     sparsity = masks.sparsity(pruner.targets)
     masks.materialise(pruner.targets)
-    scored = evaluate(pruner.model, pruner.val, pruner.env)
+    scored = pruner.validate()
     last = next(r for r in reversed(progress.history) if r["kept"])
     final = {"val_acc": scored.acc, "val_loss": scored.loss, "sparsity": sparsity["overall"],
              "pruned": sparsity["pruned"], "weights": sparsity["weights"], "step": last["step"],
              "score": last["score"], "total_bops": last["bops"], "total_mem_w_bits": last["mem_w_bits"],
              "total_mem_w_elems": last["mem_w_elems"]}
+    final.update(pruner.spike_rates())
     report = summary(progress.history, progress.baseline, reason, final)
     save_checkpoint(rundir.artifact("final_model"), pruner.model, pruner.model_cfg, pruning=report,
                     history=progress.history, config=to_dict(pruner.cfg))
