@@ -51,7 +51,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     from ..hw.finn_env import missing_xilinx_tools, prepare_finn
 
     onnx_file, from_run = _input_model(cfg, args)
-    shape = _check_model(onnx_file)
+    shape, snn = _check_model(onnx_file)
     plan = load_plan(cfg.finn)
     missing = missing_xilinx_tools() + (["v++"] if plan.board.shell_flow == "vitis_alveo" and
                                         shutil.which("v++") is None else [])
@@ -72,7 +72,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
 
     inputs = [onnx_file, *plan.files] + ([checkpoint] if checkpoint else [])
     with stage_run(cfg.run.out_dir, "finn_build", cfg, inputs) as run, _replacing(run.artifact("finn_output")) as out:
-        report = _build(cfg, plan, onnx_file, shape, checkpoint, steps, skipped, missing, out)
+        report = _build(cfg, plan, onnx_file, shape, snn, checkpoint, steps, skipped, missing, out)
         run.outputs.update(finn_report=f"{out.name}/finn_report.json", finn_report_plot=f"{out.name}/finn_report.png")
         run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "steps")}
         run.extra["verification"] = {k: v for k, v in report["verification"].items() if k not in ("kinds", "classes")}
@@ -80,33 +80,48 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     return run
 
 
-def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], checkpoint: Optional[Path], steps, skipped,
-           missing: list[str], out: Path) -> dict:
+def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, checkpoint: Optional[Path], steps,
+           skipped, missing: list[str], out: Path) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from ..hw.finn import report as rep
-    from ..hw.finn import verify as ver
     from ..hw.finn.plots import report_figure
     from ..hw.finn.runner import dataflow_config, run_build
     from ..hw.finn_env import prepare_finn
 
     prepare_finn(out / CODE_DIR)
-    frames, kinds = ver.make_frames(cfg.finn.verify_inputs, cfg.finn.verify_synthetic, shape[1], shape[2],
-                                    cfg.finn.seed)
-    cppsim_ok, cppsim_reason = _cppsim_available(missing)
-    npy = _cppsim_inputs(out, onnx_file, frames) if cppsim_ok else None
     verification: dict = {}
+    if snn:
+        from ..hw.snn import verify as snn_ver
 
-    def check(outcome) -> None:  # before any Vivado step: a wrong model must not cost hours of synthesis
-        verification.update(ver.verify(onnx_file, outcome.intermediate("step_streamline"), outcome.hw_model, frames,
-                                       kinds, checkpoint, cfg.model))
-        verification["cppsim"] = _cppsim_result(out, cppsim_ok, cppsim_reason)
-        if not verification["passed"] or verification["cppsim"].get("passed") is False:
-            raise ToolchainError(f"{ver.summary_line(verification)}; nothing was kept")
+        inputs, kinds = snn_ver.make_inputs(onnx_file, checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
+                                            cfg.finn.verify_inputs, cfg.finn.seed)
+        npy = None  # FINN's own cppsim needs finn-hlslib; the LIF kernels are C-simulated with g++ instead
+
+        def check(outcome) -> None:
+            verification.update(snn_ver.verify(onnx_file, outcome.intermediate("step_snn_lower"), outcome.hw_model,
+                                               inputs, kinds, checkpoint, out / CODE_DIR / "lif_csim"))
+            if not verification["passed"]:
+                raise ToolchainError(f"{snn_ver.summary_line(verification)}; nothing was kept")
+    else:
+        from ..hw.finn import verify as ver
+
+        frames, kinds = ver.make_frames(cfg.finn.verify_inputs, cfg.finn.verify_synthetic, shape[1], shape[2],
+                                        cfg.finn.seed)
+        cppsim_ok, cppsim_reason = _cppsim_available(missing)
+        npy = _cppsim_inputs(out, onnx_file, frames) if cppsim_ok else None
+
+        def check(outcome) -> None:  # before any Vivado step: a wrong model must not cost hours of synthesis
+            verification.update(ver.verify(onnx_file, outcome.intermediate("step_streamline"), outcome.hw_model,
+                                           frames, kinds, checkpoint, cfg.model))
+            verification["cppsim"] = _cppsim_result(out, cppsim_ok, cppsim_reason)
+            if not verification["passed"] or verification["cppsim"].get("passed") is False:
+                raise ToolchainError(f"{ver.summary_line(verification)}; nothing was kept")
 
     outcome = run_build(onnx_file, dataflow_config(plan, out, npy), steps, skipped, check)
     model = ModelWrapper(str(outcome.hw_model))
     rows = rep.layer_rows(model, plan.board.part)
+    steps_per_frame = shape[0] if snn else 1
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
@@ -116,8 +131,9 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], checkpoint: Opt
         "steps": {"ran": outcome.ran, "skipped": skipped,
                   "skipped_because": f"{', '.join(missing)} not found on PATH" if skipped else None},
         "layers": rows,
-        "totals": rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources)),
-        "notes": rep.NOTES,
+        "totals": rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources),
+                             steps_per_frame),
+        "notes": rep.NOTES + (rep.SNN_NOTES if snn else []),
         "code": _code_summary(model, out),
         "verification": verification,
         "measured": _measured(out),
@@ -139,24 +155,32 @@ def _input_model(cfg: Config, args) -> tuple[Path, bool]:
     return path, given is None or (run_model.is_file() and path.resolve() == run_model.resolve())
 
 
-def _check_model(path: Path) -> list[int]:
-    """The model's input shape, [1, C, L]; a clear error for anything else."""
+def _check_model(path: Path) -> tuple[list[int], bool]:
+    """(The model's input shape, whether it is an SNN): [1, C, L] for a CNN, [T, C, H, W] spike
+    counts for an SNN (its LIF nodes in the domain toolchain.snn); a clear error for anything else."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from ..hw.finn.steps import input_quant
 
     try:
+        import toolchain.snn.qonnx_ops  # noqa: F401  (an SNN's LIF nodes)
+
         model = ModelWrapper(str(path))
     except Exception as exc:  # onnx raises DecodeError, ValueError, ... for a bad file
         raise ToolchainError(f"{path}: not a loadable ONNX model ({type(exc).__name__})") from None
     shape = model.get_tensor_shape(model.graph.input[0].name)
+    if any(n.domain == "toolchain.snn" for n in model.graph.node):
+        if shape is None or len(shape) != 4 or not model.get_tensor_datatype(model.graph.input[0].name).is_integer():
+            raise ToolchainError(f"{path}: an SNN model needs an integer input [T, C, H, W] of spike counts, "
+                                 f"got {shape} (export it with toolchain export_onnx)")
+        return shape, True
     if shape is None or len(shape) != 3 or shape[0] != 1:
         raise ToolchainError(f"{path}: input shape {shape}: expected [1, channels, length] (a 1-D model, batch 1)")
     try:
         input_quant(model)
     except ToolchainError as exc:
         raise ToolchainError(f"{path}: {exc}") from None
-    return shape
+    return shape, False
 
 
 def _checkpoint(cfg: Config, from_run: bool) -> Optional[Path]:
@@ -266,8 +290,11 @@ def _measured(out: Path) -> dict:
 
 def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
     from ..hw.finn.report import summary_line
-    from ..hw.finn.verify import summary_line as verification_line
 
+    if "time_steps" in report["verification"]:
+        from ..hw.snn.verify import summary_line as verification_line
+    else:
+        from ..hw.finn.verify import summary_line as verification_line
     print(f"finn_build: {summary_line(report)}")
     print(f"finn_build: {verification_line(report['verification'])}")
     skipped = report["steps"]["skipped"]

@@ -34,6 +34,12 @@ NOTES = [
     "BRAM/URAM/DSP: ops without a FINN model for them (e.g. FMPadding, Pool, LabelSelect) count as using none.",
     "FF: FINN has no flip-flop estimate.",
 ]
+SNN_NOTES = [
+    "SNN: each layer's cycles are per time step (FINN's graph is one step); a frame is time_steps steps "
+    "streamed back to back, so cycles_per_frame = time_steps x the slowest layer's cycles.",
+    "SNN: the LIF layers' LUT and BRAM figures are the toolchain's own model (docs/snn_hardware.md), "
+    "not fitted to synthesis results yet.",
+]
 
 
 def _lut_gap(inst) -> Optional[str]:
@@ -89,20 +95,26 @@ def network_performance(model) -> dict[str, Any]:
 
 
 def totals(rows: list[dict[str, Any]], perf: dict[str, Any], clock_ns: float,
-           board: dict[str, int]) -> dict[str, Any]:
+           board: dict[str, int], time_steps: int = 1) -> dict[str, Any]:
     """Cycles per frame (the slowest layer: the pipeline's initiation interval), fps and
-    latency at the clock, resource sums and their share of the board."""
+    latency at the clock, resource sums and their share of the board. An SNN's graph is one
+    time step and a frame is `time_steps` of them streamed back to back: the slowest layer
+    sets the interval between steps, and the last step leaves T - 1 intervals after the first."""
     clock_hz = 1e9 / clock_ns
     bottleneck = next((r for r in rows if r["name"] == perf["max_cycles_node"]), None)
+    frame = perf["max_cycles"] * time_steps
+    latency = perf["critical_path_cycles"] + (time_steps - 1) * perf["max_cycles"]
     out: dict[str, Any] = {
-        "cycles_per_frame": perf["max_cycles"],
+        "cycles_per_frame": frame,
         "bottleneck": f"{bottleneck['layer']} ({bottleneck['name']})" if bottleneck else perf["max_cycles_node"],
         "clock_ns": clock_ns, "clock_mhz": round(clock_hz / 1e6, 3),
-        "estimated_fps": round(clock_hz / perf["max_cycles"], 1),
-        "latency_cycles": perf["critical_path_cycles"],
-        "estimated_latency_us": round(perf["critical_path_cycles"] * clock_ns / 1e3, 3),
+        "estimated_fps": round(clock_hz / frame, 1),
+        "latency_cycles": latency,
+        "estimated_latency_us": round(latency * clock_ns / 1e3, 3),
         "resources": {},
     }
+    if time_steps > 1:
+        out.update(time_steps=time_steps, cycles_per_step=perf["max_cycles"])
     for res in ("LUT", "BRAM_18K", "URAM", "DSP"):
         missing = [r["layer"] for r in rows if r[res] is None]
         value = sum(r[res] for r in rows if r[res] is not None)

@@ -213,15 +213,17 @@ def resolve_steps(plan: BuildPlan) -> ResolvedSteps:
     Needs FINN importable (`prepare_finn` first)."""
     from finn.builder.build_dataflow_steps import build_dataflow_step_lookup
 
+    from ..snn.steps import SNN_STEPS
+
     custom = _load_custom_steps(plan.custom_steps_file) if plan.custom_steps_file else {}
     out = []
     for name in plan.spec.steps:
         if name in NAME_KEYED:
             raise ConfigError(f"{plan.build_file}: steps: '{name}' reads FINN's node-name files; use "
                               f"'{NAME_KEYED[name]}' (this build folder's files are keyed by graph structure)")
-        fn = TOOLCHAIN_STEPS.get(name) or build_dataflow_step_lookup.get(name) or custom.get(name)
+        fn = TOOLCHAIN_STEPS.get(name) or SNN_STEPS.get(name) or build_dataflow_step_lookup.get(name) or custom.get(name)
         if fn is None:
-            known = ", ".join([*TOOLCHAIN_STEPS, *sorted(custom)])
+            known = ", ".join([*TOOLCHAIN_STEPS, *SNN_STEPS, *sorted(custom)])
             raise ConfigError(f"{plan.build_file}: steps: unknown step '{name}' (not a FINN step; toolchain and "
                               f"custom steps: {known})")
         out.append((name, fn))

@@ -28,11 +28,11 @@ FEEDERS = {"FMPadding": "pad", "ConvolutionInputGenerator": "swg"}
 ROLES = {"MVAU": "mvau", "VVAU": "vvau", "Thresholding": "thresholds", "Pool": "pool", "StreamingMaxPool": "pool",
          "LabelSelect": "label_select", "ElementwiseAdd": "add", "ElementwiseMul": "mul",
          "ChannelwiseOp": "channelwise", "FMPadding": "pad", "StreamingDataWidthConverter": "dwc",
-         "StreamingFIFO": "fifo", "Requant": "requant"}
+         "StreamingFIFO": "fifo", "Requant": "requant", "LIF": "lif"}
 # Attributes whose divisibility FINN checks only by assertion deep inside shape functions.
 FOLD_DIMS = {"MVAU": {"SIMD": "MW", "PE": "MH"}, "VVAU": {"PE": "Channels"}, "Thresholding": {"PE": "NumChannels"},
              "ConvolutionInputGenerator": {"SIMD": "IFMChannels"}, "FMPadding": {"SIMD": "NumChannels"},
-             "Pool": {"PE": "Channels"}, "LabelSelect": {"PE": "Labels"}}
+             "Pool": {"PE": "Channels"}, "LabelSelect": {"PE": "Labels"}, "LIF": {"PE": "NumChannels"}}
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ def register_finn_ops() -> None:
 
     from .lif_hls import HLS_DOMAIN, LIF_hls
     from .lif_op import LIF
+    from .spike_mvau import MVAU_hls
 
     add_op_to_domain("finn.custom_op.fpgadataflow", LIF)
     add_op_to_domain(HLS_DOMAIN, LIF_hls)
+    add_op_to_domain(HLS_DOMAIN, MVAU_hls)  # FINN's, plus 0/1 spike inputs (spike_mvau.py)
     # FINN's own helpers look HW ops up in these module dicts, not in the registry:
     # despecialize_model (Python execution of a specialised graph) and SpecializeLayers.
     from finn.custom_op.fpgadataflow import custom_op as hw_ops
@@ -27,6 +29,7 @@ def register_finn_ops() -> None:
 
     hw_ops.setdefault("LIF", LIF)
     hls_ops.setdefault("LIF_hls", LIF_hls)
+    hls_ops["MVAU_hls"] = MVAU_hls
 
 
 try:

@@ -1,0 +1,120 @@
+"""The SNN hardware path end to end: `toolchain run --config build/snn-radioml/pipeline.yaml`
+(synthetic data -> SNN training -> evaluate -> QONNX export -> cost -> finn_build), shrunk to CI
+size, with the shipped build folder; and a build whose QONNX disagrees with its checkpoint fails
+and keeps nothing. Without Vivado the build stops after HW code generation (exit 0)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import helper as oh
+
+from toolchain.cli import main
+
+REPO = Path(__file__).parents[1]
+PIPELINE = REPO / "build" / "snn-radioml" / "pipeline.yaml"
+# The pipeline's network (2 x 16 filters 5x5, T = 16: the shipped folding applies) on an 8 x 8
+# plane, trained for two batches on a small file: what is checked is the flow, not accuracy.
+SHRINK = ["synth.frames_per_pair=2", "synth.snrs=[0,10,20,30]", "model.snn_resolution=8", "train.epochs=1",
+          "train.max_batches=2", "data.batch_size=32", "export.verify_inputs=2", "finn.verify_inputs=1",
+          "finn.verify_synthetic=1"]
+
+
+@pytest.fixture(scope="module")
+def finn_env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        for var in ("FINN_BUILD_DIR", "FINN_DEPS", "FINN_DEPS_DEFINITIONS", "NUM_DEFAULT_WORKERS"):
+            mp.delenv(var, raising=False)
+        yield home
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(finn_env, tmp_path_factory):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found: the LIF kernels' C simulation needs it")
+    out = tmp_path_factory.mktemp("snn") / "run"
+    args = ["run", "--config", str(PIPELINE), "--out", str(out), *[a for s in SHRINK for a in ("--set", s)]]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(args) == 0
+    return out, printed.getvalue()
+
+
+def test_pipeline_runs_every_stage_and_the_build_is_bit_exact(pipeline_run):
+    out, printed = pipeline_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"data", "train_initial", "evaluate", "export_onnx", "export_inference_cost", "finn_build"} <= \
+        set(manifest["stages"])
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    check = report["verification"]
+    assert check["passed"] and check["time_steps"] == 16
+    assert check["mismatches"] == {"pytorch": 0, "lowered": 0, "hw": 0}
+    csim = check["csim"]
+    assert csim["ran"] and csim["mismatches"] == 0 and len(csim["layers"]) == 3 and csim["values"] > 0
+    assert "C simulation of 3 LIF kernels" in printed
+
+
+def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):
+    out, _ = pipeline_run
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    rows = {r["layer"]: r for r in report["layers"]}
+    assert [r["op_type"] for r in report["layers"] if r["layer"].endswith(".lif")] == ["LIF_hls"] * 3
+    # The layers after the first take 1-bit spikes: accumulate only, no DSP.
+    assert rows["conv1.mvau"]["DSP"] == 0 and rows["dense0.mvau"]["DSP"] == 0
+    assert all(rows[k]["BRAM_18K"] > 0 and rows[k]["LUT"] > 0 for k in ("conv0.lif", "conv1.lif"))
+    totals = report["totals"]
+    assert totals["time_steps"] == 16
+    assert totals["cycles_per_frame"] == 16 * totals["cycles_per_step"] == 16 * max(r["cycles"] for r in rows.values())
+    model = onnx.load(str(out / "finn_output" / "intermediate_models" / "step_snn_to_hw.onnx"))
+    spike_mvaus = [n for n in model.graph.node if n.op_type == "MVAU"][1:]
+    types = [oh.get_attribute_value(a) for n in spike_mvaus for a in n.attribute if a.name == "inputDataType"]
+    assert types == [b"BINARY", b"BINARY"]
+
+
+def test_generated_lif_code_compiles(pipeline_run):
+    out, _ = pipeline_run
+    from toolchain.hw.snn.csim import ap_types_dir
+
+    tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_LIF_hls_*/top_LIF_hls_*.cpp"))
+    assert len(tops) == 3
+    for top in tops:
+        res = subprocess.run(["g++", "-std=c++14", "-fsyntax-only", f"-I{ap_types_dir()}", f"-I{top.parent}",
+                              str(top)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[:2000]
+
+
+def test_cost_and_energy_reports_agree_on_operations(pipeline_run):
+    out, _ = pipeline_run
+    cost = json.loads((out / "model_cost.json").read_text())
+    energy = json.loads((out / "energy_report.json").read_text())
+    by_name = {layer["name"]: layer for layer in cost["layers"]} if isinstance(cost["layers"], list) else cost["layers"]
+    for layer in energy["layers"]:
+        mine = by_name[layer["name"]]
+        assert mine["macs_per_step"] == layer["macs_per_step"]
+        assert mine["neurons"] == layer["neurons"]
+        assert mine["state_updates_per_step"] == layer["state_updates_per_step"]
+
+
+def test_a_qonnx_model_that_disagrees_with_its_checkpoint_fails_and_keeps_nothing(pipeline_run, tmp_path):
+    out, _ = pipeline_run
+    model = onnx.load(str(out / "model_export.onnx"))
+    lif = next(n for n in model.graph.node if n.op_type == "LIF")
+    for attr in lif.attribute:
+        if attr.name == "threshold":
+            attr.i += 1
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    args = ["finn_build", str(bad), "--build", str(REPO / "build" / "snn-radioml"), "--out", str(tmp_path / "b"),
+            "--checkpoint", str(out / "initial_model.pth"), "--set", "finn.verify_inputs=1",
+            "--set", "finn.verify_synthetic=1"]
+    assert main(args) == 1
+    assert not (tmp_path / "b" / "finn_output").exists()
