@@ -74,8 +74,7 @@ def test_prune_an_snn_checkpoint(data, tmp_path):
     source = save_checkpoint(tmp_path / "snn.pth", build_model(CFG), CFG)
     run = tmp_path / "run"
     sets = ["prune.method=imp", "prune.rate=0.5", "prune.steps=1", "prune.criterion=absolute", "prune.min_acc=0",
-            "prune.finetune_epochs=1", "prune.score=false", "train.max_batches=2", "data.batch_size=32",
-            "train.threads=1"]
+            "prune.finetune_epochs=1", "train.max_batches=2", "data.batch_size=32", "train.threads=1"]
     assert main(["prune", str(source), "--data", str(data), "--out", str(run),
                  *[a for s in sets for a in ("--set", s)]]) == 0
     log = [json.loads(line) for line in (run / "prune_log.jsonl").read_text().splitlines()]
@@ -84,6 +83,8 @@ def test_prune_an_snn_checkpoint(data, tmp_path):
     for r in log:
         assert set(r["spike_rates"]) == {"syn0"} and 0 <= r["spike_rates"]["syn0"] <= 1
         assert r["input_rate"] == pytest.approx(64 / 64)  # 64 samples a step over 8 x 8 cells
+        assert r["score"] > 0  # scored as an SNN graph (export_snn + the SNN cost: LIF work included)
+    assert log[1]["bops"] < log[0]["bops"]  # zero weights discounted
     report = json.loads((run / "prune_report.json").read_text())
     assert set(report["final"]["spike_rates"]) == {"syn0"}
     assert [set(k["spike_rates"]) for k in report["kept_steps"]] == [{"syn0"}, {"syn0"}]
@@ -92,3 +93,11 @@ def test_prune_an_snn_checkpoint(data, tmp_path):
     assert cfg.name == "snn"
     zeros = sum(int((int_weight(l.synapse) == 0).sum()) for l in model.layers)
     assert zeros >= 0.5 * sum(l.synapse.weight.numel() for l in model.layers)
+
+
+def test_the_pruning_score_of_an_snn_costs_its_lif_layers():
+    from toolchain.pruning.cost import model_cost
+
+    torch.manual_seed(0)
+    cost = model_cost(build_model(CFG), CFG)
+    assert cost["unsupported"] == [] and cost["score"] > 0

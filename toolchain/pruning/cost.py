@@ -27,12 +27,21 @@ def model_cost(model: nn.Module, model_cfg: ModelConfig) -> dict[str, Any]:
     copy = build_model(model_cfg)
     copy.load_state_dict(materialised_state(model), strict=True)
     copy.eval()
+    snn = model_cfg.name == "snn"
     with tempfile.TemporaryDirectory(prefix="prune-cost-") as tmp:
         onnx_path, final = Path(tmp) / "model.onnx", Path(tmp) / "final.onnx"
-        export_qonnx(copy, model_cfg.input_length, onnx_path)
+        if snn:  # the SNN's own graph and cost (the LIF node's work counted): export_onnx's path
+            from ..snn.cost import snn_cost_report
+            from ..snn.export_qonnx import export_snn
+
+            export_snn(copy, onnx_path)
+        else:
+            export_qonnx(copy, model_cfg.input_length, onnx_path)
         result = inference_cost(ModelWrapper(str(onnx_path)), output_onnx=str(final), discount_sparsity=True,
                                 cost_breakdown=True)
-        op_types = {n.name: n.op_type for n in ModelWrapper(str(final)).graph.node}
-    report = cost_report(result, op_types)
+        if snn:
+            report = snn_cost_report(result, ModelWrapper(str(final)))
+        else:
+            report = cost_report(result, {n.name: n.op_type for n in ModelWrapper(str(final)).graph.node})
     keys = ("score", "total_bops", "total_mem_w_bits", "total_mem_w_elems", "unsupported")
     return {k: report.get(k) for k in keys}
