@@ -36,3 +36,14 @@ def pytest_collection_modifyitems(config, items):
             skip = pytest.mark.skip(reason="needs a CUDA GPU; torch.cuda.is_available() is False")
             for item in marked["gpu"]:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def finn_env(tmp_path_factory):
+    """FINN keeps settings in ~/.finn and exports its paths: keep both inside the test session."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        for var in ("FINN_BUILD_DIR", "FINN_DEPS", "FINN_DEPS_DEFINITIONS", "NUM_DEFAULT_WORKERS"):
+            mp.delenv(var, raising=False)
+        yield home

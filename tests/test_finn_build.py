@@ -25,17 +25,6 @@ SKIP_LINE = "not found on PATH: skipped step_hw_ipgen"
 
 
 @pytest.fixture(scope="module")
-def finn_env(tmp_path_factory):
-    """FINN keeps settings in ~/.finn and exports its paths: keep both inside the test session."""
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        for var in ("FINN_BUILD_DIR", "FINN_DEPS", "FINN_DEPS_DEFINITIONS", "NUM_DEFAULT_WORKERS"):
-            mp.delenv(var, raising=False)
-        yield home
-
-
-@pytest.fixture(scope="module")
 def build_folder(tmp_path_factory):
     """The shipped build folder; where the Xilinx tools exist, a copy whose steps end at HW code
     generation, so that these tests stay quick there too (the `vivado` tests build bitstreams)."""

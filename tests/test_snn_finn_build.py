@@ -28,16 +28,6 @@ SHRINK = ["synth.frames_per_pair=2", "synth.snrs=[0,10,20,30]", "model.snn_resol
 
 
 @pytest.fixture(scope="module")
-def finn_env(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        for var in ("FINN_BUILD_DIR", "FINN_DEPS", "FINN_DEPS_DEFINITIONS", "NUM_DEFAULT_WORKERS"):
-            mp.delenv(var, raising=False)
-        yield home
-
-
-@pytest.fixture(scope="module")
 def pipeline_run(finn_env, tmp_path_factory):
     if shutil.which("g++") is None:
         pytest.skip("g++ not found: the LIF kernels' C simulation needs it")
