@@ -123,6 +123,9 @@ class ModelConfig:
     snn_state_bits: int = 24  # signed saturating membrane width of every LIF neuron
     snn_leak_shift: int = 4  # leak v - (v >> k): k=4 keeps 15/16 per step; 0 = no leak
     snn_threshold: int = 128  # spike when v >= threshold, in units of the integer weights
+    # One threshold per conv LIF layer, input to output, overriding snn_threshold there (the readout
+    # keeps snn_threshold); set by ANN->SNN conversion (docs/convert.md). None = snn_threshold everywhere.
+    snn_thresholds: Optional[list[int]] = None
     snn_reset: Literal["subtract", "zero"] = "subtract"
     snn_refractory: int = 0  # steps a neuron ignores input after a spike; 0 = none
     snn_readout: Literal["membrane", "count"] = "membrane"  # final leaky-integrator membrane or LIF spike counts
@@ -164,6 +167,10 @@ class ModelConfig:
         hi = (1 << (self.snn_state_bits - 1)) - 1
         _check(0 < self.snn_threshold <= hi, "model.snn_threshold", self.snn_threshold,
                f"an integer in 1..{hi} (the largest {self.snn_state_bits}-bit state)")
+        if self.snn_thresholds is not None:
+            _check(len(self.snn_thresholds) == len(self.snn_filters) and all(0 < t <= hi for t in self.snn_thresholds),
+                   "model.snn_thresholds", self.snn_thresholds,
+                   f"null or {len(self.snn_filters)} integers in 1..{hi} (one per conv LIF layer of model.snn_filters)")
         _check(self.snn_refractory >= 0, "model.snn_refractory", self.snn_refractory, "an integer >= 0")
         _check(self.snn_bptt is None or self.snn_bptt > 0, "model.snn_bptt", self.snn_bptt,
                "a positive integer or null")
@@ -352,6 +359,10 @@ class ConvertConfig:
     percentile: float = 99.9  # threshold = this percentile of each layer's ReLU activations
     calibration_frames: int = 1024  # training frames whose activations set the thresholds
     finetune_epochs: int = 0  # surrogate-gradient fine-tuning of the converted SNN (0: none)
+    finetune_lr: float = 0.0005  # Adam learning rate of the fine-tuning (train.lr is for training from scratch)
+    # T of converted_model.pth (evaluated too if not in time_steps); None = the CNN's own T, i.e.
+    # input_length / its model.snn_group. Not the best T of the sweep: that is picked on test data.
+    save_time_steps: Optional[int] = None
 
     def __post_init__(self) -> None:
         _check(len(self.time_steps) > 0 and all(t > 0 for t in self.time_steps), "convert.time_steps",
@@ -359,6 +370,9 @@ class ConvertConfig:
         _check(0.0 < self.percentile <= 100.0, "convert.percentile", self.percentile, "a number in (0, 100]")
         _check(self.calibration_frames > 0, "convert.calibration_frames", self.calibration_frames, "a positive integer")
         _check(self.finetune_epochs >= 0, "convert.finetune_epochs", self.finetune_epochs, "an integer >= 0")
+        _check(self.finetune_lr > 0, "convert.finetune_lr", self.finetune_lr, "a positive number")
+        _check(self.save_time_steps is None or self.save_time_steps > 0, "convert.save_time_steps",
+               self.save_time_steps, "a positive integer or null")
 
 
 @dataclass
@@ -366,7 +380,8 @@ class EnergyConfig:
     """evaluate (SNN): energy per operation of the energy report (docs/energy.md)."""
 
     # A row of toolchain.reports.energy.ENERGY_TABLE: the 45 nm figures (Horowitz, ISSCC 2014).
-    precision: Literal["int8", "fp32"] = "int8"  # arithmetic the SNN's accumulates and the CNN's MACs are costed at
+    # int32: the SNN's 24-bit state accumulates at int32 width (0.1 pJ an add) against int32 MACs.
+    precision: Literal["int8", "int32", "fp32"] = "int8"  # arithmetic the SNN's accumulates and the CNN's MACs are costed at
 
 
 @dataclass

@@ -20,6 +20,12 @@ def _snn(cfg: ModelConfig):
     return SNN(cfg)
 
 
+def _snn_cnn(cfg: ModelConfig):
+    from .snn_cnn import SNNCNN
+
+    return SNNCNN(cfg)
+
+
 def _two_branch(cfg: ModelConfig):
     from .two_branch import TwoBranch
 
@@ -30,6 +36,7 @@ MODELS: dict[str, Callable[[ModelConfig], "object"]] = {
     "vgg10": _vgg10,
     "two_branch": _two_branch,
     "snn": _snn,
+    "snn_cnn": _snn_cnn,
 }
 
 

@@ -7,6 +7,7 @@ float frames as VGG10, so train_initial / evaluate work unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import torch
@@ -51,7 +52,9 @@ class SNN(nn.Module):
         kernel = (cfg.snn_kernel if height > 1 else 1, cfg.snn_kernel)
         layers = []
         for i, filters in enumerate(cfg.snn_filters):
-            layers.append(conv_lif(channels, filters, kernel, bits[i], params, spike_fn))
+            # per-layer thresholds come from ANN->SNN conversion; the readout keeps snn_threshold
+            p = params if cfg.snn_thresholds is None else dataclasses.replace(params, threshold=cfg.snn_thresholds[i])
+            layers.append(conv_lif(channels, filters, kernel, bits[i], p, spike_fn))
             channels = filters
         readout = cfg.snn_readout == "membrane"
         layers.append(linear_lif(channels * height * width, cfg.num_classes, bits[-1], params, spike_fn, readout))
