@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..errors import ConfigError
 from ..snn.encoders import ENCODERS
 from ..snn.layers import LIFSynapse, conv_lif, linear_lif, surrogate
 from ..snn.lif import LIFParams, LIFState
+from .vgg10 import per_layer_bits
 
 
 def lif_params(cfg: ModelConfig) -> LIFParams:
@@ -33,13 +33,10 @@ def encode(cfg: ModelConfig, x: torch.Tensor) -> torch.Tensor:
     return ENCODERS["delta"](x, step=cfg.snn_delta_step, group=cfg.snn_group).unsqueeze(-2)
 
 
-def snn_weight_bits(cfg: ModelConfig) -> list[int]:
-    n = len(cfg.snn_filters) + 1
-    bits = cfg.layer_weight_bits or [cfg.weight_bits] * n
-    if len(bits) != n:
-        raise ConfigError(f"config key 'model.layer_weight_bits': expected {n} values for the SNN "
-                          f"({n - 1} conv LIF layers + the readout), got {len(bits)}")
-    return bits
+def snn_layer_bits(cfg: ModelConfig) -> tuple[list[int], list[int]]:
+    """Weight bits per conv layer + the readout, and act bits per conv layer (`snn_cnn`'s ReLUs)."""
+    n = len(cfg.snn_filters)
+    return per_layer_bits(cfg, n + 1, n, f"{n} conv layers + the readout")
 
 
 class SNN(nn.Module):
@@ -47,7 +44,7 @@ class SNN(nn.Module):
         super().__init__()
         self.config = cfg
         params, spike_fn = lif_params(cfg), surrogate(cfg.snn_surrogate, cfg.snn_surrogate_slope)
-        bits = snn_weight_bits(cfg)
+        bits, _ = snn_layer_bits(cfg)
         _, _, channels, height, width = encode(cfg, torch.zeros(1, 2, cfg.input_length)).shape
         kernel = (cfg.snn_kernel if height > 1 else 1, cfg.snn_kernel)
         layers = []

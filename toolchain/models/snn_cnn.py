@@ -18,25 +18,14 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..errors import ConfigError
-from .snn import encode, snn_weight_bits
-
-
-def act_bits(cfg: ModelConfig) -> list[int]:
-    """Bits of each conv layer's QuantReLU, input to output."""
-    n = len(cfg.snn_filters)
-    bits = cfg.layer_act_bits or [cfg.act_bits] * n
-    if len(bits) != n:
-        raise ConfigError(f"config key 'model.layer_act_bits': expected {n} values for snn_cnn "
-                          f"(one QuantReLU per conv layer), got {len(bits)}")
-    return bits
+from .snn import encode, snn_layer_bits
 
 
 class SNNCNN(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.config = cfg
-        w_bits, a_bits = snn_weight_bits(cfg), act_bits(cfg)
+        w_bits, a_bits = snn_layer_bits(cfg)
         _, _, channels, height, width = encode(cfg, torch.zeros(1, 2, cfg.input_length)).shape
         kernel = (cfg.snn_kernel if height > 1 else 1, cfg.snn_kernel)
         pad = (kernel[0] // 2, kernel[1] // 2)  # as conv_lif: 'same' padding of an odd kernel

@@ -79,12 +79,12 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                 "their work would be left out of the score (allow with --allow-unsupported)")
         write_json(target, report)
         plot_layers(report, run.artifact("model_cost_plot"))
-        print(f"wrote {target}: {report['total_bops']:,} bit operations, {report['total_mem_w_bits']:,} weight bits, "
+        print(f"wrote {target}: {report['total_bops']:,.0f} bit operations, {report['total_mem_w_bits']:,.0f} weight bits, "
               f"score {report['score']:.4f}" + (f" (unsupported ops: {report['unsupported']})" if report["unsupported"] else ""))
         if snn:
             step = report["snn"]["per_step"]
-            print(f"  SNN, {report['snn']['time_steps']} time steps: per step {step['synapse_bops']:,} synapse + "
-                  f"{step['neuron_bops']:,} LIF bit operations; {report['total_mem_state_bits']:,} state bits"
+            print(f"  SNN, {report['snn']['time_steps']} time steps: per step {step['synapse_bops']:,.0f} synapse + "
+                  f"{step['neuron_bops']:,.0f} LIF bit operations; {report['total_mem_state_bits']:,.0f} state bits"
                   + (f"; synapse work from the spike rates of {cfg.cost.activity}" if cfg.cost.activity else ""))
     return run
 

@@ -299,7 +299,8 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
     print(f"finn_build: {verification_line(report['verification'])}")
     skipped = report["steps"]["skipped"]
     if skipped:
+        which = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"
         print(f"finn_build: {', '.join(missing)} not found on PATH: skipped {', '.join(skipped)} and the C++ "
-              f"simulation of HLS layers; estimates, HLS/RTL code and finn_report.json are in {out}")
+              f"simulation of {which}; estimates, HLS/RTL code and finn_report.json are in {out}")
     else:
         print(f"finn_build: all {len(report['steps']['ran'])} steps ran; outputs in {out}")
