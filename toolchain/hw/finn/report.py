@@ -32,7 +32,7 @@ NOTES = [
     "FIFOs and data width converters are inserted by FIFO sizing (step_set_fifo_depths, needs Vivado); "
     "they are not in these figures.",
     "BRAM/URAM/DSP: ops without a FINN model for them (e.g. FMPadding, Pool, LabelSelect) count as using none.",
-    "FF: FINN has no flip-flop estimate.",
+    "FF: FINN has no flip-flop estimate; only the toolchain's own ops (the SNN's LIF) give one, so the FF total is a lower bound.",
 ]
 SNN_NOTES = [
     "SNN: each layer's cycles are per time step (FINN's graph is one step); a frame is time_steps steps "
@@ -74,6 +74,8 @@ def layer_rows(model, fpgapart: str) -> list[dict[str, Any]]:
             "SIMD": inst.get_nodeattr("SIMD") if "SIMD" in attrs else None,
             "cycles": int(inst.get_exp_cycles()),
             **{r: float(est.get(r, 0)) for r in RESOURCES},
+            # FINN has no flip-flop model; an op of the toolchain's own may bring one
+            "FF": float(inst.ff_estimation(fpgapart)) if hasattr(inst, "ff_estimation") else None,
             "notes": [],
         }
         gap = _lut_gap(inst)
@@ -121,8 +123,10 @@ def totals(rows: list[dict[str, Any]], perf: dict[str, Any], clock_ns: float,
         out["resources"][res] = {"estimate": value, "complete": not missing, "not_estimated": missing}
     bram = out["resources"]["BRAM_18K"]
     out["resources"]["BRAM36"] = {**bram, "estimate": bram["estimate"] / 2, "note": "BRAM_18K / 2"}
-    out["resources"]["FF"] = {"estimate": None, "complete": False, "not_estimated": ["all"],
-                              "note": "FINN has no flip-flop estimate"}
+    ff = [r["FF"] for r in rows if r.get("FF") is not None]
+    out["resources"]["FF"] = {"estimate": sum(ff) if ff else None, "complete": False,
+                              "not_estimated": [r["layer"] for r in rows if r.get("FF") is None] or ["all"],
+                              "note": "FINN has no flip-flop estimate; only the toolchain's own ops (LIF) give one"}
     for res in ("LUT", "FF", "BRAM36", "URAM", "DSP"):
         entry, total = out["resources"][res], board.get(res, 0)
         entry["board"] = total

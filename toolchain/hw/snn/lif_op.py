@@ -240,6 +240,16 @@ class LIF(HWCustomOp):
     def dsp_estimation(self, fpgapart=None):
         return 0
 
+    def ff_estimation(self, fpgapart=None) -> int:
+        """Flip-flops (FINN has no FF model; this op offers one): per PE lane, the pipeline holds
+        the current, the read and the updated state and the output bit(s) across its stages;
+        plus the neuron and time-step counters of the control."""
+        b, a = self.get_nodeattr("state_bits"), self.get_input_datatype().bitwidth()
+        lane = a + 2 * b + self.refractory_bits() + self.get_output_datatype().bitwidth()
+        counters = max(1, self.neurons_per_step() // self.get_nodeattr("PE")).bit_length() + \
+            max(1, self.get_nodeattr("time_steps")).bit_length()
+        return self.get_nodeattr("PE") * lane * (PIPELINE_DEPTH - 1) + counters
+
     def get_op_and_param_counts(self):
         n = int(np.prod(self.get_normal_input_shape(), dtype=np.int64))
         return {"op_lif_update": n, "param_lif_state_bits": self.neurons_per_step() * self.state_memory()[2]}
