@@ -25,15 +25,15 @@ from toolchain.data.dataset import RadioMLDataset
 from toolchain.models.snn import encode
 
 
-def evaluate(model, ds: RadioMLDataset, frames: int, batch: int = 64) -> tuple[float, float, int]:
-    """(overall accuracy, accuracy at SNR >= 6 dB, largest |membrane| of any layer)."""
+def evaluate(model, ds: RadioMLDataset, frames: int, peak_too: bool, batch: int = 64) -> tuple[float, float, int]:
+    """(overall accuracy, accuracy at SNR >= 6 dB, largest |membrane| of any layer if `peak_too`)."""
     rows = np.arange(min(frames, len(ds)))
     hits, high, peak = [], [], 0
     with torch.no_grad():
         for lo in tqdm(range(0, len(rows), batch), desc="frames", unit="batch", leave=False, disable=None):
             x, y, snr = ds.read(rows[lo: lo + batch])
-            spikes = encode(model.config, torch.from_numpy(x))
-            peak = max(peak, membrane_peak(model, spikes))
+            if peak_too:
+                peak = max(peak, membrane_peak(model, encode(model.config, torch.from_numpy(x))))
             pred = model(torch.from_numpy(x)).argmax(1).numpy()
             hits.append(pred == y)
             high.append(snr >= 6)
@@ -70,21 +70,24 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=4096, help="test frames evaluated (file order)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model, cfg, _ = load_model(args.checkpoint)
+    model, _, _ = load_model(args.checkpoint)
     model.eval()
     test = RadioMLDataset.splits(args.data)["test"]
     print(f"# {args.checkpoint} on {args.data}: {min(args.frames, len(test))} test frames; "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}")
     print("| state bits | accuracy | accuracy SNR >= 6 dB |")
     print("|---:|---:|---:|")
+    peak = None
     for bits in args.bits:
         hi = (1 << (bits - 1)) - 1
-        if any(not layer.readout and layer.params.threshold > hi for layer in model.layers):
-            print(f"| {bits} | (threshold {cfg.snn_threshold} does not fit) | |")
+        theta = max(layer.params.threshold for layer in model.layers if not layer.readout)
+        if theta > hi:
+            print(f"| {bits} | (threshold {theta} does not fit) | |")
             continue
         for layer in model.layers:
             layer.params = dataclasses.replace(layer.params, state_bits=bits)
-        acc, acc_hi, peak = evaluate(model, test, args.frames)
+        acc, acc_hi, found = evaluate(model, test, args.frames, peak_too=peak is None)
+        peak = found if peak is None else peak
         print(f"| {bits} | {100 * acc:.2f} % | {100 * acc_hi:.2f} % |")
     print(f"largest |membrane| with an unbounded state: {peak:,} (needs {peak.bit_length() + 1} bits)")
 
