@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import Config, text_override
+from ..config import Config
 from ..errors import ToolchainError
 from ..rundir import RunDir, stage_run, trained_model
+from .export_onnx import overrides  # noqa: F401  (the same --model flag)
 
 SUMMARY = "export an SNN checkpoint to NIR (neuromorphic intermediate representation) -> model.nir"
 OUT_SUFFIX = ".nir"
@@ -25,10 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", nargs="?", help="SNN checkpoint (.pth) to export (default: the run's "
                         "final_model.pth, else initial_model.pth); --out may name the .nir file")
     parser.add_argument("--model", help="model name for a bare state_dict without embedded config (model.name)")
-
-
-def overrides(args: argparse.Namespace) -> list[str]:
-    return [text_override("model.name", args.model)] if args.model else []
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
