@@ -109,3 +109,11 @@ def test_a_qonnx_model_that_disagrees_with_its_checkpoint_fails_and_keeps_nothin
             "--set", "finn.verify_synthetic=1"]
     assert main(args) == 1
     assert not (tmp_path / "b" / "finn_output").exists()
+
+
+def test_evaluating_the_snn_qonnx_points_to_the_checkpoint(pipeline_run, tmp_path, capsys):
+    from checks import assert_one_line_error
+
+    out, _ = pipeline_run
+    rc = main(["evaluate", str(out / "model_export.onnx"), "--data", str(out / "synthetic.h5"), "--out", str(tmp_path)])
+    assert_one_line_error(rc, capsys.readouterr().err, "encoded spike counts", "checkpoint (.pth)")

@@ -141,6 +141,10 @@ class QonnxPredictor:
         single = _prepare_qonnx(path)
         shape_in = single.get_tensor_shape(single.graph.input[0].name)
         shape_out = single.get_tensor_shape(single.graph.output[0].name)
+        if any(n.domain == "toolchain.snn" for n in single.graph.node):
+            raise ToolchainError(f"{path}: an SNN's QONNX model takes encoded spike counts, not I/Q frames (its "
+                                 "encoder runs on the host); evaluate its checkpoint (.pth) instead: the export "
+                                 "checked that both give the same readout at every time step")
         if list(shape_in[1:]) != [2, frame_length] or len(shape_out) != 2:
             raise ToolchainError(f"{path}: expected input (batch, 2, {frame_length}) and output (batch, classes) "
                                  f"for this data file, the graph has {shape_in} -> {shape_out}")
