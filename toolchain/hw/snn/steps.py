@@ -5,12 +5,11 @@ state across the leading dimension. FINN's HW layers describe one image with bat
 build makes every tensor one time step (`step_snn_time_steps`): a frame is then T consecutive
 images in the stream, and only the LIF op knows about T (it keeps its state for T images).
 The synapse layers become FINN's own padding, sliding-window and MVAU layers as for CNNs; the
-LIF nodes become the project's `LIF` HW op (`infer_lif`), specialised to `LIF_hls`.
+LIF nodes become the project's `LIF` HW op (`infer_lif`), which FINN's own specialisation step
+turns into `LIF_hls` (the op is registered in FINN's HLS op table, `toolchain/hw/snn/__init__.py`).
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 from onnx import helper as oh
@@ -132,15 +131,4 @@ def step_snn_to_hw(model: ModelWrapper, cfg) -> ModelWrapper:
     return _tidy(model)
 
 
-def step_snn_specialize(model: ModelWrapper, cfg) -> ModelWrapper:
-    """FINN's specialisation for its own layers, the project's for LIF -> LIF_hls."""
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-
-    from .lif_hls import SpecializeLIF
-
-    model = model.transform(SpecializeLIF()).transform(SpecializeLayers(cfg._resolve_fpga_part()))
-    return _tidy(model)
-
-
-SNN_STEPS = {f.__name__: f for f in (step_snn_time_steps, step_snn_lower, step_snn_to_hw, step_snn_specialize)}
-__all__ = ["SNN_STEPS", "time_steps", "json"]
+SNN_STEPS = {f.__name__: f for f in (step_snn_time_steps, step_snn_lower, step_snn_to_hw)}
