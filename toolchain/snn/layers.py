@@ -16,17 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .lif import LIFParams, LIFState, initial_state, li_step, lif_step
-
-
-class _RoundSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):  # type: ignore[override]
-        return torch.round(x)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        return grad
+from .lif import LIFParams, LIFState, initial_state, li_step, lif_step, straight_through
 
 
 class _Spike(torch.autograd.Function):
@@ -59,7 +49,7 @@ def surrogate(kind: str = "fast_sigmoid", slope: float = 5.0) -> Callable[[torch
 def int_weight(layer: nn.Module) -> torch.Tensor:
     """The integer weights of a Brevitas layer (float tensor holding integers), with gradient."""
     q = layer.quant_weight()
-    return _RoundSTE.apply(q.value / q.scale)
+    return straight_through(torch.round, q.value / q.scale)
 
 
 class LIFSynapse(nn.Module):

@@ -74,24 +74,22 @@ def initial_state(like: Any) -> LIFState:
     return LIFState(torch.zeros_like(like), torch.zeros_like(like))
 
 
-class _FloorSTE(torch.autograd.Function):
+class _StraightThrough(torch.autograd.Function):
+    """`fn(x, *args)` forward, identity gradient backward: floor, round and saturation are
+    integer arithmetic in the forward pass but pass gradients through for training."""
+
     @staticmethod
-    def forward(ctx, x):  # type: ignore[override]
-        return torch.floor(x)
+    def forward(ctx, x, fn, *args):  # type: ignore[override]
+        ctx.n_args = len(args)
+        return fn(x, *args)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        return grad
+        return (grad, None, *([None] * ctx.n_args))
 
 
-class _ClampSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, lo, hi):  # type: ignore[override]
-        return torch.clamp(x, lo, hi)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        return grad, None, None
+def straight_through(fn: Callable, x: torch.Tensor, *args) -> torch.Tensor:
+    return _StraightThrough.apply(x, fn, *args)
 
 
 def _is_float_tensor(x: Any) -> bool:
@@ -111,13 +109,13 @@ def _where(cond: Any, a: Any, b: Any) -> Any:
 def _shift(v: Any, k: int) -> Any:
     """v >> k, arithmetic (floor) on every backend."""
     if _is_float_tensor(v):
-        return _FloorSTE.apply(v * (1.0 / (1 << k)))
+        return straight_through(torch.floor, v * (1.0 / (1 << k)))
     return v >> k
 
 
 def _sat(x: Any, p: LIFParams) -> Any:
     if _is_float_tensor(x):
-        return _ClampSTE.apply(x, float(p.lo), float(p.hi))
+        return straight_through(torch.clamp, x, float(p.lo), float(p.hi))
     if isinstance(x, np.ndarray):
         return np.clip(x, p.lo, p.hi)
     return torch.clamp(x, p.lo, p.hi)
