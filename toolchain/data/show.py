@@ -27,10 +27,9 @@ def plot_overview(frames: dict[str, np.ndarray], out_png: str | os.PathLike, tit
     TIME_SAMPLES samples of I and Q over time."""
     if not frames:
         raise ValueError("plot_overview needs at least one frame")
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = math.ceil(len(frames) / PAIRS_PER_ROW)
     fig, axes = plt.subplots(rows, 2 * PAIRS_PER_ROW, figsize=(16, 2.0 * rows + 0.6), squeeze=False)

@@ -30,10 +30,9 @@ def summary(history: list[dict[str, Any]], baseline: dict[str, Any], reason: str
 
 def plot_sparsity(history: list[dict[str, Any]], types: dict[str, str], path: Path) -> None:
     """Sparsity of every pruned layer after each kept step (grouped bars), overall in the title."""
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     kept = [r for r in history if r["kept"] and r["step"] > 0] or [history[0]]
@@ -57,10 +56,9 @@ def plot_sparsity(history: list[dict[str, Any]], types: dict[str, str], path: Pa
 def plot_tradeoff(history: list[dict[str, Any]], floor: float, path: Path) -> None:
     """Validation accuracy against the challenge score (lower is cheaper) of every step, or
     against sparsity when scoring is off; rolled-back steps hollow."""
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     scored = all(r["score"] is not None for r in history)
     key, label = ("score", "challenge score (lower is cheaper)") if scored else ("sparsity", "sparsity")

@@ -87,10 +87,9 @@ def choose(rows: list[dict[str, Any]], floor: float) -> Optional[tuple[int, str]
 
 def plot_sweep(rows: list[dict[str, Any]], floor: float, out_png) -> None:
     """Validation accuracy against the challenge score (or the setting, without scores)."""
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..atomic import save_figure
 

@@ -61,12 +61,10 @@ def cost_report(result: dict[str, Any], op_types: dict[str, str]) -> dict[str, A
 
 def plot_layers(report: dict[str, Any], out_png) -> None:
     """Bit operations and weight bits per layer, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from ..atomic import save_figure
+    from .plots import pyplot
+
+    plt = pyplot()
 
     layers = report["layers"]
     names = [f"{layer['name']}\n({layer['op_type']})" for layer in layers]

@@ -159,10 +159,9 @@ def format_summary(report: dict[str, Any]) -> str:
 def plot_energy(report: dict[str, Any], out_png) -> None:
     """Per layer: SNN and CNN energy per frame (compute solid, memory hatched), and the spike
     rates in and out."""
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     from ..atomic import save_figure
@@ -200,10 +199,9 @@ def plot_energy(report: dict[str, Any], out_png) -> None:
 def plot_spike_raster(spikes_in, trace: list, membrane_readout: bool, out_png, title: str = "") -> None:
     """One frame: the encoder's counts and every layer's spikes as rasters (a dot per neuron and
     step that fired), a membrane readout as one line per class."""
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..atomic import save_figure
 

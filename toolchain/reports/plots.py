@@ -11,7 +11,8 @@ import numpy as np
 from ..atomic import save_figure
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: every figure here goes to a PNG file."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display
@@ -22,7 +23,7 @@ def _pyplot():
 
 def plot_accuracy_vs_snr(report: dict, out_png: str | os.PathLike, title: str = "") -> Path:
     """Accuracy per SNR with the challenge's threshold as a dashed line; overall accuracy in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     snrs = [p["snr"] for p in report["per_snr"]]
     acc = [100 * p["accuracy"] for p in report["per_snr"]]
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -65,7 +66,7 @@ def _matrix_panel(ax, matrix: list[list[int]], names: list[str], title: str):
 
 def plot_confusion(report: dict, out_png: str | os.PathLike, title: str = "") -> Path:
     """One figure: the overall confusion matrix, then one panel per SNR in `confusion.per_snr`."""
-    plt = _pyplot()
+    plt = pyplot()
     conf = report["confusion"]
     panels = [(conf["overall"], f"all SNRs ({report['overall']['frames']} frames)")]
     panels += [(p["matrix"], f"{p['snr']} dB ({p['frames']} frames)") for p in conf["per_snr"]]

@@ -81,10 +81,9 @@ ENCODERS: dict[str, Callable[..., torch.Tensor]] = {
 def plot_raster(spikes: torch.Tensor, path: str | Path, title: str = "") -> Path:
     """PNG raster of one sample's spikes (T, C, *space): a dot per (step, neuron) that spiked,
     neurons numbered channel-major; larger dots for several spikes in a step."""
-    import matplotlib
+    from ..reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..atomic import save_figure
 

@@ -118,10 +118,10 @@ def finetune(snn: torch.nn.Module, cfg: Config, splits: dict[str, RadioMLDataset
 
 def plot(doc: dict[str, Any], path: Path) -> None:
     """Accuracy vs T (overall and SNR >= 6 dB), the CNN's as horizontal lines."""
-    from ..reports.plots import _pyplot
+    from ..reports.plots import pyplot
     from ..atomic import save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     key = f"accuracy_snr_ge_{HIGH_SNR}db"
     steps = [r["time_steps"] for r in doc["time_steps"]]
     fig, ax = plt.subplots(figsize=(7, 4.2))

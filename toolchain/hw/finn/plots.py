@@ -11,10 +11,9 @@ def report_figure(report: dict[str, Any]):
     """Four stacked bar charts over the HW layers: cycles (with the frame's initiation interval),
     LUT, BRAM_18K and DSP. Layers without a FINN estimate are drawn as hatched gaps, so a
     missing estimate never looks like a zero."""
-    import matplotlib
+    from ...reports.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = report["layers"]
     labels = [r["layer"] for r in rows]
