@@ -163,8 +163,6 @@ def _check_model(path: Path) -> tuple[list[int], bool]:
     from ..hw.finn.steps import input_quant
 
     try:
-        import toolchain.snn.qonnx_ops  # noqa: F401  (an SNN's LIF nodes)
-
         model = ModelWrapper(str(path))
     except Exception as exc:  # onnx raises DecodeError, ValueError, ... for a bad file
         raise ToolchainError(f"{path}: not a loadable ONNX model ({type(exc).__name__})") from None

@@ -90,9 +90,7 @@ def _tidy(model: ModelWrapper) -> ModelWrapper:
 # ------------------------------------------------------------------------------- steps
 def step_snn_time_steps(model: ModelWrapper, cfg) -> ModelWrapper:
     """Each tensor becomes one time step; T goes into the model's metadata and stays on the
-    LIF nodes. Needs the project's LIF op registered (`toolchain.snn.qonnx_ops`)."""
-    import toolchain.snn.qonnx_ops  # noqa: F401  (registers the QONNX LIF node)
-
+    LIF nodes (qonnx finds their op through the domain module `toolchain.snn`)."""
     return _tidy(model.transform(PerTimeStep()))
 
 

@@ -113,8 +113,6 @@ def verify(onnx_file: Path, lowered: Optional[Path], hw: Optional[Path], x: np.n
     from finn.util.verification import despecialize_model
     from qonnx.core.modelwrapper import ModelWrapper
 
-    import toolchain.snn.qonnx_ops  # noqa: F401  (the QONNX LIF node)
-
     expected = _qonnx_readout(ModelWrapper(str(onnx_file)), x)
     steps = expected.shape[1]
     result: dict[str, Any] = {
