@@ -29,7 +29,7 @@ from qonnx.core.datatype import DataType
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
 from ...errors import ToolchainError
-from ...snn.lif import LIFParams, li_step, run_lif
+from ...snn.lif import LIFParams
 
 PIPELINE_DEPTH = 4  # read state | leak + add | saturate + compare | write back (kernel schedule)
 LUTRAM_MAX_DEPTH = 128  # FINN's MVAU threshold for small memories kept in LUTs
@@ -173,16 +173,12 @@ class LIF(HWCustomOp):
         return x.astype(np.int64).reshape(-1, self.get_nodeattr("time_steps"), self.neurons_per_step())
 
     def execute_python(self, context) -> None:
-        """toolchain.snn.lif itself, one frame at a time."""
-        frames, p = self._frames(context), self.lif_params()
-        out = np.empty_like(frames)
-        for n, frame in enumerate(frames):
-            if self.readout:
-                v = np.zeros_like(frame[0])
-                for t in range(len(frame)):
-                    out[n, t] = v = li_step(frame[t], v, p)
-            else:
-                out[n] = run_lif(frame, p)[0]
+        """toolchain.snn.lif itself, as the QONNX LIF node runs it (`qonnx_ops.run_frames`)."""
+        from ...snn.qonnx_ops import run_frames
+
+        frames = self._frames(context)
+        out = run_frames(frames.reshape(-1, frames.shape[-1]), self.lif_params(), self.get_nodeattr("time_steps"),
+                         "li" if self.readout else "lif")
         context[self.onnx_node.output[0]] = out.reshape(context[self.onnx_node.input[0]].shape).astype(np.float32)
 
     def execute_node(self, context, graph):
