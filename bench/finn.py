@@ -90,7 +90,7 @@ VARIANTS = {f.__name__: f for f in (finn_examples_pw0, shipped, hls_lut, balance
 def make_model(out: Path) -> Path:
     from toolchain.config import ModelConfig
     from toolchain.models import build_model
-    from toolchain.stages.export_onnx import export_qonnx
+    from toolchain.models.export_qonnx import export_qonnx
 
     torch.manual_seed(0)
     cfg = ModelConfig(weight_bits=4, act_bits=4, filters=32)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from toolchain.checkpoint import load_model
 from toolchain.data.dataset import RadioMLDataset
-from toolchain.models.snn import encode
+from toolchain.snn.encoders import encode
 
 
 def evaluate(model, ds: RadioMLDataset, frames: int, peak_too: bool, batch: int = 64) -> tuple[float, float, int]:

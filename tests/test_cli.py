@@ -62,7 +62,7 @@ def test_python_m_entry_points(tmp_path):
     for stage in PIPELINE_STAGES:
         done = subprocess.run([sys.executable, "-m", f"toolchain.{stage}", "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and f"usage: toolchain {stage}" in done.stdout, stage
-    done = subprocess.run([sys.executable, "-m", "toolchain.data", "info", str(tmp_path / "none.h5")],
+    done = subprocess.run([sys.executable, "-m", "toolchain", "data", "info", str(tmp_path / "none.h5")],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip().endswith(")") and "Traceback" not in done.stderr
     done = subprocess.run([sys.executable, "-m", "toolchain", "--version"], capture_output=True, text=True)

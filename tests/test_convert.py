@@ -16,7 +16,7 @@ from toolchain.config import ChannelConfig, ModelConfig, SynthConfig
 from toolchain.data.synth import generate
 from toolchain.errors import ConfigError
 from toolchain.models import build_model
-from toolchain.snn import convert as conv
+from toolchain.train import convert as conv
 from toolchain.snn.layers import int_weight
 
 LENGTH = 128

@@ -21,9 +21,9 @@ from toolchain.config import ModelConfig, SynthConfig, load_config
 from toolchain.data.synth import generate
 from toolchain.errors import ConfigError, ToolchainError
 from toolchain.models import build_model
-from toolchain.pruning import masks
-from toolchain.pruning.criterion import next_rate, step_amount
-from toolchain.pruning.distill import distillation_loss
+from toolchain.compression import masks
+from toolchain.compression.criterion import next_rate, step_amount
+from toolchain.compression.distill import distillation_loss
 
 LENGTH = 128
 SMALL = [f"model.input_length={LENGTH}", "model.filters=8", "model.dense=16", "data.batch_size=64", "train.threads=1"]
@@ -268,8 +268,8 @@ def test_a_step_after_a_rollback_scores_the_restored_weights():
 
 
 def test_post_training_bit_width_reduction_keeps_the_weights_and_cuts_the_cost(initial):
-    from toolchain.pruning.bits import reduced_config, requantize
-    from toolchain.pruning.cost import model_cost
+    from toolchain.compression.bits import reduced_config, requantize
+    from toolchain.compression.cost import model_cost
 
     model, cfg, _ = load_model(initial)
     low = reduced_config(cfg, weight_bits=[8] * 6 + [4] + [8] * 3, act_bits=[6] * 9)

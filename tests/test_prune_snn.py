@@ -14,8 +14,8 @@ from toolchain.cli import main
 from toolchain.config import ModelConfig, SynthConfig
 from toolchain.data.synth import generate
 from toolchain.models import build_model
-from toolchain.pruning import masks
-from toolchain.pruning.sweep import zeros_kept
+from toolchain.compression import masks
+from toolchain.compression.sweep import zeros_kept
 from toolchain.snn.layers import int_weight
 
 LENGTH = 128
@@ -96,7 +96,7 @@ def test_prune_an_snn_checkpoint(data, tmp_path):
 
 
 def test_the_pruning_score_of_an_snn_costs_its_lif_layers():
-    from toolchain.pruning.cost import model_cost
+    from toolchain.compression.cost import model_cost
 
     torch.manual_seed(0)
     cost = model_cost(build_model(CFG), CFG)

@@ -15,7 +15,7 @@ from toolchain.cli import main
 from toolchain.config import ChannelConfig, ModelConfig, SynthConfig
 from toolchain.data.synth import generate
 from toolchain.models import build_model
-from toolchain.models.snn import encode
+from toolchain.snn.encoders import encode
 from toolchain.snn.layers import int_weight
 from toolchain.snn.lif import initial_state, li_step, lif_step
 

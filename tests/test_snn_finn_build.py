@@ -71,6 +71,20 @@ def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):
     assert types == [b"BINARY", b"BINARY"]
 
 
+def test_spike_mvaus_are_their_own_op_and_get_their_weight_memory(pipeline_run):
+    out, _ = pipeline_run
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    ops = {r["layer"]: r["op_type"] for r in report["layers"] if r["layer"].endswith(".mvau")}
+    assert ops == {"conv0.mvau": "MVAU_hls", "conv1.mvau": "MVAU_spike_hls", "dense0.mvau": "MVAU_spike_hls"}
+    # FINN writes the decoupled weight memory only for ops it knows by name: the renamed op too.
+    gen = out / "finn_output" / "code_gen"
+    for kind in ("MVAU_hls", "MVAU_spike_hls"):
+        wrappers = list(gen.glob(f"code_gen_ipgen_{kind}_*/{kind}_*_memstream_wrapper.v"))
+        assert wrappers and all("memstream" in w.read_text() for w in wrappers), kind
+    spike_tops = list(gen.glob("code_gen_ipgen_MVAU_spike_hls_*/top_MVAU_spike_hls_*.cpp"))
+    assert spike_tops and all("Slice<ap_uint<1>>" in t.read_text() for t in spike_tops)
+
+
 def test_generated_lif_code_compiles(pipeline_run):
     out, _ = pipeline_run
     from toolchain.hw.snn.csim import ap_types_dir

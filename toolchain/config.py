@@ -161,17 +161,14 @@ class ModelConfig:
                self.snn_filters, "a non-empty list of positive integers")
         _check(self.snn_kernel > 0 and self.snn_kernel % 2 == 1, "model.snn_kernel", self.snn_kernel,
                "an odd positive integer")
-        _check(2 <= self.snn_state_bits <= 32, "model.snn_state_bits", self.snn_state_bits, "an integer in 2..32")
-        _check(0 <= self.snn_leak_shift < self.snn_state_bits, "model.snn_leak_shift", self.snn_leak_shift,
-               "an integer in 0..snn_state_bits-1")
+        for name, value, expected in lif_param_problems(self.snn_state_bits, self.snn_leak_shift, self.snn_threshold,
+                                                        self.snn_reset, self.snn_refractory)[:1]:
+            _check(False, f"model.snn_{name}", value, expected.replace("state_bits", "snn_state_bits"))
         hi = (1 << (self.snn_state_bits - 1)) - 1
-        _check(0 < self.snn_threshold <= hi, "model.snn_threshold", self.snn_threshold,
-               f"an integer in 1..{hi} (the largest {self.snn_state_bits}-bit state)")
         if self.snn_thresholds is not None:
             _check(len(self.snn_thresholds) == len(self.snn_filters) and all(0 < t <= hi for t in self.snn_thresholds),
                    "model.snn_thresholds", self.snn_thresholds,
                    f"null or {len(self.snn_filters)} integers in 1..{hi} (one per conv LIF layer of model.snn_filters)")
-        _check(self.snn_refractory >= 0, "model.snn_refractory", self.snn_refractory, "an integer >= 0")
         _check(self.snn_bptt is None or self.snn_bptt > 0, "model.snn_bptt", self.snn_bptt,
                "a positive integer or null")
 
@@ -409,6 +406,20 @@ class Config:
 
 
 # ----------------------------------------------------------------------------------- loading
+def lif_param_problems(state_bits: int, leak_shift: int, threshold: int, reset: str,
+                       refractory: int) -> list[tuple[str, Any, str]]:
+    """The integer LIF neuron's parameter rules, defined once for the config's model.snn_* keys and
+    for toolchain.snn.lif.LIFParams: (parameter, value, what was expected) for each rule broken."""
+    if not 2 <= state_bits <= 32:
+        return [("state_bits", state_bits, "an integer in 2..32")]
+    hi = (1 << (state_bits - 1)) - 1
+    rules = [("leak_shift", leak_shift, 0 <= leak_shift < state_bits, "an integer in 0..state_bits-1"),
+             ("threshold", threshold, 0 < threshold <= hi, f"an integer in 1..{hi} (the largest {state_bits}-bit state)"),
+             ("reset", reset, reset in ("subtract", "zero"), "'subtract' or 'zero'"),
+             ("refractory", refractory, refractory >= 0, "an integer >= 0")]
+    return [(name, value, expected) for name, value, ok, expected in rules if not ok]
+
+
 def _check(ok: bool, key: str, value: Any, expected: str) -> None:
     if not ok:
         raise ConfigError(f"config key '{key}': expected {expected}, got {value!r}")

@@ -27,7 +27,7 @@ def plot_overview(frames: dict[str, np.ndarray], out_png: str | os.PathLike, tit
     TIME_SAMPLES samples of I and Q over time."""
     if not frames:
         raise ValueError("plot_overview needs at least one frame")
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..snn.encoders import ENCODERS
+from ..snn.encoders import encode
 from ..snn.layers import LIFSynapse, conv_lif, linear_lif, surrogate
 from ..snn.lif import LIFParams, LIFState
 from .vgg10 import per_layer_bits
@@ -23,14 +23,6 @@ from .vgg10 import per_layer_bits
 
 def lif_params(cfg: ModelConfig) -> LIFParams:
     return LIFParams(cfg.snn_state_bits, cfg.snn_leak_shift, cfg.snn_threshold, cfg.snn_reset, cfg.snn_refractory)
-
-
-def encode(cfg: ModelConfig, x: torch.Tensor) -> torch.Tensor:
-    """(B, 2, L) frames -> (B, T, C, H, W) spike counts; 1-D encodings get H = 1."""
-    if cfg.snn_encoder == "constellation":
-        return ENCODERS["constellation"](x, resolution=cfg.snn_resolution, range=cfg.snn_range, gamma=cfg.snn_gamma,
-                                         group=cfg.snn_group, binary=cfg.snn_binary)
-    return ENCODERS["delta"](x, step=cfg.snn_delta_step, group=cfg.snn_group).unsqueeze(-2)
 
 
 def snn_layer_bits(cfg: ModelConfig) -> tuple[list[int], list[int]]:
@@ -134,4 +126,4 @@ class SNN(nn.Module):
                 if not self.layers[i].readout}
 
 
-__all__ = ["SNN", "LIFSynapse", "encode", "lif_params"]
+__all__ = ["SNN", "LIFSynapse", "lif_params"]

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .snn import encode, snn_layer_bits
+from ..snn.encoders import encode
+from .snn import snn_layer_bits
 
 
 class SNNCNN(nn.Module):

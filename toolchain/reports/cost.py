@@ -62,7 +62,7 @@ def cost_report(result: dict[str, Any], op_types: dict[str, str]) -> dict[str, A
 def plot_layers(report: dict[str, Any], out_png) -> None:
     """Bit operations and weight bits per layer, side by side."""
     from ..atomic import save_figure
-    from .plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
 

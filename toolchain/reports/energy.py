@@ -46,7 +46,7 @@ def layer_geometry(model) -> list[dict[str, Any]]:
     through each layer's synapse (so any padding or kernel shape the model uses is honoured)."""
     import torch
 
-    from ..models.snn import encode
+    from ..snn.encoders import encode
 
     cfg = model.config
     shape = encode(cfg, torch.zeros(1, 2, cfg.input_length)).shape  # (1, T, C, H, W)
@@ -159,7 +159,7 @@ def format_summary(report: dict[str, Any]) -> str:
 def plot_energy(report: dict[str, Any], out_png) -> None:
     """Per layer: SNN and CNN energy per frame (compute solid, memory hatched), and the spike
     rates in and out."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
     import numpy as np
@@ -199,7 +199,7 @@ def plot_energy(report: dict[str, Any], out_png) -> None:
 def plot_spike_raster(spikes_in, trace: list, membrane_readout: bool, out_png, title: str = "") -> None:
     """One frame: the encoder's counts and every layer's spikes as rasters (a dot per neuron and
     step that fired), a membrane readout as one line per class."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
 

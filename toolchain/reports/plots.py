@@ -9,16 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import save_figure
-
-
-def pyplot():
-    """matplotlib's pyplot on the Agg backend: every figure here goes to a PNG file."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..plotting import pyplot
 
 
 def plot_accuracy_vs_snr(report: dict, out_png: str | os.PathLike, title: str = "") -> Path:

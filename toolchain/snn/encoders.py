@@ -21,6 +21,8 @@ from typing import Callable
 
 import torch
 
+from ..config import ModelConfig
+
 
 def _steps(length: int, group: int) -> int:
     if group <= 0 or length % group:
@@ -78,10 +80,19 @@ ENCODERS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
+def encode(cfg: ModelConfig, x: torch.Tensor) -> torch.Tensor:
+    """(B, 2, L) frames -> (B, T, C, H, W) spike counts by the model config's encoder keys;
+    1-D encodings get H = 1."""
+    if cfg.snn_encoder == "constellation":
+        return constellation(x, resolution=cfg.snn_resolution, range=cfg.snn_range, gamma=cfg.snn_gamma,
+                             group=cfg.snn_group, binary=cfg.snn_binary)
+    return delta(x, step=cfg.snn_delta_step, group=cfg.snn_group).unsqueeze(-2)
+
+
 def plot_raster(spikes: torch.Tensor, path: str | Path, title: str = "") -> Path:
     """PNG raster of one sample's spikes (T, C, *space): a dot per (step, neuron) that spiked,
     neurons numbered channel-major; larger dots for several spikes in a step."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
 

@@ -93,7 +93,7 @@ def build_snn_graph(model):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.basic import qonnx_make_model
 
-    from ..models.snn import encode
+    from .encoders import encode
     from .layers import int_weight
 
     cfg = model.config
@@ -165,7 +165,7 @@ def verify_snn(model, wrapper, n: int, seed: int) -> dict:
     import torch
     from qonnx.core.onnx_exec import execute_onnx
 
-    from ..models.snn import encode
+    from .encoders import encode
 
     cfg = model.config
     model = model.cpu().eval()

@@ -31,6 +31,8 @@ from typing import Any, Callable, Literal, NamedTuple, Optional
 import numpy as np
 import torch
 
+from ..config import lif_param_problems
+
 
 @dataclass(frozen=True)
 class LIFParams:
@@ -41,16 +43,9 @@ class LIFParams:
     refractory: int = 0  # steps a neuron ignores its input after a spike; 0 = none
 
     def __post_init__(self) -> None:
-        if not 2 <= self.state_bits <= 32:
-            raise ValueError(f"state_bits: expected an integer in 2..32, got {self.state_bits!r}")
-        if not 0 <= self.leak_shift < self.state_bits:
-            raise ValueError(f"leak_shift: expected an integer in 0..state_bits-1, got {self.leak_shift!r}")
-        if not 0 < self.threshold <= self.hi:
-            raise ValueError(f"threshold: expected an integer in 1..{self.hi}, got {self.threshold!r}")
-        if self.reset not in ("subtract", "zero"):
-            raise ValueError(f"reset: expected 'subtract' or 'zero', got {self.reset!r}")
-        if self.refractory < 0:
-            raise ValueError(f"refractory: expected an integer >= 0, got {self.refractory!r}")
+        for name, value, expected in lif_param_problems(self.state_bits, self.leak_shift, self.threshold,
+                                                        self.reset, self.refractory)[:1]:
+            raise ValueError(f"{name}: expected {expected}, got {value!r}")
 
     @property
     def lo(self) -> int:
@@ -59,6 +54,11 @@ class LIFParams:
     @property
     def hi(self) -> int:
         return (1 << (self.state_bits - 1)) - 1
+
+
+def refractory_bits(refractory: int) -> int:
+    """Width of the refractory counter of a neuron with that period; 0 when there is none."""
+    return int(refractory).bit_length()
 
 
 class LIFState(NamedTuple):

@@ -91,7 +91,7 @@ def snn_to_nir(model) -> Any:
     import nir
     import torch
 
-    from ..models.snn import encode
+    from .encoders import encode
     from .layers import int_weight
 
     cfg = model.config

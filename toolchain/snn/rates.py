@@ -14,6 +14,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from .encoders import encode
+
 
 def is_snn(model: nn.Module) -> bool:
     """The `snn` model (duck-typed: per-layer LIF synapses and spike rates), not a CNN."""
@@ -59,8 +61,6 @@ class SpikeMeter:
         self.detach()
 
     def _hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
-        from ..models.snn import encode
-
         if module.training:
             return  # rates are those of inference (evaluate, validation), not of training passes
         x = inputs[0]
@@ -98,8 +98,6 @@ def spiking_rates(measured: dict[str, Any]) -> dict[str, float]:
 def record_frame(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """One frame (1, 2, L) through the model with every layer recorded: (encoder counts (T, C,
     H, W), per layer (T, *shape): spikes, or the membrane of a readout that never fires)."""
-    from ..models.snn import encode
-
     with torch.no_grad():
         spikes_in = encode(model.config, x)
         _, _, trace = model.run(spikes_in, record=True)

@@ -2,7 +2,7 @@
 
 Reads an `snn_cnn` checkpoint (default: the run's final_model.pth, else initial_model.pth) and
 a RadioML-format file. Sets per-layer integer thresholds from `convert.calibration_frames`
-training frames (toolchain/snn/convert.py has the derivation), evaluates the CNN and the
+training frames (toolchain/train/convert.py has the derivation), evaluates the CNN and the
 converted SNN at every T of `convert.time_steps` on `eval.split` (`eval.max_frames`), and
 writes `convert_report.json`, `convert_time_steps.png` and `converted_model.pth`: the `snn`
 model at T = `convert.save_time_steps` (default: the CNN's own T), fine-tuned with the
@@ -73,7 +73,7 @@ def predict(model: torch.nn.Module, ds: RadioMLDataset, cfg: Config, device: tor
     over the frames (spike_rates() describes the last batch only, so batches are weighted)."""
     from tqdm import tqdm
 
-    from ..snn.convert import spike_rates
+    from ..train.convert import spike_rates
 
     model.eval()
     labels, preds, snrs = [], [], []
@@ -118,7 +118,7 @@ def finetune(snn: torch.nn.Module, cfg: Config, splits: dict[str, RadioMLDataset
 
 def plot(doc: dict[str, Any], path: Path) -> None:
     """Accuracy vs T (overall and SNR >= 6 dB), the CNN's as horizontal lines."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
     from ..atomic import save_figure
 
     plt = pyplot()
@@ -145,7 +145,7 @@ def plot(doc: dict[str, Any], path: Path) -> None:
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
-    from ..snn import convert as conv
+    from ..train import convert as conv
     from ..train.distributed import choose_device
     from ..train.loop import torch_settings
     from .evaluate import select_frames

@@ -5,7 +5,7 @@ Costs come from `qonnx.util.inference_cost` (sparsity discounted unless `cost.di
 is false). Ops the counter cannot cost are an error unless `cost.allow_unsupported` is true: a
 model must not look cheap by hiding work in ops nobody counts.
 
-A spiking network's graph (LIF nodes of `toolchain.snn`) is costed by `toolchain.snn.cost`:
+A spiking network's graph (LIF nodes of `toolchain.snn`) is costed by `toolchain.reports.snn_cost`:
 qonnx's synapse counts plus the LIF state updates and state memory, per time step and over the
 T steps of a frame; `--activity` (cost.activity) discounts the synapse work by the spike rates
 measured by evaluate (docs/snn_qonnx.md).
@@ -63,7 +63,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                                     cost_breakdown=True)
             op_types = {n.name: n.op_type for n in ModelWrapper(str(tmp)).graph.node}
         if snn:
-            from ..snn.cost import snn_cost_report
+            from ..reports.snn_cost import snn_cost_report
 
             try:
                 report = snn_cost_report(result, ModelWrapper(str(final)), cfg.cost.activity)
@@ -93,7 +93,7 @@ def _is_snn(wrapper) -> bool:
     """A graph with LIF nodes; importing the op module registers LIF before qonnx sees it."""
     if not any(n.domain == "toolchain.snn" for n in wrapper.graph.node):
         return False
-    from ..snn.cost import is_snn_graph
+    from ..reports.snn_cost import is_snn_graph
 
     return is_snn_graph(wrapper)
 

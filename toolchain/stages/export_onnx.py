@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from ..atomic import atomic_path
 from ..config import Config, text_override
 from ..errors import ToolchainError
@@ -50,6 +48,8 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         if _is_snn(model):
             _export_snn(model, cfg, target, run)
             return run
+        from ..models.export_qonnx import export_qonnx, verify
+
         with atomic_path(target) as tmp:
             wrapper = export_qonnx(model, model_cfg.input_length, tmp)
             verification = verify(model, wrapper, model_cfg.input_length, cfg.export.verify_inputs,
@@ -84,40 +84,3 @@ def _export_snn(model, cfg: Config, target, run: RunDir) -> None:
     print(f"wrote {target}: every layer's spikes and the readout at each of {v['time_steps']} time steps equal "
           f"PyTorch exactly ({v['random_frames']} random frames + {v['random_count_tensors']} random spike-count "
           f"tensors, {v['compared_values']:,} values)")
-
-
-def export_qonnx(model, input_length: int, path: Path):
-    """Export, clean up and save as a single file; returns the qonnx ModelWrapper."""
-    import onnx
-    import torch
-    from brevitas.export import export_qonnx as brevitas_export
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.util.cleanup import cleanup_model
-
-    model = model.cpu().eval()
-    raw = path.with_name(path.name + ".raw.onnx")
-    try:
-        with torch.no_grad():
-            brevitas_export(model, input_t=torch.zeros(1, 2, input_length), export_path=str(raw), dynamo=False)
-        wrapper = cleanup_model(ModelWrapper(str(raw)))
-    finally:
-        raw.unlink(missing_ok=True)
-    onnx.save(wrapper.model, str(path), save_as_external_data=False)
-    return wrapper
-
-
-def verify(model, wrapper, input_length: int, n: int, seed: int, atol: float) -> dict:
-    """Random unit-power I/Q frames through PyTorch and through qonnx execution."""
-    import torch
-    from qonnx.core.onnx_exec import execute_onnx
-
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal((n, 2, input_length)) / np.sqrt(2)).astype(np.float32)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(x)).numpy()
-    iname, oname = wrapper.graph.input[0].name, wrapper.graph.output[0].name
-    got = np.concatenate([execute_onnx(wrapper, {iname: x[i : i + 1]})[oname] for i in range(n)])
-    diff = float(np.abs(got - expected).max())
-    mismatches = int((got.argmax(1) != expected.argmax(1)).sum())
-    return {"inputs": n, "seed": seed, "class_mismatches": mismatches, "max_abs_diff": diff,
-            "atol": atol, "passed": mismatches == 0 and diff <= atol}

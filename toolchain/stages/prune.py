@@ -53,8 +53,8 @@ def overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
-    from ..pruning import masks
-    from ..pruning.loop import Progress
+    from ..compression import masks
+    from ..compression.loop import Progress
 
     root = Path(cfg.run.out_dir)
     source = Path(args.input) if args is not None and args.input else root / ARTIFACTS["initial_model"]
@@ -104,9 +104,9 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
 def build_pruner(cfg: Config, env, model, model_cfg, targets, splits, source: Path):
     """Masks on the chosen weights, the loaders and the fine-tuning loss (distillation from a
     second, frozen copy of the input model, or cross-entropy)."""
-    from ..pruning import masks
-    from ..pruning.distill import distillation_loss_fn
-    from ..pruning.loop import Pruner
+    from ..compression import masks
+    from ..compression.distill import distillation_loss_fn
+    from ..compression.loop import Pruner
 
     masks.attach(targets)
     masks.follow_masks(model, targets)
@@ -135,8 +135,8 @@ def starting_point(cfg: Config, root: Path, source: Path) -> Optional[dict[str, 
 
 
 def resume(pruner, payload: dict[str, Any], device: torch.device):
-    from ..pruning.criterion import Criterion
-    from ..pruning.loop import Progress
+    from ..compression.criterion import Criterion
+    from ..compression.loop import Progress
 
     pruner.model.load_state_dict(payload["state_dict"], strict=True)  # masks included: attach() made the keys
     restore_stats_state(pruner.model, payload["quant_stats"])
@@ -169,7 +169,7 @@ def state(pruner, progress, cfg: Config, device: torch.device, source: Path) -> 
 def write_outputs(rundir: RunDir, progress, pruner) -> None:
     """The log and the PNGs, rewritten whole from the progress after every step, so that they
     never disagree with prune_last.pth."""
-    from ..pruning.report import plot_sparsity, plot_tradeoff
+    from ..compression.report import plot_sparsity, plot_tradeoff
 
     with atomic_path(rundir.artifact("prune_log")) as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in progress.history))
@@ -181,8 +181,8 @@ def write_outputs(rundir: RunDir, progress, pruner) -> None:
 def finish(pruner, progress, reason: str, rundir: RunDir, source: Path) -> dict[str, Any]:
     """Materialise the masks (plain weights with zeros), check the result, write
     final_model.pth and prune_report.json."""
-    from ..pruning import masks
-    from ..pruning.report import summary
+    from ..compression import masks
+    from ..compression.report import summary
 
     sparsity = masks.sparsity(pruner.targets)
     masks.materialise(pruner.targets)

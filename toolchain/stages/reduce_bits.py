@@ -2,7 +2,7 @@
 
 Each setting of `prune.bits_weight` / `prune.bits_act` rebuilds the trained model at the lower
 bit widths with the same state_dict (no retraining: Brevitas keeps no bit width in the weights,
-see toolchain/pruning/bits.py), is judged on the validation split and costed; with
+see toolchain/compression/bits.py), is judged on the validation split and costed; with
 `prune.bits_finetune_epochs` a copy is also fine-tuned briefly (zeros of a pruned model kept).
 Writes `bits_sweep.json` / `.png` (one row per setting) and, as `final_model.pth`, the cheapest
 variant that meets the prune criterion, its ModelConfig carrying the new bit widths so later
@@ -46,9 +46,9 @@ def overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
-    from ..pruning.bits import reduced_config, requantize
-    from ..pruning.criterion import Criterion
-    from ..pruning.sweep import bit_layers, choose, label, plot_sweep, settings
+    from ..compression.bits import reduced_config, requantize
+    from ..compression.criterion import Criterion
+    from ..compression.sweep import bit_layers, choose, label, plot_sweep, settings
 
     p = cfg.prune
     if p.bits_weight is None and p.bits_act is None:
@@ -133,7 +133,7 @@ def judge(model, val, env) -> dict[str, Any]:
 def cost_of(model, model_cfg: ModelConfig, env, score: bool) -> dict[str, Any]:
     """The challenge cost (qonnx inference_cost, zeros discounted), or score None with
     prune.score false. The same for both variants of a setting: fine-tuning keeps the zeros."""
-    from ..pruning.cost import model_cost
+    from ..compression.cost import model_cost
 
     if not score:
         return {"score": None}
@@ -144,7 +144,7 @@ def cost_of(model, model_cfg: ModelConfig, env, score: bool) -> dict[str, Any]:
 
 def finetune(model, train, env, cfg: Config):
     """prune.bits_finetune_epochs of Adam at prune.lr with a cosine decay, zeros held at zero."""
-    from ..pruning.sweep import zeros_kept
+    from ..compression.sweep import zeros_kept
 
     epochs = cfg.prune.bits_finetune_epochs
     with zeros_kept(model):

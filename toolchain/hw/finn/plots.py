@@ -11,7 +11,7 @@ def report_figure(report: dict[str, Any]):
     """Four stacked bar charts over the HW layers: cycles (with the frame's initiation interval),
     LUT, BRAM_18K and DSP. Layers without a FINN estimate are drawn as hatched gaps, so a
     missing estimate never looks like a zero."""
-    from ...reports.plots import pyplot
+    from ...plotting import pyplot
 
     plt = pyplot()
 

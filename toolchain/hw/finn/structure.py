@@ -45,8 +45,9 @@ class Place:
 
 
 def generic_op(op_type: str) -> str:
-    """`MVAU_rtl` -> `MVAU`: roles do not depend on the chosen implementation."""
-    return re.sub(r"_(hls|rtl)$", "", op_type)
+    """`MVAU_rtl` -> `MVAU`: roles do not depend on the chosen implementation (the SNN build's
+    `MVAU_spike_hls` is an MVAU too)."""
+    return re.sub(r"(_spike)?_(hls|rtl)$", "", op_type)
 
 
 def places(model: ModelWrapper) -> dict[str, Place]:

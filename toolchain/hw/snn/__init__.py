@@ -1,8 +1,9 @@
 """The SNN hardware path: the LIF kernel (`lif.hpp`), its g++ C simulation (`csim`), the FINN
-HW op `LIF` / `LIF_hls` (`lif_op`, `lif_hls`) and the QONNX -> FINN rewrite (`infer_lif`).
+HW op `LIF` / `LIF_hls` (`lif_op`, `lif_hls`), the spike-input MVAU `MVAU_spike_hls`
+(`spike_mvau`) and the QONNX -> FINN rewrite (`infer_lif`).
 See docs/snn_hardware.md.
 
-Importing this package registers the two FINN ops with qonnx's op registry: FINN finds HW ops
+Importing this package registers these FINN ops with qonnx's op registry: FINN finds HW ops
 by ONNX domain, and its code generation and estimates only look at nodes in its own domains
 (`finn.custom_op.fpgadataflow[.hls]`), so the ops live there rather than in a domain of ours.
 A saved model holding LIF nodes therefore needs this import before it is loaded. `csim` alone
@@ -17,19 +18,22 @@ def register_finn_ops() -> None:
 
     from .lif_hls import HLS_DOMAIN, LIF_hls
     from .lif_op import LIF
-    from .spike_mvau import MVAU_hls
+    from .spike_mvau import MVAU_spike_hls
 
     add_op_to_domain("finn.custom_op.fpgadataflow", LIF)
     add_op_to_domain(HLS_DOMAIN, LIF_hls)
-    add_op_to_domain(HLS_DOMAIN, MVAU_hls)  # FINN's, plus 0/1 spike inputs (spike_mvau.py)
+    add_op_to_domain(HLS_DOMAIN, MVAU_spike_hls)
     # FINN's own helpers look HW ops up in these module dicts, not in the registry:
     # despecialize_model (Python execution of a specialised graph) and SpecializeLayers.
+    # Only names of ours are added; FINN's own entries stay as they are.
     from finn.custom_op.fpgadataflow import custom_op as hw_ops
     from finn.custom_op.fpgadataflow.hls import custom_op as hls_ops
+    from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 
     hw_ops.setdefault("LIF", LIF)
+    hw_ops.setdefault("MVAU_spike", MVAU)  # the spike MVAU's abstraction: FINN's MVAU
     hls_ops.setdefault("LIF_hls", LIF_hls)
-    hls_ops["MVAU_hls"] = MVAU_hls
+    hls_ops.setdefault("MVAU_spike_hls", MVAU_spike_hls)
 
 
 try:

@@ -29,7 +29,7 @@ from qonnx.core.datatype import DataType
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
 from ...errors import ToolchainError
-from ...snn.lif import LIFParams
+from ...snn.lif import LIFParams, refractory_bits
 
 PIPELINE_DEPTH = 4  # read state | leak + add | saturate + compare | write back (kernel schedule)
 LUTRAM_MAX_DEPTH = 128  # FINN's MVAU threshold for small memories kept in LUTs
@@ -105,8 +105,7 @@ class LIF(HWCustomOp):
         return int(np.prod(vecs[1:], dtype=np.int64)) * self.get_nodeattr("NumChannels")
 
     def refractory_bits(self) -> int:
-        r = 0 if self.readout else self.get_nodeattr("refractory")
-        return int(r).bit_length() if r > 0 else 0
+        return 0 if self.readout else refractory_bits(self.get_nodeattr("refractory"))
 
     def verify_node(self):
         msgs = []

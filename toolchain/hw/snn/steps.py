@@ -129,4 +129,12 @@ def step_snn_to_hw(model: ModelWrapper, cfg) -> ModelWrapper:
     return _tidy(model)
 
 
-SNN_STEPS = {f.__name__: f for f in (step_snn_time_steps, step_snn_lower, step_snn_to_hw)}
+def step_snn_spike_mvau(model: ModelWrapper, cfg) -> ModelWrapper:
+    """After FINN's specialisation: the HLS MVAUs that take 1-bit spikes become the project's
+    `MVAU_spike_hls` (FINN's own MVAU_hls refuses 0/1 inputs at code generation)."""
+    from .spike_mvau import SpecializeSpikeMVAU
+
+    return model.transform(SpecializeSpikeMVAU())
+
+
+SNN_STEPS = {f.__name__: f for f in (step_snn_time_steps, step_snn_lower, step_snn_to_hw, step_snn_spike_mvau)}

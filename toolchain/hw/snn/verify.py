@@ -39,7 +39,7 @@ def make_inputs(onnx_file: Path, checkpoint: Optional[Path], n_frames: int, n_sy
         import torch
 
         from ...checkpoint import load_model
-        from ...models.snn import encode
+        from ...snn.encoders import encode
         from ..finn.verify import make_frames
 
         _, cfg, _ = load_model(checkpoint)

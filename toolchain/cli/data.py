@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import ToolchainError
+from ..stages import STAGES
+from .options import resolve_config
 
 DATA_HELP = "dataset tools: synth, show, info, check, prepare"
 
@@ -44,8 +46,6 @@ def add_data_parser(sub, common: argparse.ArgumentParser) -> None:
     sp.add_argument("file", help="RadioML-format HDF5 file")
     sp.set_defaults(func=check, command="data check")
 
-    from ..stages import STAGES
-
     sp = dsub.add_parser("prepare", parents=[common], help="pipeline stage 'data': " + STAGES["data"].summary,
                          description="Pipeline stage 'data': " + STAGES["data"].summary + ".")
     STAGES["data"].module().add_arguments(sp)
@@ -66,7 +66,7 @@ def parse_snrs(text: str) -> list[int]:
 
 def synth(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from .synth import generate
+    from ..data.synth import generate
 
     if not args.out:
         raise ToolchainError("--out FILE is required: where to write the synthetic HDF5 file")
@@ -87,7 +87,7 @@ def synth(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     from ..stages.data import plot_examples
-    from .radioml import scan
+    from ..data.radioml import scan
 
     index = scan(args.file)
     if args.snr is not None and args.snr not in index.snrs:
@@ -100,8 +100,8 @@ def show(args: argparse.Namespace) -> int:
 
 def info(args: argparse.Namespace) -> int:
     from ..atomic import write_json
-    from .radioml import make_splits, scan
-    from .summary import format_summary, summarize
+    from ..data.radioml import make_splits, scan
+    from ..data.summary import format_summary, summarize
 
     index = scan(args.file)
     summary = summarize(index, make_splits(index))
@@ -115,7 +115,7 @@ def check(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from .radioml import open_h5, scan
+    from ..data.radioml import open_h5, scan
 
     index = scan(args.file)
     bad: list[int] = []
@@ -136,9 +136,6 @@ def check(args: argparse.Namespace) -> int:
 
 
 def prepare(args: argparse.Namespace) -> int:
-    from ..cli import resolve_config
-    from ..stages import STAGES
-
     module = STAGES["data"].module()
     module.run(resolve_config(args, module.overrides(args)), args)
     return 0

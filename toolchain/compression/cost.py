@@ -22,7 +22,7 @@ def model_cost(model: nn.Module, model_cfg: ModelConfig) -> dict[str, Any]:
 
     from ..models import build_model
     from ..reports.cost import cost_report
-    from ..stages.export_onnx import export_qonnx
+    from ..models.export_qonnx import export_qonnx
 
     copy = build_model(model_cfg)
     copy.load_state_dict(materialised_state(model), strict=True)
@@ -31,7 +31,7 @@ def model_cost(model: nn.Module, model_cfg: ModelConfig) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="prune-cost-") as tmp:
         onnx_path, final = Path(tmp) / "model.onnx", Path(tmp) / "final.onnx"
         if snn:  # the SNN's own graph and cost (the LIF node's work counted): export_onnx's path
-            from ..snn.cost import snn_cost_report
+            from ..reports.snn_cost import snn_cost_report
             from ..snn.export_qonnx import export_snn
 
             export_snn(copy, onnx_path)

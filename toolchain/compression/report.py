@@ -30,7 +30,7 @@ def summary(history: list[dict[str, Any]], baseline: dict[str, Any], reason: str
 
 def plot_sparsity(history: list[dict[str, Any]], types: dict[str, str], path: Path) -> None:
     """Sparsity of every pruned layer after each kept step (grouped bars), overall in the title."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
     import numpy as np
@@ -56,7 +56,7 @@ def plot_sparsity(history: list[dict[str, Any]], types: dict[str, str], path: Pa
 def plot_tradeoff(history: list[dict[str, Any]], floor: float, path: Path) -> None:
     """Validation accuracy against the challenge score (lower is cheaper) of every step, or
     against sparsity when scoring is off; rolled-back steps hollow."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
 

@@ -37,23 +37,13 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ToolchainError
-from .layers import LIFSynapse, int_weight
+from ..snn.layers import LIFSynapse, int_weight
 
 
 def hidden_layers(model: nn.Module) -> list[LIFSynapse]:
     """The spiking conv layers of an `snn` model, input to output (not the readout)."""
     return [m for m in model.layers if isinstance(m, LIFSynapse) and not m.readout
             and isinstance(m.synapse, torch.nn.Conv2d)]
-
-
-def set_thresholds(model: nn.Module, thresholds: Iterable[int]) -> None:
-    """Give each conv LIF layer of an `snn` model its own integer threshold. LIFParams is
-    frozen, so each layer gets a replaced copy (the other fields unchanged)."""
-    layers, values = hidden_layers(model), [int(t) for t in thresholds]
-    if len(values) != len(layers):
-        raise ValueError(f"{len(values)} thresholds for {len(layers)} conv LIF layers")
-    for layer, theta in zip(layers, values):
-        layer.params = dataclasses.replace(layer.params, threshold=theta)
 
 
 def time_step_groups(cfg: ModelConfig, time_steps: Iterable[int]) -> dict[int, int]:
@@ -146,7 +136,6 @@ def build_snn(cnn: nn.Module, cfg: ModelConfig) -> nn.Module:
     from ..models import build_model
 
     snn = build_model(cfg)
-    set_thresholds(snn, cfg.snn_thresholds or [])  # also when SNN.__init__ already honours them
     pairs = list(zip(hidden_layers(snn), cnn.convs)) + [(snn.layers[-1], cnn.readout)]
     for layer, source in pairs:
         layer.synapse.load_state_dict(source.state_dict())
@@ -161,5 +150,5 @@ def spike_rates(model: nn.Module) -> Optional[dict[str, float]]:
     return rates() if callable(rates) else None
 
 
-__all__ = ["build_snn", "calibrate", "hidden_layers", "set_thresholds", "snn_config", "thresholds",
+__all__ = ["build_snn", "calibrate", "hidden_layers", "snn_config", "thresholds",
            "time_step_groups", "weight_scales"]

@@ -87,7 +87,7 @@ def choose(rows: list[dict[str, Any]], floor: float) -> Optional[tuple[int, str]
 
 def plot_sweep(rows: list[dict[str, Any]], floor: float, out_png) -> None:
     """Validation accuracy against the challenge score (or the setting, without scores)."""
-    from ..reports.plots import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
 

@@ -1,4 +1,5 @@
-"""`toolchain` command: one subcommand per stage, `run` for the configured pipeline, `data` tools.
+"""`toolchain` command: one subcommand per stage, `run` for the configured pipeline, `data` tools
+(`data.py`); the options every command shares are in `options.py`.
 
 Exit codes: 0 done, 1 bad input (one-line message, nothing written), 2 usage error or a stage
 that is not implemented yet, 130 interrupted.
@@ -11,21 +12,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
-from .config import Config, load_config, text_override
-from .errors import ConfigError, NotImplementedStage, ToolchainError
-from .stages import DEFAULT_ORDER, STAGES
-
-EPILOG = "Config: YAML file (--config) + overrides (--set section.key=value); see docs/config.md."
-
-
-def common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="YAML config file (sections: run, data, synth, ...)")
-    common.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
-                        help="override one config value, e.g. --set data.batch_size=512 (repeatable)")
-    common.add_argument("--out", metavar="DIR", help="run directory to write into (config: run.out_dir)")
-    return common
+from .. import __version__
+from ..errors import ConfigError, NotImplementedStage, ToolchainError
+from ..stages import DEFAULT_ORDER, STAGES
+from .data import add_data_parser
+from .options import EPILOG, common_options, resolve_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,27 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Run the stages listed in run.stages, in order, into one run directory. "
                         f"Known stages, in default order: {', '.join(DEFAULT_ORDER)}.", epilog=EPILOG)
     rp.set_defaults(func=run_pipeline)
-    from .data.tools import add_data_parser
-
     add_data_parser(sub, common)
     return parser
-
-
-def resolve_config(args: argparse.Namespace, extra: Sequence[str] = (), out_suffix: str | None = None) -> Config:
-    """Config from --config, stage flags (`extra`), --set and --out.
-
-    Stages that write one file (`out_suffix`, e.g. ".onnx") also accept `--out FILE`: the file
-    lands there (`args.out_file`) and its folder is the run directory.
-    """
-    overrides = list(extra) + list(args.overrides)
-    out = getattr(args, "out", None)
-    args.out_file = None
-    if out:
-        if out_suffix and out.endswith(out_suffix):
-            args.out_file = Path(out)
-            out = str(Path(out).parent)
-        overrides.append(text_override("run.out_dir", out))
-    return load_config(args.config, overrides)
 
 
 def run_stage(args: argparse.Namespace) -> int:
@@ -97,7 +69,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     for name in cfg.run.stages:
         print(f"== {name}: {STAGES[name].summary}")
         STAGES[name].module().run(cfg, None)
-    from .reports.run_summary import run_summary
+    from ..reports.run_summary import run_summary
 
     print("== summary\n" + run_summary(Path(cfg.run.out_dir)))
     return 0

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ToolchainError
-from ..reports.cost import BASELINE_BOPS, BASELINE_MEM_W_BITS, _num, challenge_score, unsupported_ops
-from .qonnx_ops import DOMAIN
+from ..snn.lif import refractory_bits
+from ..snn.qonnx_ops import DOMAIN
+from .cost import BASELINE_BOPS, BASELINE_MEM_W_BITS, _num, challenge_score, unsupported_ops
 
 COUNTED = ("per neuron and step, in additions of state_bits width: leak subtraction (if leak_shift > 0), "
            "saturating add, threshold compare and subtract-reset (LIF only; a zero reset is a mux, not "
@@ -41,10 +42,6 @@ COUNTED = ("per neuron and step, in additions of state_bits width: leak subtract
 
 def is_snn_graph(wrapper) -> bool:
     return any(n.op_type == "LIF" and n.domain == DOMAIN for n in wrapper.graph.node)
-
-
-def refractory_bits(refractory: int) -> int:
-    return int(refractory).bit_length()  # 0 when there is no refractory period
 
 
 def neuron_ops(attrs: dict[str, Any]) -> dict[str, int]:
