@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from checks import estimate_only_build
 from toolchain.checkpoint import save_checkpoint
 from toolchain.cli import main
 from toolchain.config import ModelConfig
@@ -26,17 +27,7 @@ SKIP_LINE = "not found on PATH: skipped step_hw_ipgen"
 
 @pytest.fixture(scope="module")
 def build_folder(tmp_path_factory):
-    """The shipped build folder; where the Xilinx tools exist, a copy whose steps end at HW code
-    generation, so that these tests stay quick there too (the `vivado` tests build bitstreams)."""
-    from toolchain.hw.finn_env import missing_xilinx_tools
-
-    if missing_xilinx_tools():
-        return BUILD
-    folder = tmp_path_factory.mktemp("build") / "vgg10-radioml"
-    shutil.copytree(BUILD, folder)
-    head, tail = (folder / "build.yaml").read_text().split("  - step_hw_ipgen\n")
-    (folder / "build.yaml").write_text(head + tail[tail.index("outputs:"):])
-    return folder
+    return estimate_only_build(BUILD, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +258,7 @@ def test_bad_build_folder_exits_1_before_any_work(path, edit, named, model_files
     (lambda s: s.replace('"mvau": {"PE": 16, "SIMD": 96}', '"mvau": {"PE": 16, "SIMDD": 96}'),
      "conv1.mvau.SIMDD: not an attribute"),
     (lambda s: s.replace('"mvau": {"PE": 16, "SIMD": 96}', '"mvau": {"PE": 5, "SIMD": 96}'),
-     "conv1.mvau.PE=5 does not divide MH=32"),
+     "conv1.mvau.PE=5: must divide MH=32"),
 ])
 def test_folding_errors_name_the_layer_and_keep_the_previous_build(edit, named, model_files, zcu104, tmp_path,
                                                                    capsys):

@@ -60,7 +60,8 @@ def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):
     assert [r["op_type"] for r in report["layers"] if r["layer"].endswith(".lif")] == ["LIF_hls"] * 3
     # The layers after the first take 1-bit spikes: accumulate only, no DSP.
     assert rows["conv1.mvau"]["DSP"] == 0 and rows["dense0.mvau"]["DSP"] == 0
-    assert all(rows[k]["BRAM_18K"] > 0 and rows[k]["LUT"] > 0 and rows[k]["FF"] > 0 for k in ("conv0.lif", "conv1.lif"))
+    # the membrane state sits in BRAM or, where the folding makes its banks shallow, in LUTRAM
+    assert all(rows[k]["LUT"] > 0 and rows[k]["FF"] > 0 for k in ("conv0.lif", "conv1.lif"))
     assert report["totals"]["resources"]["FF"]["estimate"] > 0 and not report["totals"]["resources"]["FF"]["complete"]
     totals = report["totals"]
     assert totals["time_steps"] == 16

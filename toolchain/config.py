@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, get_args, get_origin
+from typing import Any, Literal, Optional, Union, get_args, get_origin
 
 import yaml
 
@@ -256,7 +256,9 @@ class FinnConfig:
     build: str = "build/vgg10-radioml"  # build folder: build.yaml, boards/, folding_config/, specialize_layers_config/
     board: str = ""  # a board of the build folder (boards/<BOARD>.json); empty = the folder's default board
     clock_ns: Optional[float] = None  # clock period; None = the board file's, else build.yaml's
-    target_fps: Optional[int] = None  # FINN's automatic folding target; None = build.yaml's (the folding file wins)
+    # Automatic folding: frames/s, or "max" (the fastest folding within the budget); None = build.yaml's
+    target_fps: Optional[Union[int, Literal["max"]]] = None
+    budget: Optional[float] = None  # share of each board resource the folding may use; None = the board file's
     checkpoint: str = ""  # PyTorch checkpoint of the ONNX, compared too; empty = the run's, when the ONNX is the run's
     verify_inputs: int = 8  # random unit-power frames through every model
     verify_synthetic: int = 4  # synthetic modulated frames (toolchain generator, 30 dB), spread over the classes
@@ -268,8 +270,9 @@ class FinnConfig:
     def __post_init__(self) -> None:
         _check(bool(self.build), "finn.build", self.build, "a build folder path")
         _check(self.clock_ns is None or self.clock_ns > 0, "finn.clock_ns", self.clock_ns, "a positive number or null")
-        _check(self.target_fps is None or self.target_fps > 0, "finn.target_fps", self.target_fps,
-               "a positive integer or null")
+        _check(self.target_fps in (None, "max") or self.target_fps > 0, "finn.target_fps", self.target_fps,
+               "a positive integer, max or null")
+        _check(self.budget is None or 0 < self.budget <= 1, "finn.budget", self.budget, "a share in (0, 1] or null")
         _check(self.verify_inputs >= 0, "finn.verify_inputs", self.verify_inputs, "an integer >= 0")
         _check(self.verify_synthetic >= 0, "finn.verify_synthetic", self.verify_synthetic, "an integer >= 0")
         _check(self.verify_inputs + self.verify_synthetic > 0, "finn.verify_inputs", self.verify_inputs,
@@ -508,6 +511,12 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:
             return _coerce(inner[0], value, key)
+        for option in inner:  # e.g. an integer or the word "max"
+            try:
+                return _coerce(option, value, key)
+            except ConfigError:
+                pass
+        _check(False, key, value, " or ".join(str(get_args(a) or a.__name__) for a in inner))
     if origin is Literal:
         _check(value in args, key, value, f"one of {', '.join(map(str, args))}")
         return value

@@ -20,12 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-from ..atomic import save_figure, write_json
+from ..atomic import atomic_path, save_figure, write_json
 from ..config import Config, text_override
 from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, stage_run, trained_model
 
 SUMMARY = "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"
+FAILED_LOG = "finn_build_failed.log"  # FINN's build log of a failed build, in the run directory
 CODE_DIR = "code_gen"  # FINN's build directory inside finn_output: generated HLS/RTL per layer
 
 
@@ -48,6 +49,7 @@ def overrides(args: argparse.Namespace) -> list[str]:
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     from ..hw.finn.build_config import load_plan
+    from ..hw.finn.runner import FinnStepError
     from ..hw.finn_env import missing_xilinx_tools, prepare_finn
 
     onnx_file, from_run = _input_model(cfg, args)
@@ -71,11 +73,22 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                              "(step_specialize_by_structure): nothing to estimate")
 
     inputs = [onnx_file, *plan.files] + ([checkpoint] if checkpoint else [])
-    with stage_run(cfg.run.out_dir, "finn_build", cfg, inputs) as run, _replacing(run.artifact("finn_output")) as out:
-        report = _build(cfg, plan, onnx_file, shape, snn, checkpoint, steps, skipped, missing, out)
-        run.outputs.update(finn_report=f"{out.name}/finn_report.json", finn_report_plot=f"{out.name}/finn_report.png")
-        run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "steps")}
-        run.extra["verification"] = {k: v for k, v in report["verification"].items() if k not in ("kinds", "classes")}
+    try:
+        with stage_run(cfg.run.out_dir, "finn_build", cfg, inputs) as run, \
+                _replacing(run.artifact("finn_output")) as out:
+            report = _build(cfg, plan, onnx_file, shape, snn, checkpoint, steps, skipped, missing, out)
+            run.outputs.update(finn_report=f"{out.name}/finn_report.json",
+                               finn_report_plot=f"{out.name}/finn_report.png")
+            run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "folding", "steps")}
+            run.extra["verification"] = {k: v for k, v in report["verification"].items()
+                                         if k not in ("kinds", "classes")}
+    except FinnStepError as exc:  # the half build is gone; its log (with the traceback) is kept
+        log = Path(cfg.run.out_dir) / FAILED_LOG
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(log) as tmp:
+            tmp.write_text(exc.log_text)
+        raise ToolchainError(f"{exc} (traceback in {log})") from None
+    (Path(cfg.run.out_dir) / FAILED_LOG).unlink(missing_ok=True)
     _print_summary(report, out, missing)
     return run
 
@@ -126,7 +139,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
                   "resources": vars(plan.board.resources)},
-        "folding": {"file": str(plan.folding_file) if plan.folding_file else None, "target_fps": plan.target_fps,
+        "folding": {**_folding(model), "details": "report/folding.json",
                     "applied": "report/applied_folding_config.json"},
         "steps": {"ran": outcome.ran, "skipped": skipped,
                   "skipped_because": f"{', '.join(missing)} not found on PATH" if skipped else None},
@@ -141,6 +154,12 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     write_json(out / "finn_report.json", report)
     save_figure(report_figure(report), out / "finn_report.png")
     return report
+
+
+def _folding(model) -> dict:
+    """What step_fold_by_structure chose and why (it leaves this in the model's metadata)."""
+    text = model.get_metadata_prop("toolchain_folding")
+    return json.loads(text) if text else {"mode": "none", "note": "the build has no step_fold_by_structure"}
 
 
 def _input_model(cfg: Config, args) -> tuple[Path, bool]:
@@ -287,13 +306,14 @@ def _measured(out: Path) -> dict:
 
 
 def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
-    from ..hw.finn.report import summary_line
+    from ..hw.finn.report import folding_line, summary_line
 
     if "time_steps" in report["verification"]:
         from ..hw.snn.verify import summary_line as verification_line
     else:
         from ..hw.finn.verify import summary_line as verification_line
     print(f"finn_build: {summary_line(report)}")
+    print(f"finn_build: {folding_line(report['folding'])}")
     print(f"finn_build: {verification_line(report['verification'])}")
     skipped = report["steps"]["skipped"]
     if skipped:

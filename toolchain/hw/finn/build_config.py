@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 
@@ -29,7 +29,7 @@ OutputName = Literal["estimate_reports", "stitched_ip", "rtlsim_performance", "o
                      "bitfile", "pynq_driver", "cpp_driver", "deployment_package"]
 # DataflowBuildConfig fields the stage sets itself; `finn_options` must not repeat them.
 MANAGED_FINN_OPTIONS = ("output_dir", "steps", "board", "fpga_part", "shell_flow_type", "vitis_platform",
-                        "synth_clk_period_ns", "target_fps", "mvau_wwidth_max", "generate_outputs",
+                        "synth_clk_period_ns", "target_fps", "generate_outputs",
                         "folding_config_file", "specialize_layers_config_file", "save_intermediate_models",
                         "verify_steps", "verify_input_npy", "verify_expected_output_npy", "start_step", "stop_step")
 
@@ -42,8 +42,8 @@ class BuildSpec:
     description: str = ""
     board: str = ""  # default board (a file stem under boards/)
     clock_ns: float = 10.0  # default clock period; a board file or finn.clock_ns may override it
-    target_fps: Optional[int] = None  # FINN's automatic folding (SetFolding) target; the folding file wins
-    mvau_wwidth_max: int = 36  # SetFolding's cap on an MVAU's weight stream width (raise it for high fps)
+    # automatic folding target: frames/s or "max" (the fastest folding within the board's budget)
+    target_fps: Optional[Union[int, Literal["max"]]] = "max"
     steps: list[str] = field(default_factory=list)  # FINN step names, toolchain steps, custom_steps.py functions
     outputs: list[OutputName] = field(default_factory=lambda: ["estimate_reports"])
 
@@ -70,6 +70,7 @@ class BoardSpec:
     finn_board: str = ""  # FINN's name of the board (Zynq shell presets, Alveo platforms); empty = name
     vitis_platform: str = ""  # Alveo only; empty = FINN's default platform of finn_board
     clock_ns: Optional[float] = None  # this board's clock period, if not build.yaml's
+    budget: float = 0.7  # share of each resource (LUT, BRAM, URAM, DSP) the automatic folding may use
     description: str = ""
 
 
@@ -83,7 +84,8 @@ class BuildPlan:
     board: BoardSpec
     board_file: Path
     clock_ns: float
-    target_fps: Optional[int]
+    target_fps: Union[int, str]  # frames/s or "max"
+    budget: float  # share of each board resource
     folding: Optional[dict[str, Any]]
     folding_file: Optional[Path]
     specialize: Optional[dict[str, Any]]
@@ -127,28 +129,33 @@ def load_plan(finn: FinnConfig) -> BuildPlan:
 
     folding_file = folder / "folding_config" / f"{board_name}.json"
     specialize_file = folder / "specialize_layers_config" / f"{board_name}.json"
-    folding = read_structural(folding_file) if folding_file.is_file() else None
+    folding = read_structural(folding_file, folding=True) if folding_file.is_file() else None
     specialize = read_structural(specialize_file) if specialize_file.is_file() else None
-    target_fps = finn.target_fps or spec.target_fps
-    if folding is None and target_fps is None:
-        raise ConfigError(f"{folder}: board '{board_name}' has no folding_config/{board_name}.json and no target_fps "
-                          "is set (build.yaml or finn.target_fps): FINN cannot choose the parallelism")
+    target_fps = finn.target_fps or spec.target_fps or "max"
     custom = folder / "custom_steps.py"
     return BuildPlan(folder=folder, build_file=build_file, spec=spec, board=board, board_file=board_file,
                      clock_ns=finn.clock_ns or board.clock_ns or spec.clock_ns, target_fps=target_fps,
+                     budget=finn.budget or board.budget,
                      folding=folding, folding_file=folding_file if folding is not None else None,
                      specialize=specialize, specialize_file=specialize_file if specialize is not None else None,
                      finn_options=finn_options, custom_steps_file=custom if custom.is_file() else None)
 
 
-def read_structural(path: Path) -> dict[str, Any]:
+def read_structural(path: Path, folding: bool = False) -> dict[str, Any]:
     """A folding or specialisation file: {"description", "defaults": {role: {attr: value}},
-    "layers": {layer: {role: {attr: value}}}}. Layer and role names are checked against the
-    model when the file is applied (`structure.resolve`)."""
+    "layers": {layer: {role: {attr: value}}}}, and for a folding {"model": {"signature": ...}}:
+    the graph it was written for (`structure.signature`). Layer and role names are checked
+    against the model when the file is applied (`structure.resolve`)."""
     data = _read_mapping(path)
-    unknown = sorted(set(data) - {"description", "defaults", "layers"})
+    known = ("description", "model", "defaults", "layers") if folding else ("description", "defaults", "layers")
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"{path}: unknown key '{unknown[0]}' (known: description, defaults, layers)")
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}' (known: {', '.join(known)})")
+    model = data.get("model")
+    if folding and (not isinstance(model, dict) or not isinstance(model.get("signature"), str) or
+                    set(model) - {"signature", "summary"}):
+        raise ConfigError(f"{path}: key 'model': expected {{\"signature\": \"...\", \"summary\": \"...\"}}, the "
+                          "graph this folding is written for (finn_build prints a model's signature)")
     for role, attrs in (data.get("defaults") or {}).items():
         _check_attrs(attrs, f"{path}: defaults.{role}")
     layers = data.get("layers") or {}
@@ -159,7 +166,7 @@ def read_structural(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: layers.{layer} must map roles to {{attribute: value}}")
         for role, attrs in roles.items():
             _check_attrs(attrs, f"{path}: layers.{layer}.{role}")
-    return {"defaults": data.get("defaults") or {}, "layers": layers}
+    return {"defaults": data.get("defaults") or {}, "layers": layers, "model": model}
 
 
 def _check_attrs(attrs: Any, where: str) -> None:
@@ -195,8 +202,9 @@ def _typed(cls: type, raw: dict[str, Any], path: Path) -> Any:
 def _check_spec(spec: BuildSpec, path: Path) -> None:
     if spec.clock_ns <= 0:
         raise ConfigError(f"{path}: key 'clock_ns': expected a positive number, got {spec.clock_ns!r}")
-    if spec.target_fps is not None and spec.target_fps <= 0:
-        raise ConfigError(f"{path}: key 'target_fps': expected a positive integer or null, got {spec.target_fps!r}")
+    if spec.target_fps not in (None, "max") and spec.target_fps <= 0:
+        raise ConfigError(f"{path}: key 'target_fps': expected a positive integer, max or null, "
+                          f"got {spec.target_fps!r}")
     if not spec.steps:
         raise ConfigError(f"{path}: key 'steps': expected a non-empty list of build steps")
     if "estimate_reports" not in spec.outputs:
@@ -212,6 +220,8 @@ def _check_board(board: BoardSpec, name: str, path: Path) -> None:
         if getattr(board.resources, key) <= 0:
             raise ConfigError(f"{path}: key 'resources.{key}': expected a positive integer, "
                               f"got {getattr(board.resources, key)!r}")
+    if not 0 < board.budget <= 1:
+        raise ConfigError(f"{path}: key 'budget': expected a share in (0, 1], got {board.budget!r}")
     if board.clock_ns is not None and board.clock_ns <= 0:
         raise ConfigError(f"{path}: key 'clock_ns': expected a positive number or null, got {board.clock_ns!r}")
 

@@ -157,3 +157,23 @@ def summary_line(report: dict[str, Any]) -> str:
     return (f"{report['board']['name']} @ {t['clock_mhz']:g} MHz: {t['cycles_per_frame']} cycles/frame -> "
             f"{t['estimated_fps']:,.0f} fps, latency {t['estimated_latency_us']:,.1f} us (estimates); "
             + ", ".join(fig(n) for n in ("LUT", "BRAM36", "URAM", "DSP")))
+
+
+def folding_line(folding: dict[str, Any]) -> str:
+    """One line: how the folding was chosen, which layer bounds the rate and which resource the folding."""
+    if "rate_bound" not in folding:
+        return f"folding: {folding.get('note', folding.get('mode'))}"
+    hand, rate, res = folding.get("hand_file"), folding["rate_bound"], folding["resource_bound"]
+    if hand and hand["applied"]:
+        how = f"{hand['file']} (written for this model, {folding['signature']}) over the automatic folding"
+    else:
+        target = folding["target_fps"]
+        how = (f"automatic, target {'max' if target == 'max' else f'{target:,} fps'} within "
+               f"{100 * folding['budget_fraction']:g} % of {folding['board']}")
+        if hand:
+            how += (f" ({hand['file']} is written for model {hand['written_for']['signature']}, this one is "
+                    f"{folding['signature']})")
+    share = res["share_of_budget"]
+    fit = "" if folding["fits"] else "; DOES NOT FIT the budget"
+    return (f"folding {how}: rate bound by {rate['layer']} ({rate['cycles']:,} cycles, {rate['by']}); "
+            f"resource bound: {res['resource']} ({'n/a' if share is None else f'{100 * share:.0f} %'} of budget){fit}")

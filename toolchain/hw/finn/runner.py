@@ -62,8 +62,7 @@ def dataflow_config(plan: BuildPlan, output_dir: Path, verify_npy: tuple[Path, P
     cfg.fpga_part = plan.board.part
     cfg.shell_flow_type = ShellFlowType(plan.board.shell_flow)
     cfg.vitis_platform = plan.board.vitis_platform or None
-    cfg.target_fps = plan.target_fps
-    cfg.mvau_wwidth_max = plan.spec.mvau_wwidth_max
+    cfg.target_fps = None  # FINN's SetFolding is not used: step_fold_by_structure folds within the budget
     cfg.generate_outputs = [DataflowOutputType(o) for o in plan.spec.outputs]
     # Our structural files ride in FINN's fields: only the toolchain's steps read them
     # (resolve_steps refuses FINN's name-keyed readers).
@@ -129,11 +128,42 @@ def _run_part(model_file: Path, cfg, steps: list[tuple[str, Step]], start: str |
         step = failure.get("step", "?")
         if isinstance(exc, ToolchainError):
             raise ToolchainError(f"FINN step {step}: {exc}") from None
-        if exc is not None and _is_user_error(exc):
-            raise ToolchainError(f"FINN step {step} failed: {exc}".splitlines()[0]) from None
-        if exc is not None:
-            raise exc  # a bug in FINN or here: the traceback is what a developer needs
-        raise ToolchainError(f"FINN build failed (exit code {code}); see {Path(cfg.output_dir) / 'build_dataflow.log'}")
+        log = Path(cfg.output_dir) / "build_dataflow.log"
+        if exc is None:
+            raise FinnStepError(f"FINN build failed (exit code {code})", log)
+        where = f" at layer {failure['layer']}" if failure.get("layer") else ""
+        kind = "" if _is_user_error(exc) else f"{type(exc).__name__}: "
+        raise FinnStepError(f"FINN step {step} failed{where}: {kind}{exc}".splitlines()[0], log) from None
+
+
+class FinnStepError(ToolchainError):
+    """A step failed inside FINN; `log` is FINN's build log, which holds the traceback."""
+
+    def __init__(self, message: str, log: Path):
+        super().__init__(message)
+        self.log_text = log.read_text() if log.is_file() else ""
+
+
+def failing_layer(exc: BaseException, model) -> str | None:
+    """The HW node whose method raised `exc`, by its place in the network (conv1.swg) and name:
+    the innermost traceback frame whose `self` is a FINN custom op, or that holds a `node`."""
+    from .structure import places
+
+    name = None
+    tb = exc.__traceback__
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        node = getattr(local.get("self"), "onnx_node", None) or local.get("node")
+        if getattr(node, "domain", "").startswith("finn.custom_op.fpgadataflow"):
+            name = node.name
+        tb = tb.tb_next
+    if name is None:
+        return None
+    try:
+        where = places(model).get(name)
+    except Exception:  # a graph places() cannot walk: the node name alone still helps
+        where = None
+    return f"{where} ({name})" if where is not None else name
 
 
 def _is_user_error(exc: BaseException) -> bool:
@@ -155,7 +185,7 @@ def _guarded(name: str, fn: Step, failure: dict) -> Step:
             failure["interrupted"] = True  # FINN turns it into exit code -1; the stage re-raises it
             raise
         except Exception as exc:
-            failure.update(step=name, error=exc)
+            failure.update(step=name, error=exc, layer=failing_layer(exc, model))
             logging.getLogger("build_dataflow").error("step %s failed:\n%s", name, traceback.format_exc())
             raise FINNUserError(f"{name}: {type(exc).__name__}: {exc}") from exc
 

@@ -17,11 +17,12 @@ files by graph structure (see `structure`). Steps that need Vivado/Vitis are lis
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 from onnx import helper as oh
@@ -168,18 +169,53 @@ def step_specialize_by_structure(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(GiveUniqueNodeNamesRecursive()).transform(InferShapes()).transform(InferDataTypes())
 
 
-def step_fold_by_structure(model: ModelWrapper, cfg) -> ModelWrapper:
-    """FINN's step_apply_folding_config, keyed by graph structure; the resolved node-name
-    config is written to report/applied_folding_config.json as FINN does."""
+@dataclass(frozen=True)
+class FoldSettings:
+    """What step_fold_by_structure needs of the build plan (bound by `resolve_steps`)."""
+
+    part: str
+    board: dict  # LUT, BRAM36, URAM, DSP totals
+    board_name: str
+    target_fps: object  # frames/s or "max"
+    clock_ns: float
+    budget: float
+    file: Optional[Path]  # the board's hand folding file
+    spec: Optional[dict]
+
+
+def step_fold_by_structure(model: ModelWrapper, cfg, fold: Optional[FoldSettings] = None) -> ModelWrapper:
+    """Fold every HW layer automatically within the board's budget (`autofold`), then apply the
+    board's hand folding file over it if the file is written for this graph (its signature).
+    What was chosen and why goes to report/folding.json and the model's metadata; the resolved
+    node-name config to report/applied_folding_config.json, as FINN writes it."""
     from finn.transformation.qonnx.give_unique_node_names_recursive import GiveUniqueNodeNamesRecursive
     from finn.util.config import extract_model_config_to_json
 
+    from .autofold import auto_fold, current_folding
+    from .structure import signature
+
+    if fold is None:
+        raise ToolchainError("step_fold_by_structure needs the build plan's folding settings (run it through "
+                             "toolchain finn_build)")
     model = model.transform(GiveUniqueNodeNamesRecursive())
-    if cfg.folding_config_file is not None:
-        model = _apply_file(model, Path(cfg.folding_config_file))
-        attrs = ["PE", "SIMD", "parallel_window", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
-                 "runtime_writeable_weights", "depth_trigger_uram", "depth_trigger_bram"]
-        extract_model_config_to_json(model, cfg.get_report_directory() / "applied_folding_config.json", attrs)
+    sig = signature(model)
+    info = auto_fold(model, fold.part, fold.board, fold.target_fps, fold.clock_ns, fold.budget)
+    info.update(signature=sig, board=fold.board_name, hand_file=None)
+    if fold.spec is not None:
+        written_for = fold.spec["model"]
+        applies = written_for["signature"] == sig
+        info["hand_file"] = {"file": str(fold.file), "written_for": written_for, "applied": applies}
+        if applies:
+            model = model.transform(ApplyStructuralConfig(fold.spec, fold.file))
+            info.update(current_folding(model, fold.part, fold.board, fold.clock_ns, fold.budget),
+                        mode="hand folding file over the automatic one")
+    attrs = ["PE", "SIMD", "parallel_window", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
+             "runtime_writeable_weights", "depth_trigger_uram", "depth_trigger_bram"]
+    report = Path(cfg.output_dir) / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    extract_model_config_to_json(model, report / "applied_folding_config.json", attrs)
+    (report / "folding.json").write_text(json.dumps(info, indent=2))
+    model.set_metadata_prop("toolchain_folding", json.dumps({k: v for k, v in info.items() if k != "layers"}))
     return model
 
 
@@ -221,13 +257,24 @@ def resolve_steps(plan: BuildPlan) -> ResolvedSteps:
         if name in NAME_KEYED:
             raise ConfigError(f"{plan.build_file}: steps: '{name}' reads FINN's node-name files; use "
                               f"'{NAME_KEYED[name]}' (this build folder's files are keyed by graph structure)")
+        if name == "step_target_fps_parallelization":
+            raise ConfigError(f"{plan.build_file}: steps: '{name}' is FINN's SetFolding, which ignores resources; "
+                              "drop it (step_fold_by_structure folds to target_fps within the board's budget)")
         fn = TOOLCHAIN_STEPS.get(name) or SNN_STEPS.get(name) or build_dataflow_step_lookup.get(name) or custom.get(name)
         if fn is None:
             known = ", ".join([*TOOLCHAIN_STEPS, *SNN_STEPS, *sorted(custom)])
             raise ConfigError(f"{plan.build_file}: steps: unknown step '{name}' (not a FINN step; toolchain and "
                               f"custom steps: {known})")
+        if fn is step_fold_by_structure:
+            fn = functools.partial(step_fold_by_structure, fold=fold_settings(plan))
         out.append((name, fn))
     return ResolvedSteps(out)
+
+
+def fold_settings(plan: BuildPlan) -> FoldSettings:
+    return FoldSettings(part=plan.board.part, board=vars(plan.board.resources), board_name=plan.board.name,
+                        target_fps=plan.target_fps, clock_ns=plan.clock_ns, budget=plan.budget,
+                        file=plan.folding_file, spec=plan.folding)
 
 
 def _load_custom_steps(path: Path) -> dict[str, Step]:

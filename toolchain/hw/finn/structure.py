@@ -12,6 +12,8 @@ layer belong to `input`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 from ...errors import ConfigError
+from .constraints import generic_op, violation
 
 COMPUTE = ("MVAU", "VVAU")
 FEEDERS = {"FMPadding": "pad", "ConvolutionInputGenerator": "swg"}
@@ -29,10 +32,6 @@ ROLES = {"MVAU": "mvau", "VVAU": "vvau", "Thresholding": "thresholds", "Pool": "
          "LabelSelect": "label_select", "ElementwiseAdd": "add", "ElementwiseMul": "mul",
          "ChannelwiseOp": "channelwise", "FMPadding": "pad", "StreamingDataWidthConverter": "dwc",
          "StreamingFIFO": "fifo", "Requant": "requant", "LIF": "lif"}
-# Attributes whose divisibility FINN checks only by assertion deep inside shape functions.
-FOLD_DIMS = {"MVAU": {"SIMD": "MW", "PE": "MH"}, "VVAU": {"PE": "Channels"}, "Thresholding": {"PE": "NumChannels"},
-             "ConvolutionInputGenerator": {"SIMD": "IFMChannels"}, "FMPadding": {"SIMD": "NumChannels"},
-             "Pool": {"PE": "Channels"}, "LabelSelect": {"PE": "Labels"}, "LIF": {"PE": "NumChannels"}}
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,6 @@ class Place:
 
     def __str__(self) -> str:
         return f"{self.layer}.{self.role}"
-
-
-def generic_op(op_type: str) -> str:
-    """`MVAU_rtl` -> `MVAU`: roles do not depend on the chosen implementation (the SNN build's
-    `MVAU_spike_hls` is an MVAU too)."""
-    return re.sub(r"(_spike)?_(hls|rtl)$", "", op_type)
 
 
 def places(model: ModelWrapper) -> dict[str, Place]:
@@ -96,6 +89,34 @@ def places(model: ModelWrapper) -> dict[str, Place]:
         taken.add(name)
         out[node.name] = Place(layer, name)
     return out
+
+
+# Node attributes that fix a layer's shape (not its folding): what a folding is written for.
+SHAPE_ATTRS = ("MW", "MH", "Channels", "NumChannels", "IFMChannels", "IFMDim", "ConvKernelDim", "Stride", "Labels",
+               "KernelSize", "numInputVectors", "time_steps")
+
+
+def signature(model: ModelWrapper) -> str:
+    """A short hash of the HW graph's structure: every node's place, op, shape attributes and,
+    for the compute layers, input (activation) type. Weight types and thresholds are left out:
+    FINN narrows them to the trained values, and a folding's constraints do not depend on them."""
+    entries = []
+    for node in model.graph.node:
+        if node.domain.startswith("finn.custom_op.fpgadataflow") or node.domain.startswith("toolchain"):
+            inst = getCustomOp(node)
+            known = inst.get_nodeattr_types()
+            shape = {a: _plain(inst.get_nodeattr(a)) for a in SHAPE_ATTRS if a in known}
+            if generic_op(node.op_type) in COMPUTE:
+                shape["input"] = inst.get_input_datatype(0).name
+            entries.append([generic_op(node.op_type), shape])
+        else:
+            entries.append([node.op_type, {}])
+    text = json.dumps(entries, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _plain(value: Any) -> Any:
+    return [int(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def _snake(op: str) -> str:
@@ -165,8 +186,9 @@ class ApplyStructuralConfig(Transformation):
                     inst.set_nodeattr(attr, value)
                 except Exception as exc:  # qonnx raises bare Exceptions/AssertionErrors for bad values
                     raise ConfigError(f"{self.source}: {where[name]}.{attr}={value!r}: {exc}".splitlines()[0]) from None
-            for attr, dim in FOLD_DIMS.get(generic_op(inst.onnx_node.op_type), {}).items():
-                if attr in attrs and inst.get_nodeattr(dim) % inst.get_nodeattr(attr) != 0:
-                    raise ConfigError(f"{self.source}: {where[name]}.{attr}={inst.get_nodeattr(attr)} does not divide "
-                                      f"{dim}={inst.get_nodeattr(dim)} of node {name}")
+            broken = violation(inst)
+            if broken is not None:
+                attr, constraint = broken
+                raise ConfigError(f"{self.source}: {where[name]}.{attr}={inst.get_nodeattr(attr)}: {constraint} "
+                                  f"(node {name})")
         return model, False
