@@ -1,12 +1,14 @@
-"""FINN build estimates of VGG10 w4a4 (32 filters) on ZCU104 at 250 MHz, beside finn-examples.
+"""FINN build estimates: automatic folding beside the shipped hand folding (finn-examples').
 
-finn-examples `vgg10-radioml` reports 231k frames/s measured on the board and ~90k LUT. This
-runs `toolchain finn_build` (FINN estimates + HW code generation, no Vivado) on the same
-topology with several foldings, each a copy of build/vgg10-radioml with edited per-board JSON,
-and prints per variant: cycles per frame, estimated fps, LUT / BRAM36 / DSP (and which LUTs
-FINN leaves out), plus the wall time of the stage.
+Part 1: VGG10 w4a4 (32 filters, the finn-examples `vgg10-radioml` model) on ZCU104 at 250 MHz,
+with several foldings, each a copy of build/vgg10-radioml with edited per-board JSON: the
+automatic folding (no folding file), the shipped hand folding and hand variants. Part 2: the
+official baseline (64 filters, 8 bits; no folding file is written for it) folded automatically
+on every board. Per build: cycles per frame, estimated fps, LUT / BRAM36 / DSP (and which LUTs
+FINN leaves out), what bounds the rate and the folding, and the wall time of the stage.
+finn-examples reports 231k frames/s measured on the board and ~90k LUT.
 
-    python bench/finn.py [--variants shipped hls_lut ...] [--verify-inputs 1]
+    python bench/finn.py [--variants automatic shipped ...] [--boards ZCU104 ...] [--verify-inputs 1]
 
 The model is an untrained export (weights only change the accumulator widths FINN minimises,
 a small effect on LUTs); the estimates are FINN's analytical models, not synthesis results.
@@ -83,8 +85,16 @@ def hls_lut_balanced(fold: dict, spec: dict) -> str:
     return "HLS LUT MVAUs + slack layers folded down"
 
 
-VARIANTS = {f.__name__: f for f in (finn_examples_pw0, shipped, hls_lut, balanced, balanced_lutram,
+def automatic(fold: dict, spec: dict) -> str:
+    fold.clear()  # no folding file: step_fold_by_structure folds to target_fps max within 70 % of the board
+    return "automatic folding (no folding file), target max within 70 % of the board"
+
+
+VARIANTS = {f.__name__: f for f in (automatic, shipped, finn_examples_pw0, hls_lut, balanced, balanced_lutram,
                                     hls_lut_balanced)}
+DEFAULT_VARIANTS = ["automatic", "shipped"]
+BOARDS = ["ZCU104", "Pynq-Z1", "U250"]
+OFFICIAL_PTH = REPO / "models" / "reference" / "vgg10_w8a8_baseline" / "pretrained_VGG10_w8a8_20.pth"
 
 
 def make_model(out: Path) -> Path:
@@ -112,16 +122,19 @@ def variant_folder(root: Path, name: str) -> tuple[Path, str]:
     fold, spec = json.loads(fpath.read_text()), json.loads(spath.read_text())
     spec.setdefault("layers", {})
     what = VARIANTS[name](fold, spec)
-    fpath.write_text(json.dumps(fold, indent=1))
+    if fold:
+        fpath.write_text(json.dumps(fold, indent=1))
+    else:
+        fpath.unlink()
     spath.write_text(json.dumps(spec, indent=1))
     return folder, what
 
 
-def run_variant(model: Path, folder: Path, run: Path, verify_inputs: int) -> tuple[dict, float]:
+def run_variant(model: Path, folder: Path, run: Path, verify_inputs: int, board: str = BOARD) -> tuple[dict, float]:
     from toolchain.cli import main
 
     t0 = time.perf_counter()
-    rc = main(["finn_build", str(model), "--build", str(folder), "--board", BOARD, "--out", str(run),
+    rc = main(["finn_build", str(model), "--build", str(folder), "--board", board, "--out", str(run),
                "--set", f"finn.verify_inputs={verify_inputs}", "--set", "finn.verify_synthetic=0"])
     seconds = time.perf_counter() - t0
     if rc != 0:
@@ -130,33 +143,63 @@ def run_variant(model: Path, folder: Path, run: Path, verify_inputs: int) -> tup
 
 
 def lutram_luts(run: Path) -> int:
-    """LUTs of the MVAU weight memories set to ram_style=distributed, by FINN's own HLS MVAU
-    formula P * Q * W * ceil(depth / 64): FINN's RTL MVAU estimate has no LUT term at all."""
+    """LUTs of the RTL MVAU weight memories set to ram_style=distributed (autofold.rtl_lutram)."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
+    from toolchain.hw.finn.autofold import rtl_lutram
+
     model = ModelWrapper(str(run / "finn_output" / "intermediate_models" / "step_hw_codegen.onnx"))
-    total = 0
-    for node in model.graph.node:
-        inst = getCustomOp(node)
-        if node.op_type.startswith("MVAU") and inst.get_nodeattr("ram_style") == "distributed":
-            bits = inst.get_input_datatype(1).bitwidth()
-            total += inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD") * bits * -(-inst.calc_wmem() // 64)
-    return total
+    return sum(rtl_lutram(getCustomOp(n)) for n in model.graph.node if n.op_type == "MVAU_rtl")
 
 
 def row(name: str, what: str, report: dict, seconds: float) -> dict:
     t = report["totals"]
     res = t["resources"]
+    folding = report["folding"]
+    bound = folding["rate_bound"]
     return {"variant": name, "what": what, "cycles": t["cycles_per_frame"], "fps": t["estimated_fps"],
-            "bottleneck": t["bottleneck"], "LUT": res["LUT"]["estimate"], "LUT_complete": res["LUT"]["complete"],
+            "bottleneck": t["bottleneck"], "rate_bound": f"{bound['layer']} ({bound['by']})",
+            "resource_bound": folding["resource_bound"]["resource"], "fits": folding["fits"],
+            "LUT": res["LUT"]["estimate"], "LUT_complete": res["LUT"]["complete"],
             "LUT_missing": sorted({m.split(".")[1] for m in res["LUT"]["not_estimated"]}),
             "BRAM36": res["BRAM36"]["estimate"], "DSP": res["DSP"]["estimate"], "seconds": round(seconds, 1)}
 
 
+def measure(name: str, what: str, model: Path, folder: Path, run: Path, verify_inputs: int, board: str) -> dict:
+    report, seconds = run_variant(model, folder, run, verify_inputs, board)
+    steps = json.loads((run / "finn_output" / "report" / "time_per_step.json").read_text())
+    r = row(name, what, report, seconds)
+    r.update(finn_seconds=steps["total_build_time"], lutram=lutram_luts(run), board=board,
+             shares={k: report["totals"]["resources"][k]["share"] for k in ("LUT", "BRAM36", "DSP")})
+    return r
+
+
+def print_table(rows: list[dict], first: str) -> None:
+    print(f"| {first} | cycles/frame | est. fps | LUT | BRAM36 | DSP | stage s (FINN s) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        lut = f"{r['LUT']:,.0f}" if r["LUT_complete"] else \
+            f">= {r['LUT']:,.0f} (no LUT model: {', '.join(r['LUT_missing'])})"
+        if r["lutram"]:
+            lut += f" + {r['lutram']:,} LUTRAM"
+        print(f"| {r[first]} | {r['cycles']} | {r['fps']:,.0f} | {lut} | {r['BRAM36']:g} | {r['DSP']:g} | "
+              f"{r['seconds']} ({r['finn_seconds']}) |")
+    print()
+    for r in rows:
+        fit = "" if r["fits"] else "; does NOT fit the budget"
+        print(f"- {r[first]}: {r['what']}; rate bound by {r['rate_bound']}; resource bound {r['resource_bound']}"
+              f"{fit}; shares of the board {r['shares']}")
+    print()
+
+
 def main() -> None:
+    from toolchain.cli import main as toolchain
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", default=DEFAULT_VARIANTS, choices=list(VARIANTS))
+    parser.add_argument("--boards", nargs="*", default=BOARDS, choices=BOARDS,
+                        help="boards the official baseline is built for (automatic folding)")
     parser.add_argument("--verify-inputs", type=int, default=1, help="frames verified per build (finn.verify_inputs)")
     parser.add_argument("--keep", metavar="DIR", help="keep the runs under DIR instead of a temporary folder")
     args = parser.parse_args()
@@ -168,27 +211,23 @@ def main() -> None:
         rows = []
         for name in args.variants:
             folder, what = variant_folder(root / "build", name)
-            report, seconds = run_variant(model, folder, root / "runs" / name, args.verify_inputs)
-            steps = json.loads((root / "runs" / name / "finn_output" / "report" / "time_per_step.json").read_text())
-            r = row(name, what, report, seconds)
-            r["finn_seconds"] = steps["total_build_time"]
-            r["lutram"] = lutram_luts(root / "runs" / name)
-            rows.append(r)
+            rows.append(measure(name, what, model, folder, root / "runs" / name, args.verify_inputs, BOARD))
+        baseline = root / "baseline.onnx"
+        if args.boards and toolchain(["export_onnx", str(OFFICIAL_PTH), "--model", "vgg10", "--out", str(baseline),
+                                      "--set", "export.verify_inputs=1"]) != 0:
+            raise SystemExit("export_onnx of the official baseline failed")
+        folder, _ = variant_folder(root / "build", "shipped")  # its folding files are for the w4a4 model only
+        boards = [measure(board, "official baseline (64 filters, 8 bits), automatic folding", baseline, folder,
+                          root / "runs" / f"baseline_{board}", args.verify_inputs, board) for board in args.boards]
 
-    print(f"\nVGG10 w4a4, 32 filters, {BOARD} @ 250 MHz; FINN estimates (finn-plus 1.6.1), {platform.processor() or ''}"
-          f" {os.cpu_count()} cores")
+    print(f"\n{platform.processor() or platform.machine()} {os.cpu_count()} cores; FINN estimates (finn-plus 1.6.1)")
     print(f"finn-examples reference: {FINN_EXAMPLES['fps']:,} fps measured, ~{FINN_EXAMPLES['LUT']:,} LUT\n")
-    print("| variant | cycles/frame | est. fps | LUT | BRAM36 | DSP | stage s (FINN s) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        lut = f"{r['LUT']:,.0f}" if r["LUT_complete"] else \
-            f">= {r['LUT']:,.0f} (no LUT model: {', '.join(r['LUT_missing'])})"
-        print(f"| {r['variant']} | {r['cycles']} | {r['fps']:,.0f} | {lut} | {r['BRAM36']:g} | {r['DSP']:g} | "
-              f"{r['seconds']} ({r['finn_seconds']}) |")
-    print()
-    for r in rows:
-        extra = f"; + {r['lutram']:,} LUTs of LUTRAM weights (FINN's HLS formula)" if r["lutram"] else ""
-        print(f"- {r['variant']}: {r['what']}; bottleneck {r['bottleneck']}{extra}")
+    if rows:
+        print(f"VGG10 w4a4, 32 filters, {BOARD} @ 250 MHz:\n")
+        print_table(rows, "variant")
+    if boards:
+        print("Official baseline (VGG10 w8a8, 64 filters), automatic folding:\n")
+        print_table(boards, "board")
 
 
 if __name__ == "__main__":

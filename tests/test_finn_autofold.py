@@ -144,9 +144,10 @@ def trained(tmp_path_factory, finn_env):
 
 
 @pytest.mark.parametrize("stage, options, target", [
-    ("prune", ["prune.target_sparsity=0.5", "prune.finetune_epochs=1", "prune.score=false"], "max"),
-    ("reduce_bits", ["prune.bits_weight=[[4, 8, 8, 8, 8, 8, 8, 6, 6, 4]]", "prune.bits_act=[[4, 4, 4, 4, 4, 4, 4, 6, 6]]",
-                     "prune.bits_finetune_epochs=0"], 20_000),
+    pytest.param("prune", ["prune.target_sparsity=0.5", "prune.finetune_epochs=1", "prune.score=false"], "max",
+                 marks=pytest.mark.slow),
+    ("reduce_bits", ["prune.bits_weight=[[4, 8, 8, 8, 8, 8, 8, 6, 6, 4]]",
+                     "prune.bits_act=[[4, 4, 4, 4, 4, 4, 4, 6, 6]]", "prune.bits_finetune_epochs=0"], 20_000),
 ])
 def test_pipeline_outputs_build(stage, options, target, trained, build_folder, tmp_path):
     data, initial = trained

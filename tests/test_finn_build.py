@@ -245,6 +245,9 @@ def broken_copy(tmp_path, path: str, edit) -> Path:
      "finn_options"),
     ("boards/ZCU104.json", lambda s: s.replace('"part"', '"prat"'), "unknown config key 'prat'"),
     ("folding_config/ZCU104.json", lambda s: s.replace('"layers"', '"layerz"'), "unknown key 'layerz'"),
+    ("folding_config/ZCU104.json", lambda s: s.replace('"model"', '"modle"'), "unknown key 'modle'"),
+    ("build.yaml", lambda s: s.replace("target_fps: max", "target_fps: fast"), "'target_fps'"),
+    ("boards/ZCU104.json", lambda s: s.replace('"budget": 0.7', '"budget": 1.5'), "key 'budget'"),
 ])
 def test_bad_build_folder_exits_1_before_any_work(path, edit, named, model_files, tmp_path, capsys, finn_env):
     folder, run = broken_copy(tmp_path, path, edit), tmp_path / "run"
@@ -259,6 +262,8 @@ def test_bad_build_folder_exits_1_before_any_work(path, edit, named, model_files
      "conv1.mvau.SIMDD: not an attribute"),
     (lambda s: s.replace('"mvau": {"PE": 16, "SIMD": 96}', '"mvau": {"PE": 5, "SIMD": 96}'),
      "conv1.mvau.PE=5: must divide MH=32"),
+    (lambda s: s.replace('"swg": {"SIMD": 32}, "mvau": {"PE": 16', '"swg": {"SIMD": 16}, "mvau": {"PE": 16'),
+     "conv1.swg.SIMD=16: parallel_window=1 needs SIMD equal to IFMChannels=32"),
 ])
 def test_folding_errors_name_the_layer_and_keep_the_previous_build(edit, named, model_files, zcu104, tmp_path,
                                                                    capsys):
@@ -273,6 +278,49 @@ def test_folding_errors_name_the_layer_and_keep_the_previous_build(edit, named, 
     assert (run / "finn_output" / "finn_report.json").read_bytes() == before  # the previous build is kept
     assert (run / "manifest.json").read_bytes() == manifest
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in zcu104[1].iterdir())
+
+
+def test_a_failure_inside_a_finn_step_names_the_step_and_the_layer(model_files, build_folder, tmp_path, capsys):
+    """A custom step breaks conv1's sliding window after the folding was checked: FINN's own
+    step fails on it; one line names the step and the layer, the log keeps the traceback."""
+    folder = tmp_path / "b"
+    shutil.copytree(build_folder, folder)
+    (folder / "custom_steps.py").write_text(
+        "from qonnx.custom_op.registry import getCustomOp\n"
+        "from toolchain.hw.finn.structure import places\n\n"
+        "def step_break(model, cfg):\n"
+        "    name = next(n for n, p in places(model).items() if str(p) == 'conv1.swg')\n"
+        "    getCustomOp(model.get_node_from_name(name)).set_nodeattr('SIMD', 16)\n"
+        "    return model\n")
+    text = (folder / "build.yaml").read_text()
+    (folder / "build.yaml").write_text(text.replace("  - step_fold_by_structure\n",
+                                                    "  - step_fold_by_structure\n  - step_break\n"))
+    run = tmp_path / "run"
+    assert main(["finn_build", str(model_files[0]), "--build", str(folder), "--out", str(run),
+                 "--set", "finn.verify_inputs=1", "--set", "finn.verify_synthetic=0"]) == 1
+    err = error_of(capsys)
+    assert "FINN step step_" in err and "failed at layer conv1.swg (ConvolutionInputGenerator_rtl_2)" in err
+    assert "SIMD must be equal to IFMChannels" in err and "finn_build_failed.log" in err
+    assert "Traceback" in (run / "finn_build_failed.log").read_text()
+    assert sorted(p.name for p in run.iterdir()) == ["finn_build_failed.log"]  # no half build, no manifest
+
+
+def test_automatic_folding_of_the_same_model_needs_fewer_dsps_and_brams(model_files, build_folder, zcu104,
+                                                                        tmp_path):
+    """Without the hand file: the same frame rate as finn-examples' folding, at no more DSP and BRAM."""
+    folder = tmp_path / "b"
+    shutil.copytree(build_folder, folder)
+    (folder / "folding_config" / "ZCU104.json").unlink()
+    run = tmp_path / "run"
+    assert main(["finn_build", str(model_files[0]), "--build", str(folder), "--out", str(run),
+                 "--set", "finn.verify_inputs=1", "--set", "finn.verify_synthetic=1"]) == 0
+    auto, hand = report_of(run)["totals"], report_of(zcu104[1])["totals"]
+    assert auto["cycles_per_frame"] == hand["cycles_per_frame"] == 1028
+    for res in ("DSP", "BRAM36"):
+        assert auto["resources"][res]["estimate"] <= hand["resources"][res]["estimate"], res
+    folding = report_of(run)["folding"]
+    assert folding["mode"] == "automatic" and folding["hand_file"] is None and folding["fits"]
+    assert report_of(zcu104[1])["folding"]["hand_file"]["applied"] is True
 
 
 def test_require_bitstream_fails_without_vivado(model_files, tmp_path, capsys):

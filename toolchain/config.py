@@ -516,7 +516,9 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
                 return _coerce(option, value, key)
             except ConfigError:
                 pass
-        _check(False, key, value, " or ".join(str(get_args(a) or a.__name__) for a in inner))
+        _check(False, key, value, " or ".join(", ".join(map(repr, get_args(a))) if get_origin(a) is Literal
+                                              else {int: "an integer", float: "a number"}.get(a, a.__name__)
+                                              for a in inner))
     if origin is Literal:
         _check(value in args, key, value, f"one of {', '.join(map(str, args))}")
         return value

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", nargs="?", help="QONNX model (default: the run's model_export.onnx)")
     parser.add_argument("--build", metavar="DIR", help="build folder, e.g. build/vgg10-radioml (finn.build)")
     parser.add_argument("--board", help="a board of the build folder, e.g. ZCU104 (finn.board)")
+    parser.add_argument("--target-fps", metavar="N|max", help="automatic folding target: frames/s, or max (the "
+                        "fastest folding within the board's budget) (finn.target_fps; default: build.yaml's)")
+    parser.add_argument("--budget", type=float, metavar="SHARE", help="share of each board resource the automatic "
+                        "folding may use, e.g. 0.7 (finn.budget; default: the board file's)")
     parser.add_argument("--checkpoint", metavar="PTH", help="PyTorch checkpoint of the model, compared as well "
                         "(finn.checkpoint; default: the run's, when INPUT is the run's model)")
     parser.add_argument("--require-bitstream", action="store_true",
@@ -44,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> list[str]:
     out = [text_override(f"finn.{key}", getattr(args, key)) for key in ("build", "board", "checkpoint")
            if getattr(args, key)]
+    out += [f"finn.{key}={getattr(args, key)}" for key in ("target_fps", "budget") if getattr(args, key) is not None]
     return out + (["finn.require_bitstream=true"] if args.require_bitstream else [])
 
 

@@ -64,13 +64,18 @@ def _choices(inst, uram: bool) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
 
 
+def rtl_lutram(inst) -> int:
+    """LUTs of an RTL MVAU's weights in LUTRAM, by FINN's HLS MVAU formula P * Q * W * ceil(depth / 64):
+    FINN's RTL MVAU model has no LUT term at all, which would make LUTRAM weights look free."""
+    if inst.onnx_node.op_type != "MVAU_rtl" or inst.get_nodeattr("ram_style") != "distributed":
+        return 0
+    bits = inst.get_input_datatype(1).bitwidth()
+    return inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD") * bits * math.ceil(inst.calc_wmem() / 64)
+
+
 def _estimate(inst, part: str) -> tuple[float, ...]:
     est = inst.node_res_estimation(part)
-    lut = float(est.get("LUT", 0))
-    if inst.onnx_node.op_type == "MVAU_rtl" and inst.get_nodeattr("ram_style") == "distributed":
-        # FINN's RTL MVAU model has no LUT term; its HLS formula for LUTRAM weights, P*Q*W*ceil(depth/64)
-        bits = inst.get_input_datatype(1).bitwidth()
-        lut += inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD") * bits * math.ceil(inst.calc_wmem() / 64)
+    lut = float(est.get("LUT", 0)) + rtl_lutram(inst)
     return (lut, float(est.get("BRAM_18K", 0)), float(est.get("URAM", 0)), float(est.get("DSP", 0)))
 
 

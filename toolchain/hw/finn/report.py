@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .autofold import rtl_lutram
 from .structure import generic_op, places
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
@@ -82,6 +83,9 @@ def layer_rows(model, fpgapart: str) -> list[dict[str, Any]]:
         if gap is not None:
             row["notes"].append(gap.format(lut=int(row["LUT"])))
             row["LUT"] = None
+        if rtl_lutram(inst):
+            row["notes"].append(f"weights in LUTRAM: ~{rtl_lutram(inst):,} LUTs by FINN's HLS formula "
+                                "(counted in folding.totals, not here)")
         rows.append(row)
     return rows
 
