@@ -228,8 +228,9 @@ def auto_fold(model: ModelWrapper, part: str, board: dict[str, int], target: Uni
                     hi, found = mid, trial
                 else:
                     lo, faster = mid + 1, trial
-            if hi > 0 and faster is None:
-                faster = _select(all_units, levels[hi - 1], budget)
+            if hi > 0 and faster is None:  # the level just below was never tried
+                trial = _select(all_units, levels[hi - 1], budget)
+                found, faster = (trial, None) if trial.fits(budget) else (found, trial)
         folding = found
     for option in folding.choice:
         for name, attrs in option.attrs.items():

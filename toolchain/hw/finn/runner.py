@@ -64,9 +64,9 @@ def dataflow_config(plan: BuildPlan, output_dir: Path, verify_npy: tuple[Path, P
     cfg.vitis_platform = plan.board.vitis_platform or None
     cfg.target_fps = None  # FINN's SetFolding is not used: step_fold_by_structure folds within the budget
     cfg.generate_outputs = [DataflowOutputType(o) for o in plan.spec.outputs]
-    # Our structural files ride in FINN's fields: only the toolchain's steps read them
-    # (resolve_steps refuses FINN's name-keyed readers).
-    cfg.folding_config_file = plan.folding_file.resolve() if plan.folding_file else None
+    # The structural specialisation file rides in FINN's field: only the toolchain's step reads it
+    # (resolve_steps refuses FINN's name-keyed readers); the folding file reaches
+    # step_fold_by_structure with the plan (steps.FoldSettings).
     cfg.specialize_layers_config_file = plan.specialize_file.resolve() if plan.specialize_file else None
     cfg.save_intermediate_models = True
     if verify_npy is not None:  # C++ simulation of the folded HLS layers, where the headers exist

@@ -10,8 +10,9 @@ three ways, each handled by one step placed in `build.yaml`:
   the RadioML file's own frame layout, so the host sends a frame as stored.
 - `step_insert_topk` (before streamlining): a TopK(k=1) at the output, into which streamlining
   folds the final scale, so the accelerator returns the class index (LabelSelect).
-`step_specialize_by_structure` and `step_fold_by_structure` apply the build folder's per-board
-files by graph structure (see `structure`). Steps that need Vivado/Vitis are listed in
+`step_specialize_by_structure` applies the build folder's per-board specialisation file by graph
+structure (see `structure`); `step_fold_by_structure` folds every layer within the board's budget
+(`autofold`), with the board's hand folding file over it where the file is written for this graph. Steps that need Vivado/Vitis are listed in
 `XILINX_STEPS`: without the tools the build stops before the first of them.
 """
 
