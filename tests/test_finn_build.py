@@ -323,6 +323,32 @@ def test_automatic_folding_of_the_same_model_needs_fewer_dsps_and_brams(model_fi
     assert report_of(zcu104[1])["folding"]["hand_file"]["applied"] is True
 
 
+def test_the_folding_search_keeps_to_the_target_and_the_budget(zcu104):
+    """autofold on the w4a4 model's HW graph (before folding): a target is met at fewer DSPs than
+    the fastest folding; a tight budget bounds the rate, and the resource it names is the one the
+    next faster folding overflows; a budget nothing fits is reported, not hidden."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from toolchain.hw.finn.autofold import auto_fold, current_folding
+
+    path = str(zcu104[1] / "finn_output" / "intermediate_models" / "step_specialize_by_structure.onnx")
+    board = json.loads((BUILD / "boards" / "ZCU104.json").read_text())
+    part, res = board["part"], board["resources"]
+    target = auto_fold(ModelWrapper(path), part, res, 100_000, 4.0)
+    fastest = auto_fold(ModelWrapper(path), part, res, "max", 4.0)
+    assert target["rate_bound"]["by"] == "the target" and 250e6 / target["cycles"] >= 100_000
+    assert fastest["cycles"] == 1028 and target["totals"]["DSP"] < fastest["totals"]["DSP"]
+    tight_model = ModelWrapper(path)
+    tight = auto_fold(tight_model, part, res, "max", 4.0, fraction=0.2)
+    assert tight["fits"] and tight["cycles"] > 1028 and tight["rate_bound"]["by"].startswith("the budget")
+    assert tight["resource_bound"]["resource"] in tight["resource_bound"]["over_budget_if_faster"]
+    assert all(tight["totals"][r] <= tight["budget"][r] for r in tight["totals"])
+    applied = current_folding(tight_model, part, res, 4.0, 0.2)  # the model carries what was reported
+    assert applied["cycles"] == tight["cycles"] and applied["totals"] == pytest.approx(tight["totals"])
+    nothing = auto_fold(ModelWrapper(path), part, res, "max", 4.0, fraction=0.001)
+    assert not nothing["fits"] and "even the slowest folding does not fit" in nothing["rate_bound"]["by"]
+
+
 def test_require_bitstream_fails_without_vivado(model_files, tmp_path, capsys):
     from toolchain.hw.finn_env import missing_xilinx_tools
 
