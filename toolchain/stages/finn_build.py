@@ -1,13 +1,16 @@
 """Stage `finn_build`: a QONNX model + a build folder -> FINN dataflow accelerator files.
 
 Runs finn-plus (`finn.builder.build_dataflow_cfg`) with the steps listed in the build folder's
-`build.yaml`, the toolchain's own steps among them (toolchain.hw.finn.steps). Where Vivado and
+`build.yaml`, the toolchain's own steps among them (toolchain.hw.finn.steps): every layer is
+folded automatically to `finn.target_fps` within the board's resource budget, a hand folding
+file overriding it for the model it names (toolchain.hw.finn.autofold). Where Vivado and
 Vitis HLS are missing, every step up to and including HW code generation runs, and the build
 stops before the first step that needs them, with exit code 0 and one line naming the skipped
 steps (exit 1 before any work if `finn.require_bitstream` asks for a bitstream). The FINN models
 after streamlining and after HW conversion are then checked class-exactly against the QONNX
 model (and PyTorch), and `finn_report.json` + `finn_report.png` sum up estimates and checks.
-Everything lands in RUN/finn_output/ (docs/finn_build.md); a failure leaves no half build.
+Everything lands in RUN/finn_output/ (docs/finn_build.md); a failure leaves no half build (a
+failed FINN step: one line naming step and layer, FINN's log kept as RUN/finn_build_failed.log).
 """
 
 from __future__ import annotations

@@ -98,6 +98,11 @@ def _evaluate(insts: list, configs: list[dict[str, Any]], part: str) -> Optional
     return Option({inst.onnx_node.name: dict(attrs) for inst, attrs in zip(insts, configs)}, cycles, cost)
 
 
+def _folding_attrs(inst) -> tuple[Any, dict[str, Any]]:
+    names = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "depth_trigger_bram", "depth_trigger_uram")
+    return inst, {a: inst.get_nodeattr(a) for a in names if a in inst.get_nodeattr_types()}
+
+
 def units(model: ModelWrapper, part: str, uram: bool) -> list[Unit]:
     """The model's HW nodes grouped into units, each with its valid configurations."""
     from finn.util.fpgadataflow import is_hls_node, is_rtl_node
@@ -109,9 +114,8 @@ def units(model: ModelWrapper, part: str, uram: bool) -> list[Unit]:
         if not (is_hls_node(node) or is_rtl_node(node)) or node.name in tied:
             continue
         inst = getCustomOp(node)
-        saved = {a: inst.get_nodeattr(a) for a in inst.get_nodeattr_types() if a in (
-            "PE", "SIMD", "parallel_window", "ram_style", "resType", "depth_trigger_bram", "depth_trigger_uram")}
         consumer = model.find_consumer(node.output[0])
+        saved = [_folding_attrs(inst)] + ([_folding_attrs(getCustomOp(consumer))] if consumer is not None else [])
         if generic_op(node.op_type) == "ConvolutionInputGenerator" and inst.get_nodeattr("depthwise") and \
                 consumer is not None and generic_op(consumer.op_type) in ("Pool", "VVAU"):
             # a depthwise window's SIMD is the channels its consumer takes per cycle
@@ -129,8 +133,9 @@ def units(model: ModelWrapper, part: str, uram: bool) -> list[Unit]:
                 option = _evaluate([inst], [config], part)
                 if option is not None:
                     unit.options.append(option)
-        for attr, value in saved.items():
-            inst.set_nodeattr(attr, value)
+        for inst_, attrs in saved:  # the chosen option is set at the end; until then, as found
+            for attr, value in attrs.items():
+                inst_.set_nodeattr(attr, value)
         if not unit.options:  # nothing valid to choose (a layer without folding attributes): as it is
             unit.options.append(_evaluate([inst], [{}], part) or Option({}, int(inst.get_exp_cycles()),
                                                                         _estimate(inst, part)))

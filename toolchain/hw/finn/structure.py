@@ -97,8 +97,8 @@ SHAPE_ATTRS = ("MW", "MH", "Channels", "NumChannels", "IFMChannels", "IFMDim", "
 
 
 def signature(model: ModelWrapper) -> str:
-    """A short hash of the HW graph's structure: every node's place, op, shape attributes and,
-    for the compute layers, input (activation) type. Weight types and thresholds are left out:
+    """A short hash of the HW graph's structure: every node in graph order (hence its place) with
+    its op, shape attributes and, for the compute layers, input (activation) type. Weight types and thresholds are left out:
     FINN narrows them to the trained values, and a folding's constraints do not depend on them."""
     entries = []
     for node in model.graph.node:
