@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-NO_DEPS := finn-plus==1.6.1 onnx-passes==0.4.1 hls4ml==1.3.0
+NO_DEPS := finn-plus==1.6.1 onnx-passes==0.4.1 hls4ml==1.3.0 norse==1.1.0
 
 .PHONY: install demo test test-all lint lock clean
 

@@ -197,3 +197,20 @@ def test_frame_length_mismatch(model, needle, tmp_path, capsys):
 
 def test_missing_data_file(tmp_path, capsys):
     assert_refused(["evaluate", str(PTH), "--data", str(tmp_path / "nope.h5")], tmp_path / "run", capsys, "nope.h5")
+
+
+# ------------------------------------------------------------------------------- small files
+def test_a_one_frame_file_and_split_all(tmp_path, capsys):
+    """The official split of a one-frame block puts the frame into test and none into train:
+    evaluate takes it; `eval.split: all` evaluates every frame of the file, no split."""
+    one = write_radioml(tmp_path / "one.h5", per_block=1, snrs=(30,), labels=[3], length=1024)
+    assert main(["evaluate", str(PTH), "--data", str(one), "--out", str(tmp_path / "a")]) == 0
+    doc = json.loads((tmp_path / "a" / "accuracy.json").read_text())
+    assert doc["data"]["frames_evaluated"] == 1 and doc["data"]["split"] == "test"
+
+    many = write_radioml(tmp_path / "many.h5", per_block=5, snrs=(0, 30), labels=[0, 3], length=1024)
+    assert main(["evaluate", str(PTH), "--data", str(many), "--out", str(tmp_path / "b"),
+                 "--set", "eval.split=all"]) == 0
+    doc = json.loads((tmp_path / "b" / "accuracy.json").read_text())
+    assert doc["data"]["frames_evaluated"] == doc["data"]["frames_in_split"] == 20 and doc["data"]["split"] == "all"
+    assert "20 frames" in capsys.readouterr().out

@@ -208,7 +208,7 @@ class TrainConfig:
 class EvalConfig:
     """evaluate: which split and which confusion matrices."""
 
-    split: Literal["test", "val", "train"] = "test"
+    split: Literal["test", "val", "train", "all"] = "test"  # all: every frame of the file, no split
     confusion_snrs: list[int] = field(default_factory=lambda: [0, 10, 30])  # per-SNR matrices (dB) besides the overall one
     max_frames: Optional[int] = None  # evaluate only the first N frames of the split (quick checks)
     # Frames per forward pass of a .pth model. Not data.batch_size (1024, for training): on a
@@ -385,6 +385,29 @@ class EnergyConfig:
 
 
 @dataclass
+class ClassifyConfig:
+    """classify: the model, how a capture is read and cut into frames (docs/classify.md)."""
+
+    model: str = ""  # a .pth checkpoint, a QONNX .onnx or a finn_build output folder (--model)
+    format: Literal["", "cf32", "ci16", "ci8"] = ""  # raw I/Q file's samples (little-endian); empty: SigMF or HDF5
+    rate: Optional[float] = None  # raw file's sample rate in Hz (SigMF files give theirs); None: time in samples
+    channels: int = 1  # raw file: channels interleaved per sample (SigMF: core:num_channels)
+    channel: int = 0  # channel classified, from 0
+    hop: Optional[int] = None  # samples between frame starts, after resampling; None = the frame length
+    resample: str = ""  # "P/Q": resample_poly by P/Q before framing; empty = none (see docs/classify.md)
+    # unit_power: each frame scaled to mean |I + jQ|^2 = 1, as RadioML's frames are; none: as read
+    normalize: Literal["unit_power", "none"] = "unit_power"
+    chunk_samples: int = 1 << 20  # samples read from the capture at a time (bounds the memory)
+
+    def __post_init__(self) -> None:
+        _check(self.rate is None or self.rate > 0, "classify.rate", self.rate, "a positive number or null")
+        _check(self.channels > 0, "classify.channels", self.channels, "a positive integer")
+        _check(self.channel >= 0, "classify.channel", self.channel, "an integer >= 0")
+        _check(self.hop is None or self.hop > 0, "classify.hop", self.hop, "a positive integer or null")
+        _check(self.chunk_samples > 0, "classify.chunk_samples", self.chunk_samples, "a positive integer")
+
+
+@dataclass
 class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
@@ -406,6 +429,7 @@ class Config:
     prune: PruneConfig = field(default_factory=PruneConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
 
 
 # ----------------------------------------------------------------------------------- loading

@@ -54,6 +54,9 @@ ARTIFACTS = {
     "energy_plot": "energy_report.png",
     "spike_raster": "spike_raster.png",
     "model_nir": "model.nir",
+    "classes_json": "classes.json",
+    "classes_csv": "classes.csv",
+    "classes_timeline": "classes_timeline.png",
 }
 
 PACKAGES = ("torch", "brevitas", "qonnx", "onnx", "finn-plus", "numpy", "h5py", "nir", "toolchain")

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ToolchainError
+from .classes import CLASSES
 from .radioml import RadioMLIndex, make_splits, open_h5, scan
 from .sampling import ContiguousBatchSampler
 
@@ -45,6 +46,16 @@ class RadioMLDataset(Dataset):
         """Scan the file once and return its train/val/test datasets (`filters`: see make_splits)."""
         index = scan(path)
         return {name: cls(index, rows, name) for name, rows in make_splits(index, **filters).items()}
+
+    @classmethod
+    def every_frame(cls, path: str | Path, classes: Sequence[str] | None = None) -> "RadioMLDataset":
+        """Every frame of the file in file order (no split), optionally only the named classes."""
+        index = scan(path)
+        rows = np.arange(index.num_frames, dtype=np.int64)
+        if classes is not None:
+            labels, _ = index.labels_and_snrs(rows)
+            rows = rows[np.isin(labels, [CLASSES.index(c) for c in classes])]
+        return cls(index, rows, "all")
 
     def __len__(self) -> int:
         return int(self.rows.size)

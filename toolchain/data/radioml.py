@@ -189,12 +189,14 @@ def make_splits(
     val_seed: int = 0,
     train_snrs: list[float] | None = None,
     classes: list[str] | None = None,
+    require_train: bool = True,
 ) -> dict[str, np.ndarray]:
     """Sorted file rows of 'train', 'val' and 'test'.
 
     'val' is carved per block from the official train part, so test never changes. The SNR
     filter applies to train and val only (test always has every SNR); the class filter
-    applies to all three.
+    applies to all three. `require_train=False` (evaluation) accepts an empty train part, as
+    in a file of a few frames per block, where the official split puts them all into test.
     """
     train, test = official_split(index)
     labels_tr, snr_tr = index.labels_and_snrs(train)
@@ -218,7 +220,7 @@ def make_splits(
     train, test = train[keep_tr], test[keep_te]
     val = _carve_val(index, train, val_fraction, val_seed)
     train = np.setdiff1d(train, val, assume_unique=True)
-    if train.size == 0:
+    if train.size == 0 and require_train:
         raise ToolchainError(f"{index.path}: the data filters leave no training frames")
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 

@@ -25,6 +25,8 @@ integer datatype (`input_datatype`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,7 @@ import numpy as np
 from .qonnx_ops import DOMAIN  # importing it registers the LIF op with qonnx
 
 INPUT, OUTPUT = "spikes_in", "readout"
+MODEL_CONFIG_KEY, LOGIT_SCALE_KEY = "toolchain.model_config", "toolchain.logit_scale"
 QUANT_DOMAIN = "qonnx.custom_op.general"
 
 
@@ -132,6 +135,10 @@ def build_snn_graph(model):
     for transform in (InferShapes(), FoldConstants(exclude_op_types=["Quant"]), RemoveUnusedTensors(),
                       InferShapes(), InferDataTypes()):
         wrapper = wrapper.transform(transform)
+    # What a host needs to run the graph on I/Q frames (`toolchain classify`): the encoder's
+    # settings, and the temperature that turns the standardised readout into the model's logits.
+    wrapper.set_metadata_prop(MODEL_CONFIG_KEY, json.dumps(dataclasses.asdict(cfg)))
+    wrapper.set_metadata_prop(LOGIT_SCALE_KEY, repr(float(model.log_scale.detach().exp())))
     return wrapper
 
 

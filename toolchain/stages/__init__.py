@@ -41,6 +41,8 @@ STAGES: dict[str, Stage] = {
         Stage("export_nir", "export an SNN checkpoint to NIR (neuromorphic intermediate representation) -> model.nir"),
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),
         Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"),
+        Stage("classify", "classify every frame of a SigMF, raw I/Q or RadioML HDF5 recording -> classes.json/.csv, "
+              "SigMF annotations"),
     )
 }
 

@@ -56,14 +56,18 @@ def model_input(cfg: Config, args: argparse.Namespace | None) -> Path:
 
 
 def select_frames(cfg: Config, path: Path) -> tuple[RadioMLDataset, int]:
-    """The frames to evaluate and the size of the whole split they come from."""
+    """The frames to evaluate and the size of the whole split they come from (`all`: every
+    frame of the file, with the `data.classes` filter)."""
     d = cfg.data
-    splits = RadioMLDataset.splits(path, val_fraction=d.val_fraction, val_seed=d.val_seed,
-                                   train_snrs=d.train_snrs, classes=d.classes)
-    ds = splits[cfg.eval.split]
+    if cfg.eval.split == "all":
+        ds = RadioMLDataset.every_frame(path, d.classes)
+    else:
+        splits = RadioMLDataset.splits(path, val_fraction=d.val_fraction, val_seed=d.val_seed,
+                                       train_snrs=d.train_snrs, classes=d.classes, require_train=False)
+        ds = splits[cfg.eval.split]
     if len(ds) == 0:
         raise ToolchainError(f"config key 'eval.split': the {cfg.eval.split!r} split of {path} has no frames "
-                             f"(data.val_fraction={d.val_fraction})")
+                             f"(data.val_fraction={d.val_fraction}; eval.split=all evaluates every frame)")
     total = len(ds)
     if cfg.eval.max_frames is not None and cfg.eval.max_frames < total:
         # File order: rows are sorted, so this is a prefix of the file's blocks (see docs/evaluate.md).
