@@ -204,7 +204,7 @@ def test_memory_does_not_grow_with_the_capture(small_cnn, tmp_path):
     assert size == 32 << 20
 
     def peak(name: str) -> tuple[int, dict]:
-        args = [tmp_path / name, "--model", small_cnn, "--format", "cf32", "--hop", 16384,
+        args = [tmp_path / name, "--model", small_cnn, "--format", "cf32", "--hop", 65536,
                 "--set", "classify.chunk_samples=65536"]
         tracemalloc.start()
         try:
@@ -216,9 +216,9 @@ def test_memory_does_not_grow_with_the_capture(small_cnn, tmp_path):
     peak("small.cf32")  # imports and caches settle
     small, _ = peak("small.cf32")
     big, doc = peak("big.cf32")
-    assert len(doc["frames"]) == (8 * chunk - 128) // 16384 + 1
+    assert len(doc["frames"]) == (8 * chunk - 128) // 65536 + 1
     assert big < 1.2 * small + (1 << 20), f"peak {big / 1e6:.1f} MB vs {small / 1e6:.1f} MB"
-    args = [tmp_path / "big.cf32", "--model", small_cnn, "--format", "cf32", "--hop", 16384]
+    args = [tmp_path / "big.cf32", "--model", small_cnn, "--format", "cf32", "--hop", 65536]
     assert classes_of(classify(tmp_path, "one_read", *args, "--set", "classify.chunk_samples=4194304")) == \
         classes_of(doc)
 
