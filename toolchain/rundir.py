@@ -54,6 +54,8 @@ ARTIFACTS = {
     "energy_plot": "energy_report.png",
     "spike_raster": "spike_raster.png",
     "model_nir": "model.nir",
+    "model_nir_norse": "model.norse.nir",
+    "model_nir_snntorch": "model.snntorch.nir",
     "classes_json": "classes.json",
     "classes_csv": "classes.csv",
     "classes_timeline": "classes_timeline.png",

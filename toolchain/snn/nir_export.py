@@ -17,6 +17,17 @@ same tau and r, or LIF for a spike-count readout. What NIR cannot say is written
 `graph.metadata["limitations"]` (name -> sentence) and every neuron node's metadata (the exact
 integer parameters and the update rule), since nir 1.0.8 keeps node and graph metadata through
 write/read. Strings and numbers only: nir returns lists of strings as byte arrays.
+
+Simulator variants (`target`), the same network written so that a simulator's own importer
+steps the model's dynamics; neither Norse 1.1 nor snnTorch 1.0 maps NIR's LI or I, so their
+readout is a LIF whose threshold, 2^(B-1), no membrane reaches below saturation:
+- "norse" (`norse.torch.from_nir(graph, dt=1)`): Norse ignores r (takes 1) and steps
+  v += (dt/tau)(v_leak - v + I), so tau = 2^k, r = 1 and every threshold divided by 2^k: the same
+  spikes, membranes in units of 2^k; k = 0 is NIR's IF (Norse's IAF, v += I).
+- "snntorch" (`snntorch.import_nir.import_from_nir`): its importer fixes dt = 1e-4 s, beta =
+  1 - dt/tau and an input gain r dt / tau, so tau = 2^k * 1e-4 and r = 2^k give beta = 1 - 2^-k
+  and gain 1 (one step = 0.1 ms); k = 0 is written as k = 24 (beta rounds to 1 in float32), since
+  its IF mapping leaks (beta 0.9).
 """
 
 from __future__ import annotations
@@ -66,7 +77,14 @@ def limitations(model) -> dict[str, str]:
     }
 
 
-def _neuron(shape: tuple[int, ...], params, readout: bool, layer: int) -> Any:
+TARGETS = ("nir", "norse", "snntorch")
+SNNTORCH_DT = 1e-4  # seconds: snnTorch 1.0's import_from_nir fixes dt (tau = dt / (1 - beta), r = tau / dt)
+NO_LEAK_SHIFT = 24  # snnTorch variant of k = 0: a decay of 1 - 2**-24, which float32 rounds to 1
+
+
+def _neuron(shape: tuple[int, ...], params, readout: bool, layer: int, target: str = "nir") -> Any:
+    """The NIR node of one LIF layer. `target`: the exact mapping ("nir"), or the variant a
+    simulator's importer steps as the model does ("norse", "snntorch"; see the module doc)."""
     import nir
 
     k, theta = params.leak_shift, params.threshold
@@ -74,6 +92,24 @@ def _neuron(shape: tuple[int, ...], params, readout: bool, layer: int) -> Any:
     meta = {"toolchain_layer": f"syn{layer}", "update_rule": UPDATE_RULE, "leak_shift": k,
             "decay_per_step": 1.0 - 2.0 ** -k if k else 1.0, "threshold": theta, "reset": params.reset,
             "state_bits": params.state_bits, "refractory": params.refractory, "dt": 1.0}
+    if target != "nir":
+        # Neither importer maps LI or I: the readout becomes a LIF whose threshold no membrane
+        # reaches below saturation, i.e. the same leaky integrator, read from the simulator's state.
+        never = float(1 << (params.state_bits - 1))
+        v_th = never if readout else theta - 0.5
+        meta["role"] = "membrane readout: LIF that never fires (threshold 2**(B-1))" if readout else "LIF layer"
+        if target == "norse":
+            # Norse steps v += dt/tau (v_leak - v + I), ignoring r: with tau = 2^k, r = 1 its membrane is
+            # ours / 2^k, so thresholds are divided by 2^k; k = 0 is Norse's IAF (v += I)
+            if k == 0:
+                return nir.IF(r=full(1), v_threshold=full(v_th), v_reset=full(0), metadata=meta)
+            scale = 2.0 ** -k
+            return nir.LIF(tau=full(1 << k), r=full(1), v_leak=full(0), v_threshold=full(v_th * scale),
+                           v_reset=full(0), metadata={**meta, "membrane_unit": f"2**{k} integer units"})
+        # snnTorch: beta = 1 - dt/tau = 1 - 2^-k with its dt of 1e-4 s; r = tau/dt makes its input gain 1
+        kk = k or NO_LEAK_SHIFT
+        return nir.LIF(tau=full((1 << kk) * SNNTORCH_DT), r=full(1 << kk), v_leak=full(0), v_threshold=full(v_th),
+                       v_reset=full(0), metadata={**meta, "dt": SNNTORCH_DT})
     if readout:
         meta["role"] = "membrane readout: leaky integrator (steps 1 and 2 of the rule), never fires"
         if k == 0:
@@ -86,8 +122,8 @@ def _neuron(shape: tuple[int, ...], params, readout: bool, layer: int) -> Any:
                    v_reset=full(0), metadata=meta)
 
 
-def snn_to_nir(model) -> Any:
-    """The NIR graph of an `snn` model (its current weights)."""
+def snn_to_nir(model, target: str = "nir") -> Any:
+    """The NIR graph of an `snn` model (its current weights); `target`: one of TARGETS."""
     import nir
     import torch
 
@@ -127,17 +163,18 @@ def snn_to_nir(model) -> Any:
             nodes[syn] = nir.Linear(weight=weight, metadata=syn_meta)
         edges.append((last, syn))
         neuron = "li" if layer.readout else f"lif{i}"
-        nodes[neuron] = _neuron(shape, layer.params, layer.readout, i)
+        nodes[neuron] = _neuron(shape, layer.params, layer.readout, i, target)
         edges.append((syn, neuron))
         last = neuron
     nodes["output"] = nir.Output({"output": np.array(shape)})
     edges.append((last, "output"))
     meta = {
         "producer": "toolchain export_nir",
+        "target": target,
         "model": "snn",
         "nir_version": _nir_version(),
         "time_steps": int(spikes.shape[1]),
-        "dt": 1.0,
+        "dt": SNNTORCH_DT if target == "snntorch" else 1.0,
         "neuron_mapping": "LIF: tau = r = 2**leak_shift, v_leak = 0, v_threshold = threshold - 0.5, v_reset = 0 "
                           "(IF for leak_shift 0); readout LI (I for leak_shift 0) or LIF for a count readout",
         "readout": cfg.snn_readout,

@@ -4,8 +4,10 @@ representation), for simulators and neuromorphic back ends that read NIR (docs/n
 The graph holds the integer weights and the LIF parameters mapped with dt = 1 (see
 `toolchain.snn.nir_export`); what NIR cannot express about the integer neuron (reset by
 subtraction, saturation, the floor of the leak shift, refractory period, v >= theta, the
-host-side encoder) is written into the file's metadata. The file is read back with `nir.read`
-before it replaces anything, so a file that NIR cannot load is never left behind.
+host-side encoder) is written into the file's metadata. Beside it, the variants that Norse and
+snnTorch import and step as the model does (`model.norse.nir`, `model.snntorch.nir`). Every file
+is read back with `nir.read` before any replaces anything, so a file that NIR cannot load is
+never left behind.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
+    from contextlib import ExitStack
+
     from ..atomic import atomic_path
     from ..checkpoint import load_model
-    from ..snn.nir_export import snn_to_nir
+    from ..snn.nir_export import TARGETS, snn_to_nir
     from ..snn.rates import is_snn
 
     source = Path(args.input) if args is not None and args.input else trained_model(cfg)
@@ -39,15 +43,23 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     if not is_snn(model):
         raise ToolchainError(f"{source}: model '{model_cfg.name}' is not a spiking network; NIR export needs an "
                              "SNN checkpoint (model.name 'snn')")
-    graph = snn_to_nir(model.cpu().eval())
-    with stage_run(cfg.run.out_dir, "export_nir", cfg, [source]) as run:
+    model = model.cpu().eval()
+    graphs = {target: snn_to_nir(model, target) for target in TARGETS}
+    with stage_run(cfg.run.out_dir, "export_nir", cfg, [source]) as run, ExitStack() as stack:
         target = Path(getattr(args, "out_file", None) or run.artifact("model_nir"))
         run.outputs["model_nir"] = target.name
-        with atomic_path(target) as tmp:
-            nodes = write_and_check(graph, tmp)
-        run.extra["nir"] = {"nodes": nodes, "limitations": sorted(graph.metadata["limitations"])}
-        print(f"wrote {target}: {len(nodes)} NIR nodes ({', '.join(f'{k}: {v}' for k, v in nodes.items())}); "
-              f"what NIR cannot express is listed in its metadata 'limitations'")
+        paths = {"nir": target}
+        for sim in TARGETS[1:]:  # beside the main file: NAME.norse.nir, NAME.snntorch.nir
+            paths[sim] = target.with_name(f"{target.name[:-len(OUT_SUFFIX)]}.{sim}{OUT_SUFFIX}")
+            run.outputs[f"model_nir_{sim}"] = paths[sim].name
+        nodes = {}
+        for sim, path in paths.items():
+            nodes[sim] = write_and_check(graphs[sim], stack.enter_context(atomic_path(path)))
+        run.extra["nir"] = {"nodes": nodes["nir"], "limitations": sorted(graphs["nir"].metadata["limitations"]),
+                            "variants": {sim: paths[sim].name for sim in TARGETS[1:]}}
+        print(f"wrote {target}: {len(nodes['nir'])} NIR nodes ({', '.join(f'{k}: {v}' for k, v in nodes['nir'].items())}); "
+              f"what NIR cannot express is listed in its metadata 'limitations'; for Norse (from_nir, dt=1) "
+              f"and snnTorch (import_from_nir): {paths['norse'].name}, {paths['snntorch'].name}")
     return run
 
 
