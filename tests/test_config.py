@@ -1,6 +1,9 @@
+import sys
+from pathlib import Path
+
 import pytest
 
-from toolchain.config import Config, from_dict, load_config, parse_override, to_dict
+from toolchain.config import Config, PruneConfig, from_dict, load_config, parse_override, to_dict
 from toolchain.errors import ConfigError
 
 
@@ -81,3 +84,35 @@ def test_text_flags_stay_text():
     cfg = load_config(None, [text_override("data.path", "123"), text_override("run.out_dir", "a: b"),
                              text_override("model.name", "yes")])
     assert cfg.data.path == "123" and cfg.run.out_dir == "a: b" and cfg.model.name == "yes"
+
+
+def test_every_key_has_a_doc_and_docs_config_md_is_generated_from_them():
+    import dataclasses
+    import subprocess
+
+    from toolchain.config_doc import keys, markdown, stage_readers
+
+    missing = [k.name for k in keys() if not k.doc.strip()]
+    assert not missing, f"config keys without metadata['doc']: {missing}"
+    assert {k.name for k in keys()} >= {f"prune.{f.name}" for f in dataclasses.fields(PruneConfig)}
+    doc = (Path(__file__).parents[1] / "docs" / "config.md").read_text()
+    assert doc == markdown(stage_readers()), "docs/config.md is stale: python -m toolchain.config_doc > docs/config.md"
+    out = subprocess.run([sys.executable, "-m", "toolchain.config_doc"], capture_output=True, text=True, check=True)
+    assert out.stdout == doc
+
+
+def test_each_stage_help_lists_the_keys_it_reads(capsys):
+    from toolchain.cli import main
+
+    def help_of(stage):
+        with pytest.raises(SystemExit):
+            main([stage, "--help"])
+        return capsys.readouterr().out
+
+    text = help_of("prune")
+    assert 'prune.method (choices: imp, fmp, default "fmp")' in text
+    assert "rolled back and retried" in text and "data.batch_size (int, default 1024)" in text
+    assert "classify." not in text and "finn." not in text
+    text = help_of("classify")
+    assert "classify.hop (int or null, default null)" in text and "classify.format (choices: '', cf32" in text
+    assert "prune." not in text

@@ -20,20 +20,29 @@ import yaml
 from .data.classes import CLASSES, FRAME_LENGTH, SNRS
 from .errors import ConfigError
 
+def key(default: Any, doc: str) -> Any:
+    """A config field with its one-line doc, which `--help` and docs/config.md show (config_doc)."""
+    return field(default=default, metadata={"doc": doc})
+
+
+def key_factory(factory: Any, doc: str) -> Any:
+    """`key` for a mutable default (a list, a nested section)."""
+    return field(default_factory=factory, metadata={"doc": doc})
+
 
 # ----------------------------------------------------------------------------------- sections
 @dataclass
 class DataConfig:
     """Which RadioML-format file to read and how to split it."""
 
-    path: str = ""  # RadioML 2018.01A-format HDF5 file (X, Y, Z); empty = given on the command line
-    val_fraction: float = 0.1  # share of each (class, SNR) block's official train part held out
-    val_seed: int = 0  # seed of the validation carve-out (the train/test split is always seed 2018)
-    train_snrs: Optional[list[int]] = None  # SNRs (dB) kept for train/val; None = all. Test keeps all.
-    classes: Optional[list[str]] = None  # class names kept in every split; None = all 24
-    batch_size: int = 1024
-    num_workers: int = 0  # DataLoader worker processes
-    run_length: int = 16  # contiguous frames read together when shuffling (see docs/data.md)
+    path: str = key("", "RadioML 2018.01A-format HDF5 file (X, Y, Z); empty = given on the command line")
+    val_fraction: float = key(0.1, "share of each (class, SNR) block's official train part held out")
+    val_seed: int = key(0, "seed of the validation carve-out (the train/test split is always seed 2018)")
+    train_snrs: Optional[list[int]] = key(None, "SNRs (dB) kept for train/val; None = all. Test keeps all.")
+    classes: Optional[list[str]] = key(None, "class names kept in every split; None = all 24")
+    batch_size: int = key(1024, "batch size of the data loaders")
+    num_workers: int = key(0, "DataLoader worker processes")
+    run_length: int = key(16, "contiguous frames read together when shuffling (see docs/data.md)")
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", self.val_fraction, "a number in [0, 1)")
@@ -52,12 +61,12 @@ class DataConfig:
 class ChannelConfig:
     """Impairments applied by the synthetic generator after modulation."""
 
-    enabled: bool = True
-    max_cfo: float = 0.01  # carrier frequency offset, cycles/sample, uniform in [-max, max]
-    max_sro_ppm: float = 200.0  # sample-rate offset, parts per million, uniform in [-max, max]
-    multipath_taps: int = 3  # Rayleigh taps at integer sample delays (1 = flat fading)
-    multipath_decay: float = 0.5  # power ratio between consecutive taps (exponential profile)
-    rician_k: float = 4.0  # power ratio of the fixed line-of-sight part of the first tap (0 = Rayleigh)
+    enabled: bool = key(True, "apply CFO, phase, sample-rate offset and multipath (AWGN always)")
+    max_cfo: float = key(0.01, "carrier frequency offset, cycles/sample, uniform in [-max, max]")
+    max_sro_ppm: float = key(200.0, "sample-rate offset, parts per million, uniform in [-max, max]")
+    multipath_taps: int = key(3, "Rayleigh taps at integer sample delays (1 = flat fading)")
+    multipath_decay: float = key(0.5, "power ratio between consecutive taps (exponential profile)")
+    rician_k: float = key(4.0, "power ratio of the fixed line-of-sight part of the first tap (0 = Rayleigh)")
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.max_cfo < 0.5, "synth.channel.max_cfo", self.max_cfo, "a number in [0, 0.5)")
@@ -71,13 +80,13 @@ class ChannelConfig:
 class SynthConfig:
     """Size and seed of a generated RadioML-format file."""
 
-    frames_per_pair: int = 32  # frames per (modulation, SNR) pair; the real file has 4096
-    snrs: list[int] = field(default_factory=lambda: list(SNRS))  # SNR grid in dB
-    length: int = FRAME_LENGTH  # samples per frame
-    seed: int = 0
-    samples_per_symbol: list[int] = field(default_factory=lambda: [4, 8])  # drawn per frame, inclusive range
-    rolloff: list[float] = field(default_factory=lambda: [0.2, 0.5])  # RRC roll-off range per frame
-    channel: ChannelConfig = field(default_factory=ChannelConfig)
+    frames_per_pair: int = key(32, "frames per (modulation, SNR) pair; the real file has 4096")
+    snrs: list[int] = key_factory(lambda: list(SNRS), "SNR grid in dB")
+    length: int = key(FRAME_LENGTH, "samples per frame")
+    seed: int = key(0, "generator seed")
+    samples_per_symbol: list[int] = key_factory(lambda: [4, 8], "drawn per frame, inclusive range")
+    rolloff: list[float] = key_factory(lambda: [0.2, 0.5], "RRC roll-off range per frame")
+    channel: ChannelConfig = key_factory(ChannelConfig, "channel impairments (synth.channel.*)")
 
     def __post_init__(self) -> None:
         _check(self.frames_per_pair > 0, "synth.frames_per_pair", self.frames_per_pair, "a positive integer")
@@ -95,46 +104,48 @@ class SynthConfig:
 class ModelConfig:
     """Which registered model to build and its quantization (see docs/models.md)."""
 
-    name: str = "vgg10"  # a key of toolchain.models.MODELS
-    num_classes: int = 24
-    input_length: int = FRAME_LENGTH  # samples per frame the model is built for
-    filters: int = 64  # conv filters per layer (the FINN example deploys 32)
-    dense: int = 128  # units of the two hidden dense layers
-    conv_layers: int = 7  # each halves the length: 1024 -> 8 with 7 layers
-    input_bits: int = 8  # input quantizer: signed, constant scale over [-input_range, input_range]
-    input_range: float = 2.0
-    weight_bits: int = 8  # every conv/linear layer unless layer_weight_bits is given
-    act_bits: int = 8  # every QuantReLU unless layer_act_bits is given
-    layer_weight_bits: Optional[list[int]] = None  # per conv/linear layer, input to output
-    layer_act_bits: Optional[list[int]] = None  # per QuantReLU, input to output
-    bias_bits: int = 32  # integer bias of the classifier (scale = input scale x weight scale)
-    stats_dense: int = 32  # two_branch: units of the statistics branch's hidden layer
+    name: str = key("vgg10", "a key of toolchain.models.MODELS")
+    num_classes: int = key(24, "outputs of the classifier")
+    input_length: int = key(FRAME_LENGTH, "samples per frame the model is built for")
+    filters: int = key(64, "conv filters per layer (the FINN example deploys 32)")
+    dense: int = key(128, "units of the two hidden dense layers")
+    conv_layers: int = key(7, "each halves the length: 1024 -> 8 with 7 layers")
+    input_bits: int = key(8, "input quantizer: signed, constant scale over [-input_range, input_range]")
+    input_range: float = key(2.0, "input quantizer range: [-input_range, input_range]")
+    weight_bits: int = key(8, "every conv/linear layer unless layer_weight_bits is given")
+    act_bits: int = key(8, "every QuantReLU unless layer_act_bits is given")
+    layer_weight_bits: Optional[list[int]] = key(None, "per conv/linear layer, input to output")
+    layer_act_bits: Optional[list[int]] = key(None, "per QuantReLU, input to output")
+    bias_bits: int = key(32, "integer bias of the classifier (scale = input scale x weight scale)")
+    stats_dense: int = key(32, "two_branch: units of the statistics branch's hidden layer")
     # --- model `snn` only (docs/snn.md); weight_bits / layer_weight_bits (one per conv + the
     # readout) give its synapse widths. On ModelConfig so that a checkpoint rebuilds the SNN.
-    snn_encoder: Literal["constellation", "delta"] = "constellation"  # a key of toolchain.snn.encoders.ENCODERS
-    snn_group: int = 16  # samples per time step: T = input_length / snn_group steps
-    snn_resolution: int = 16  # constellation: R x R cells of the I/Q plane
-    snn_range: float = 2.0  # constellation: the plane spans [-range, range] in I and Q (outside: edge cells)
-    snn_gamma: float = 1.0  # constellation: radius warping r -> range (r/range)**gamma; < 1 widens the centre
-    snn_binary: bool = False  # constellation: at most one spike per cell and step (else counts)
-    snn_delta_step: float = 0.1  # delta: quantization step of I and Q; one spike per level crossed
-    snn_filters: list[int] = field(default_factory=lambda: [32, 32, 32])  # conv LIF layers, filters each
-    snn_kernel: int = 7  # square conv kernel (odd: 'same' padding keeps the plane size)
-    snn_state_bits: int = 24  # signed saturating membrane width of every LIF neuron
-    snn_leak_shift: int = 4  # leak v - (v >> k): k=4 keeps 15/16 per step; 0 = no leak
-    snn_threshold: int = 128  # spike when v >= threshold, in units of the integer weights
-    # One threshold per conv LIF layer, input to output, overriding snn_threshold there (the readout
-    # keeps snn_threshold); set by ANN->SNN conversion (docs/convert.md). None = snn_threshold everywhere.
-    snn_thresholds: Optional[list[int]] = None
-    snn_reset: Literal["subtract", "zero"] = "subtract"
-    snn_refractory: int = 0  # steps a neuron ignores input after a spike; 0 = none
-    snn_readout: Literal["membrane", "count"] = "membrane"  # final leaky-integrator membrane or LIF spike counts
-    snn_bptt: Optional[int] = None  # truncated BPTT: cut gradients through the state every N steps; None = full
-    snn_surrogate: Literal["fast_sigmoid", "arctan"] = "fast_sigmoid"  # gradient of the spike
-    snn_surrogate_slope: float = 5.0  # steepness of the surrogate, over (v - threshold) / threshold
-    # bptt: surrogate-gradient BPTT through layers and time; local: each hidden layer learns from its
-    # own fixed random readout and loss, no gradient across layers or time steps (DECOLLE-style).
-    snn_learning: Literal["bptt", "local"] = "bptt"
+    snn_encoder: Literal["constellation", "delta"] = key("constellation", "a key of toolchain.snn.encoders.ENCODERS")
+    snn_group: int = key(16, "samples per time step: T = input_length / snn_group steps")
+    snn_resolution: int = key(16, "constellation: R x R cells of the I/Q plane")
+    snn_range: float = key(2.0, "constellation: the plane spans [-range, range] in I and Q (outside: edge cells)")
+    snn_gamma: float = key(1.0, "constellation: radius warping r -> range (r/range)**gamma; < 1 widens the centre")
+    snn_binary: bool = key(False, "constellation: at most one spike per cell and step (else counts)")
+    snn_delta_step: float = key(0.1, "delta: quantization step of I and Q; one spike per level crossed")
+    snn_filters: list[int] = key_factory(lambda: [32, 32, 32], "conv LIF layers, filters each")
+    snn_kernel: int = key(7, "square conv kernel (odd: 'same' padding keeps the plane size)")
+    snn_state_bits: int = key(24, "signed saturating membrane width of every LIF neuron")
+    snn_leak_shift: int = key(4, "leak v - (v >> k): k=4 keeps 15/16 per step; 0 = no leak")
+    snn_threshold: int = key(128, "spike when v >= threshold, in units of the integer weights")
+    snn_thresholds: Optional[list[int]] = key(
+        None,
+        "One threshold per conv LIF layer, input to output, overriding snn_threshold there (the readout keeps"
+        " snn_threshold); set by ANN->SNN conversion (docs/convert.md). None = snn_threshold everywhere.")
+    snn_reset: Literal["subtract", "zero"] = key("subtract", "after a spike: subtract the threshold, or reset to zero")
+    snn_refractory: int = key(0, "steps a neuron ignores input after a spike; 0 = none")
+    snn_readout: Literal["membrane", "count"] = key("membrane", "final leaky-integrator membrane or LIF spike counts")
+    snn_bptt: Optional[int] = key(None, "truncated BPTT: cut gradients through the state every N steps; None = full")
+    snn_surrogate: Literal["fast_sigmoid", "arctan"] = key("fast_sigmoid", "gradient of the spike")
+    snn_surrogate_slope: float = key(5.0, "steepness of the surrogate, over (v - threshold) / threshold")
+    snn_learning: Literal["bptt", "local"] = key(
+        "bptt",
+        "bptt: surrogate-gradient BPTT through layers and time; local: each hidden layer learns from its own "
+        "fixed random readout and loss, no gradient across layers or time steps (DECOLLE-style).")
 
     def __post_init__(self) -> None:
         for key in ("num_classes", "input_length", "filters", "dense", "conv_layers", "stats_dense"):
@@ -177,21 +188,23 @@ class ModelConfig:
 class TrainConfig:
     """train_initial: optimisation (defaults of the challenge baseline)."""
 
-    epochs: int = 20
-    lr: float = 0.01  # Adam
-    weight_decay: float = 0.0
-    t0: int = 5  # CosineAnnealingWarmRestarts period, epochs
-    eta_min: float = 0.0
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
-    max_batches: Optional[int] = None  # cap per epoch, for quick runs; None = the whole split
-    threads: Optional[int] = None  # torch CPU threads; None = torch's default
-    # Continue the run in run.out_dir from its checkpoint_last.pth (`--resume`); without it an
-    # existing checkpoint there is an error, so a finished run is never silently overwritten.
-    resume: bool = False
-    # torch.use_deterministic_algorithms (warn-only) and no cuDNN autotuning: the same seed gives
-    # the same weights on the same machine; costs some speed on CUDA.
-    deterministic: bool = True
+    epochs: int = key(20, "training epochs")
+    lr: float = key(0.01, "Adam")
+    weight_decay: float = key(0.0, "Adam weight decay")
+    t0: int = key(5, "CosineAnnealingWarmRestarts period, epochs")
+    eta_min: float = key(0.0, "smallest learning rate of the cosine schedule")
+    seed: int = key(0, "seed of initialisation and shuffling")
+    device: Literal["auto", "cpu", "cuda"] = key("auto", "auto: cuda when available")
+    max_batches: Optional[int] = key(None, "cap per epoch, for quick runs; None = the whole split")
+    threads: Optional[int] = key(None, "torch CPU threads; None = torch's default")
+    resume: bool = key(
+        False,
+        "Continue the run in run.out_dir from its checkpoint_last.pth (`--resume`); without it an existing "
+        "checkpoint there is an error, so a finished run is never silently overwritten.")
+    deterministic: bool = key(
+        True,
+        "torch.use_deterministic_algorithms (warn-only) and no cuDNN autotuning: the same seed gives the same"
+        " weights on the same machine; costs some speed on CUDA.")
 
     def __post_init__(self) -> None:
         _check(self.epochs > 0, "train.epochs", self.epochs, "a positive integer")
@@ -208,16 +221,18 @@ class TrainConfig:
 class EvalConfig:
     """evaluate: which split and which confusion matrices."""
 
-    split: Literal["test", "val", "train", "all"] = "test"  # all: every frame of the file, no split
-    confusion_snrs: list[int] = field(default_factory=lambda: [0, 10, 30])  # per-SNR matrices (dB) besides the overall one
-    max_frames: Optional[int] = None  # evaluate only the first N frames of the split (quick checks)
-    # Frames per forward pass of a .pth model. Not data.batch_size (1024, for training): on a
-    # 2-core CPU small batches stay in cache and run ~1.5x faster (docs/evaluate.md).
-    batch_size: int = 64
-    # Frames per qonnx execution of an .onnx model: each call costs ~50 ms of fixed overhead
-    # whatever its size, and past ~128 frames memory traffic bounds the speed (docs/evaluate.md).
-    onnx_batch_size: int = 128
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # .pth evaluation; auto: cuda when available
+    split: Literal["test", "val", "train", "all"] = key("test", "all: every frame of the file, no split")
+    confusion_snrs: list[int] = key_factory(lambda: [0, 10, 30], "per-SNR matrices (dB) besides the overall one")
+    max_frames: Optional[int] = key(None, "evaluate only the first N frames of the split (quick checks)")
+    batch_size: int = key(
+        64,
+        "Frames per forward pass of a .pth model. Not data.batch_size (1024, for training): on a 2-core CPU "
+        "small batches stay in cache and run ~1.5x faster (docs/evaluate.md).")
+    onnx_batch_size: int = key(
+        128,
+        "Frames per qonnx execution of an .onnx model: each call costs ~50 ms of fixed overhead whatever its "
+        "size, and past ~128 frames memory traffic bounds the speed (docs/evaluate.md).")
+    device: Literal["auto", "cpu", "cuda"] = key("auto", ".pth evaluation; auto: cuda when available")
 
     def __post_init__(self) -> None:
         _check(self.max_frames is None or self.max_frames > 0, "eval.max_frames", self.max_frames, "a positive integer or null")
@@ -229,9 +244,9 @@ class EvalConfig:
 class ExportConfig:
     """export_onnx: verification of the exported QONNX against PyTorch."""
 
-    verify_inputs: int = 16  # random inputs run through both
-    atol: float = 1e-4  # tolerance on the outputs (float rounding); the class must match exactly
-    seed: int = 0
+    verify_inputs: int = key(16, "random inputs run through both")
+    atol: float = key(1e-4, "tolerance on the outputs (float rounding); the class must match exactly")
+    seed: int = key(0, "seed of the verification inputs")
 
     def __post_init__(self) -> None:
         _check(self.verify_inputs > 0, "export.verify_inputs", self.verify_inputs, "a positive integer")
@@ -242,30 +257,39 @@ class ExportConfig:
 class CostConfig:
     """export_inference_cost: qonnx inference_cost options."""
 
-    discount_sparsity: bool = True  # zero weights cost nothing (the challenge rule)
-    allow_unsupported: bool = False  # else ops the counter cannot cost are an error
-    # SNN only: evaluate's energy_report.json whose measured spike rates discount the synapse work
-    # (accumulates of actual input spikes instead of dense MACs); empty = dense, every step.
-    activity: str = ""
+    discount_sparsity: bool = key(True, "zero weights cost nothing (the challenge rule)")
+    allow_unsupported: bool = key(False, "else ops the counter cannot cost are an error")
+    activity: str = key(
+        "",
+        "SNN only: evaluate's energy_report.json whose measured spike rates discount the synapse work "
+        "(accumulates of actual input spikes instead of dense MACs); empty = dense, every step.")
 
 
 @dataclass
 class FinnConfig:
     """finn_build: which build folder and board, and how the result is checked (docs/finn_build.md)."""
 
-    build: str = "build/vgg10-radioml"  # build folder: build.yaml, boards/, folding_config/, specialize_layers_config/
-    board: str = ""  # a board of the build folder (boards/<BOARD>.json); empty = the folder's default board
-    clock_ns: Optional[float] = None  # clock period; None = the board file's, else build.yaml's
-    # Automatic folding: frames/s, or "max" (the fastest folding within the budget); None = build.yaml's
-    target_fps: Optional[Union[int, Literal["max"]]] = None
-    budget: Optional[float] = None  # share of each board resource the folding may use; None = the board file's
-    checkpoint: str = ""  # PyTorch checkpoint of the ONNX, compared too; empty = the run's, when the ONNX is the run's
-    verify_inputs: int = 8  # random unit-power frames through every model
-    verify_synthetic: int = 4  # synthetic modulated frames (toolchain generator, 30 dB), spread over the classes
-    seed: int = 0
-    # The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work,
-    # instead of a build that stops after HW code generation with exit 0.
-    require_bitstream: bool = False
+    build: str = key(
+        "build/vgg10-radioml",
+        "build folder: build.yaml, boards/, folding_config/, specialize_layers_config/")
+    board: str = key("", "a board of the build folder (boards/<BOARD>.json); empty = the folder's default board")
+    clock_ns: Optional[float] = key(None, "clock period; None = the board file's, else build.yaml's")
+    target_fps: Optional[Union[int, Literal["max"]]] = key(
+        None,
+        "Automatic folding: frames/s, or \"max\" (the fastest folding within the budget); None = build.yaml's")
+    budget: Optional[float] = key(
+        None,
+        "share of each board resource the folding may use; None = the board file's")
+    checkpoint: str = key(
+        "",
+        "PyTorch checkpoint of the ONNX, compared too; empty = the run's, when the ONNX is the run's")
+    verify_inputs: int = key(8, "random unit-power frames through every model")
+    verify_synthetic: int = key(4, "synthetic modulated frames (toolchain generator, 30 dB), spread over the classes")
+    seed: int = key(0, "seed of the verification frames")
+    require_bitstream: bool = key(
+        False,
+        "The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work, "
+        "instead of a build that stops after HW code generation with exit 0.")
 
     def __post_init__(self) -> None:
         _check(bool(self.build), "finn.build", self.build, "a build folder path")
@@ -284,43 +308,55 @@ class FinnConfig:
 class PruneConfig:
     """prune: iterative magnitude pruning with fine-tuning (docs/prune.md)."""
 
-    # imp: a fixed rate per step until prune.steps or the criterion fails; fmp: a failed step is
-    # rolled back and retried at rate / decay, until the rate falls below min_rate.
-    method: Literal["imp", "fmp"] = "fmp"
-    rate: float = 0.2  # share of the still remaining weights removed per step (global L1 over all pruned layers)
-    steps: int = 20  # pruning attempts at most, kept or rolled back: bounds the run time
-    decay: float = 2.0  # fmp: a rolled-back step divides the rate by this
-    min_rate: float = 0.05  # fmp: stop once the rate falls below this
-    # Stop at this overall sparsity of the pruned layers; the last step is cut short to land on it.
-    target_sparsity: Optional[float] = None
-    # absolute: val accuracy >= min_acc; relative: val accuracy >= the unpruned model's - max_drop
-    # (synthetic data has its own accuracy scale, so an absolute threshold rarely transfers).
-    criterion: Literal["relative", "absolute"] = "relative"
-    min_acc: float = 0.563  # absolute criterion: the challenge threshold
-    max_drop: float = 0.01  # relative criterion: accuracy (0..1) a step may lose, 0.01 = 1 point
-    # Module types whose weights are pruned (conv: Conv1d/2d/3d, linear: Linear, Brevitas' quantized
-    # ones included; never BatchNorm), chosen by type, never by position in the model.
-    layer_types: list[Literal["conv", "linear"]] = field(default_factory=lambda: ["conv", "linear"])
-    finetune_epochs: int = 2  # fine-tuning epochs after each pruning step (0: judge the step untuned)
-    lr: float = 0.001  # Adam learning rate of the fine-tuning
-    # rewind: each step restarts Adam and a cosine decay over finetune_epochs from prune.lr;
-    # plateau: one Adam and ReduceLROnPlateau (on val loss) across all steps.
-    schedule: Literal["rewind", "plateau"] = "rewind"
-    plateau_factor: float = 0.5  # plateau: learning-rate factor on a plateau
-    plateau_patience: int = 1  # plateau: epochs without val-loss improvement before reducing
-    distill: bool = False  # knowledge distillation from the unpruned model while fine-tuning
-    temperature: float = 2.0  # distillation temperature T (Imperial: 2)
-    alpha: float = 0.5  # distillation weight: (1 - alpha) CE + alpha T^2 KL (Imperial: 0.5)
-    score: bool = True  # qonnx inference cost of every step (a few seconds each): the trade-off curve
-    # Continue the prune in run.out_dir from its prune_last.pth (`--resume`); without it an
-    # existing prune_last.pth or final_model.pth there is an error.
-    resume: bool = False
-    # reduce_bits (docs/prune.md): the bit-width settings swept, one entry each. An entry lists the
-    # weight bits per conv/linear layer, input to output; a single value means every layer; null
-    # keeps the model's. bits_act: the same per QuantReLU, as many entries as bits_weight.
-    bits_weight: Optional[list[list[int]]] = None
-    bits_act: Optional[list[list[int]]] = None
-    bits_finetune_epochs: int = 1  # reduce_bits: a fine-tuned copy of every setting besides the untuned one (0: none)
+    method: Literal["imp", "fmp"] = key(
+        "fmp",
+        "imp: a fixed rate per step until prune.steps or the criterion fails; fmp: a failed step is rolled "
+        "back and retried at rate / decay, until the rate falls below min_rate.")
+    rate: float = key(0.2, "share of the still remaining weights removed per step (global L1 over all pruned layers)")
+    steps: int = key(20, "pruning attempts at most, kept or rolled back: bounds the run time")
+    decay: float = key(2.0, "fmp: a rolled-back step divides the rate by this")
+    min_rate: float = key(0.05, "fmp: stop once the rate falls below this")
+    target_sparsity: Optional[float] = key(
+        None,
+        "Stop at this overall sparsity of the pruned layers; the last step is cut short to land on it.")
+    criterion: Literal["relative", "absolute"] = key(
+        "relative",
+        "absolute: val accuracy >= min_acc; relative: val accuracy >= the unpruned model's - max_drop "
+        "(synthetic data has its own accuracy scale, so an absolute threshold rarely transfers).")
+    min_acc: float = key(0.563, "absolute criterion: the challenge threshold")
+    max_drop: float = key(0.01, "relative criterion: accuracy (0..1) a step may lose, 0.01 = 1 point")
+    layer_types: list[Literal["conv", "linear"]] = key_factory(
+        lambda: ["conv", "linear"],
+        "Module types whose weights are pruned (conv: Conv1d/2d/3d, linear: Linear, Brevitas' quantized ones "
+        "included; never BatchNorm), chosen by type, never by position in the model.")
+    finetune_epochs: int = key(2, "fine-tuning epochs after each pruning step (0: judge the step untuned)")
+    lr: float = key(0.001, "Adam learning rate of the fine-tuning")
+    schedule: Literal["rewind", "plateau"] = key(
+        "rewind",
+        "rewind: each step restarts Adam and a cosine decay over finetune_epochs from prune.lr; plateau: one "
+        "Adam and ReduceLROnPlateau (on val loss) across all steps.")
+    plateau_factor: float = key(0.5, "plateau: learning-rate factor on a plateau")
+    plateau_patience: int = key(1, "plateau: epochs without val-loss improvement before reducing")
+    distill: bool = key(False, "knowledge distillation from the unpruned model while fine-tuning")
+    temperature: float = key(2.0, "distillation temperature T (Imperial: 2)")
+    alpha: float = key(0.5, "distillation weight: (1 - alpha) CE + alpha T^2 KL (Imperial: 0.5)")
+    score: bool = key(True, "qonnx inference cost of every step (a few seconds each): the trade-off curve")
+    resume: bool = key(
+        False,
+        "Continue the prune in run.out_dir from its prune_last.pth (`--resume`); without it an existing "
+        "prune_last.pth or final_model.pth there is an error.")
+    bits_weight: Optional[list[list[int]]] = key(
+        None,
+        "reduce_bits (docs/prune.md): the bit-width settings swept, one entry each. An entry lists the weight"
+        " bits per conv/linear layer, input to output; a single value means every layer; null keeps the "
+        "model's. bits_act: the same per QuantReLU, as many entries as bits_weight.")
+    bits_act: Optional[list[list[int]]] = key(
+        None,
+        "reduce_bits: the activation bits per QuantReLU of each setting, as many entries as "
+        "prune.bits_weight; null keeps the model's")
+    bits_finetune_epochs: int = key(
+        1,
+        "reduce_bits: a fine-tuned copy of every setting besides the untuned one (0: none)")
 
     def __post_init__(self) -> None:
         _check(0.0 < self.rate < 1.0, "prune.rate", self.rate, "a number in (0, 1)")
@@ -355,14 +391,15 @@ class PruneConfig:
 class ConvertConfig:
     """convert: ANN->SNN conversion of a trained quantized ReLU CNN (docs/convert.md)."""
 
-    time_steps: list[int] = field(default_factory=lambda: [8, 16, 32, 64])  # T values evaluated (each divides the frame length)
-    percentile: float = 99.9  # threshold = this percentile of each layer's ReLU activations
-    calibration_frames: int = 1024  # training frames whose activations set the thresholds
-    finetune_epochs: int = 0  # surrogate-gradient fine-tuning of the converted SNN (0: none)
-    finetune_lr: float = 0.0005  # Adam learning rate of the fine-tuning (train.lr is for training from scratch)
-    # T of converted_model.pth (evaluated too if not in time_steps); None = the CNN's own T, i.e.
-    # input_length / its model.snn_group. Not the best T of the sweep: that is picked on test data.
-    save_time_steps: Optional[int] = None
+    time_steps: list[int] = key_factory(lambda: [8, 16, 32, 64], "T values evaluated (each divides the frame length)")
+    percentile: float = key(99.9, "threshold = this percentile of each layer's ReLU activations")
+    calibration_frames: int = key(1024, "training frames whose activations set the thresholds")
+    finetune_epochs: int = key(0, "surrogate-gradient fine-tuning of the converted SNN (0: none)")
+    finetune_lr: float = key(0.0005, "Adam learning rate of the fine-tuning (train.lr is for training from scratch)")
+    save_time_steps: Optional[int] = key(
+        None,
+        "T of converted_model.pth (evaluated too if not in time_steps); None = the CNN's own T, i.e. "
+        "input_length / its model.snn_group. Not the best T of the sweep: that is picked on test data.")
 
     def __post_init__(self) -> None:
         _check(len(self.time_steps) > 0 and all(t > 0 for t in self.time_steps), "convert.time_steps",
@@ -381,23 +418,26 @@ class EnergyConfig:
 
     # A row of toolchain.reports.energy.ENERGY_TABLE: the 45 nm figures (Horowitz, ISSCC 2014).
     # int32: the SNN's 24-bit state accumulates at int32 width (0.1 pJ an add) against int32 MACs.
-    precision: Literal["int8", "int32", "fp32"] = "int8"  # arithmetic the SNN's accumulates and the CNN's MACs are costed at
+    precision: Literal["int8", "int32", "fp32"] = key(
+        "int8",
+        "arithmetic the SNN's accumulates and the CNN's MACs are costed at")
 
 
 @dataclass
 class ClassifyConfig:
     """classify: the model, how a capture is read and cut into frames (docs/classify.md)."""
 
-    model: str = ""  # a .pth checkpoint, a QONNX .onnx or a finn_build output folder (--model)
-    format: Literal["", "cf32", "ci16", "ci8"] = ""  # raw I/Q file's samples (little-endian); empty: SigMF or HDF5
-    rate: Optional[float] = None  # raw file's sample rate in Hz (SigMF files give theirs); None: time in samples
-    channels: int = 1  # raw file: channels interleaved per sample (SigMF: core:num_channels)
-    channel: int = 0  # channel classified, from 0
-    hop: Optional[int] = None  # samples between frame starts, after resampling; None = the frame length
-    resample: str = ""  # "P/Q": resample_poly by P/Q before framing; empty = none (see docs/classify.md)
-    # unit_power: each frame scaled to mean |I + jQ|^2 = 1, as RadioML's frames are; none: as read
-    normalize: Literal["unit_power", "none"] = "unit_power"
-    chunk_samples: int = 1 << 20  # samples read from the capture at a time (bounds the memory)
+    model: str = key("", "a .pth checkpoint, a QONNX .onnx or a finn_build output folder (--model)")
+    format: Literal["", "cf32", "ci16", "ci8"] = key("", "raw I/Q file's samples (little-endian); empty: SigMF or HDF5")
+    rate: Optional[float] = key(None, "raw file's sample rate in Hz (SigMF files give theirs); None: time in samples")
+    channels: int = key(1, "raw file: channels interleaved per sample (SigMF: core:num_channels)")
+    channel: int = key(0, "channel classified, from 0")
+    hop: Optional[int] = key(None, "samples between frame starts, after resampling; None = the frame length")
+    resample: str = key("", "\"P/Q\": resample_poly by P/Q before framing; empty = none (see docs/classify.md)")
+    normalize: Literal["unit_power", "none"] = key(
+        "unit_power",
+        "unit_power: each frame scaled to mean |I + jQ|^2 = 1, as RadioML's frames are; none: as read")
+    chunk_samples: int = key(1 << 20, "samples read from the capture at a time (bounds the memory)")
 
     def __post_init__(self) -> None:
         _check(self.rate is None or self.rate > 0, "classify.rate", self.rate, "a positive number or null")
@@ -411,8 +451,8 @@ class ClassifyConfig:
 class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
-    out_dir: str = "runs/default"  # run directory; `--out` overrides it
-    stages: list[str] = field(default_factory=lambda: ["data"])  # order used by `toolchain run`
+    out_dir: str = key("runs/default", "run directory; `--out` overrides it")
+    stages: list[str] = key_factory(lambda: ["data"], "order used by `toolchain run`")
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
+from ..config_doc import stage_help
 from ..errors import ConfigError, NotImplementedStage, ToolchainError
 from ..stages import DEFAULT_ORDER, STAGES
 from .data import add_data_parser
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # reachable as `toolchain data prepare`, beside the dataset tools
         status = "" if stage.implemented else " [not implemented yet]"
         sp = sub.add_parser(stage.name, parents=[common], help=stage.summary + status,
-                            description=stage.summary + status, epilog=EPILOG)
+                            description=stage.summary + status, epilog=f"{stage_help(stage.sections)}\n\n{EPILOG}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if stage.implemented:
             stage.module().add_arguments(sp)
         else:

@@ -18,6 +18,7 @@ from typing import Optional
 class Stage:
     name: str
     summary: str
+    sections: tuple[str, ...] = ("run",)  # the config sections it reads: listed by its --help
     planned: Optional[str] = None  # set while a later release still has to deliver the stage
 
     @property
@@ -31,18 +32,25 @@ class Stage:
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
-        Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it"),
-        Stage("train_initial", "train the configured model -> initial_model.pth"),
-        Stage("convert", "ANN->SNN conversion of a trained ReLU CNN, accuracy vs time steps -> converted_model.pth"),
-        Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth"),
-        Stage("reduce_bits", "post-training bit-width reduction sweep -> bits_sweep.json, final_model.pth"),
-        Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json"),
-        Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx"),
-        Stage("export_nir", "export an SNN checkpoint to NIR (neuromorphic intermediate representation) -> model.nir"),
-        Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json"),
-        Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"),
+        Stage("data", "prepare the dataset: synthesise one if none is configured, summarise and plot it",
+              ("run", "data", "synth")),
+        Stage("train_initial", "train the configured model -> initial_model.pth", ("run", "data", "model", "train")),
+        Stage("convert", "ANN->SNN conversion of a trained ReLU CNN, accuracy vs time steps -> converted_model.pth",
+              ("run", "data", "model", "train", "eval", "convert")),
+        Stage("prune", "iterative magnitude pruning with fine-tuning -> final_model.pth",
+              ("run", "data", "model", "train", "prune")),
+        Stage("reduce_bits", "post-training bit-width reduction sweep -> bits_sweep.json, final_model.pth",
+              ("run", "data", "model", "train", "prune")),
+        Stage("evaluate", "accuracy overall, per SNR and per class, confusion matrices -> accuracy.json",
+              ("run", "data", "model", "eval", "energy")),
+        Stage("export_onnx", "export a checkpoint to QONNX (batch 1) -> model_export.onnx", ("run", "model", "export")),
+        Stage("export_nir", "export an SNN checkpoint to NIR (neuromorphic intermediate representation) -> model.nir",
+              ("run", "model")),
+        Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json", ("run", "cost")),
+        Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists",
+              ("run", "model", "finn")),
         Stage("classify", "classify every frame of a SigMF, raw I/Q or RadioML HDF5 recording -> classes.json/.csv, "
-              "SigMF annotations"),
+              "SigMF annotations", ("run", "classify", "eval", "model")),
     )
 }
 
