@@ -235,6 +235,23 @@ def test_radioml_hdf5_every_frame_with_accuracy(cnn, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
+def test_an_snn_checkpoint_and_its_qonnx_give_the_same_classes(tmp_path):
+    """The SNN's QONNX graph takes spike counts: classify encodes the frames on the host with the
+    settings the export wrote into the file, and reproduces the checkpoint's logits."""
+    cfg = ModelConfig(name="snn", input_length=256, snn_group=32, snn_resolution=8, snn_filters=[4], snn_kernel=3,
+                      snn_threshold=40, snn_leak_shift=3, weight_bits=6)
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "snn.pth", build_model(cfg).eval(), cfg)
+    assert main(["export_onnx", str(ckpt), "--out", str(tmp_path / "snn.onnx"), "--set", "export.verify_inputs=2"]) == 0
+    x = synthetic_frames(256, range(0, 24, 2)).ravel().astype(np.complex64)
+    meta = write_sigmf(tmp_path, "rec", x)
+    pth, onnx = (classify(tmp_path, kind, meta, "--model", tmp_path / f"snn.{kind}") for kind in ("pth", "onnx"))
+    assert len(pth["frames"]) == 12 and len(set(classes_of(pth))) >= 2
+    assert classes_of(onnx) == classes_of(pth)
+    for a, b in zip(pth["frames"], onnx["frames"]):
+        assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
+
+
 # ------------------------------------------------------------------------------- bad input
 def bad_inputs(tmp: Path):
     x = synthetic_frames(128, range(2)).ravel().astype(np.complex64)
