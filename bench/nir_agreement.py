@@ -20,7 +20,7 @@ import torch
 from toolchain.checkpoint import load_model
 from toolchain.data.dataset import RadioMLDataset
 from toolchain.models import build_model
-from toolchain.models.snn import encode
+from toolchain.snn.encoders import encode
 from toolchain.snn.nir_export import snn_to_nir
 from toolchain.snn.nir_run import simulate
 

@@ -113,7 +113,7 @@ def test_norse_and_snntorch_predict_the_integer_models_classes(tmp_path, capsys)
     bound shows no membrane can saturate."""
     from toolchain.config import SynthConfig
     from toolchain.data.synth import generate_blocks
-    from toolchain.models.snn import encode
+    from toolchain.snn.encoders import encode
     from toolchain.snn.nir_run import simulate
 
     ckpt, model = snn_checkpoint(tmp_path / "zero.pth", input_length=256, snn_group=32, snn_filters=[8],

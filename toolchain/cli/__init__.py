@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
-from ..config_doc import stage_help
 from ..errors import ConfigError, NotImplementedStage, ToolchainError
 from ..stages import DEFAULT_ORDER, STAGES
 from .data import add_data_parser
@@ -21,6 +20,8 @@ from .options import EPILOG, common_options, resolve_config
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config_doc import stage_help  # not at import: `python -m toolchain.cli.config_doc` runs it
+
     parser = argparse.ArgumentParser(
         prog="toolchain", epilog=EPILOG,
         description="Quantized CNN/SNN modulation classifiers (RadioML 2018.01A) from PyTorch to FPGA.")

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..atomic import save_figure
-from .plots import pyplot
+from ..plotting import pyplot
 
 NFFT = 64
 

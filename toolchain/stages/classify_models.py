@@ -93,7 +93,7 @@ class SnnQonnxPredictor:
         import torch
         from qonnx.core.onnx_exec import execute_onnx
 
-        from ..models.snn import encode
+        from ..snn.encoders import encode
 
         with torch.no_grad():
             counts = encode(self.config, torch.from_numpy(x)).numpy().astype(np.float32)
