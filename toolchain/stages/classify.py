@@ -73,7 +73,7 @@ class Source:
         else:
             if c.format:
                 self.capture = captures.open_raw(path, c.format, c.rate, c.channels, c.channel)
-            elif name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf-")) or Path(f"{path}.sigmf-meta").is_file():
+            elif name.endswith((".sigmf-meta", ".sigmf-data")) or Path(f"{path}.sigmf-meta").is_file():
                 self.capture = captures.open_sigmf(path, c.channel)
             elif path.exists():
                 raise ToolchainError(f"{path}: not a SigMF recording (.sigmf-meta, .sigmf-data) or a RadioML HDF5 "
@@ -200,8 +200,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
             meta = Path(cfg.run.out_dir) / f"{_stem(source.capture.path)}.classified.sigmf-meta"
             run.outputs["sigmf_meta"] = meta.name
             doc = sigmf_document(source, arrays, names, model_path, Path(cfg.run.out_dir))
-            with atomic_path(meta) as t:
-                t.write_text(json.dumps(doc, indent=2) + "\n")
+            stack.enter_context(atomic_path(meta)).write_text(json.dumps(doc, indent=2) + "\n")
         run.extra["classify"] = summary
     print(_summary_line(summary, predictor.engine, run))
     return run
