@@ -104,7 +104,8 @@ def markdown(readers: dict[str, list[str]]) -> str:
         out.append("| key | type | default | meaning |\n|---|---|---|---|")
         for key in all_keys:
             if key.name.split(".")[0] == section:
-                out.append(f"| `{key.name}` | {key.type} | `{key.default}` | {key.doc.replace('|', '/')} |")
+                doc = key.doc.replace('|', r'\|')  # a literal | inside a Markdown table cell
+                out.append(f"| `{key.name}` | {key.type} | `{key.default}` | {doc} |")
         out.append("")
     return "\n".join(out)
 
