@@ -96,7 +96,7 @@ def test_every_key_has_a_doc_and_docs_config_md_is_generated_from_them():
     assert not missing, f"config keys without metadata['doc']: {missing}"
     assert {k.name for k in keys()} >= {f"prune.{f.name}" for f in dataclasses.fields(PruneConfig)}
     doc = (Path(__file__).parents[1] / "docs" / "config.md").read_text()
-    assert doc == markdown(stage_readers()), "docs/config.md is stale: python -m toolchain.cli.config_doc > docs/config.md"
+    assert doc == markdown(stage_readers()), "stale: python -m toolchain.cli.config_doc > docs/config.md"
     out = subprocess.run([sys.executable, "-m", "toolchain.cli.config_doc"], capture_output=True, text=True, check=True)
     assert out.stdout == doc
 

@@ -27,7 +27,8 @@ LAYERS = [
     ["errors", "atomic", "plotting", ""],  # "" is the package's own __init__ (its version)
 ]
 ENTRY_MODULES = {"__main__", "run", "train_initial", "prune", "reduce_bits", "evaluate", "export_onnx",
-                 "export_inference_cost", "export_nir", "convert", "finn_build", "classify"}  # `python -m toolchain.<x>`
+                 "export_inference_cost", "export_nir", "convert", "finn_build",
+                 "classify"}  # `python -m toolchain.<x>`
 # config holds the class names and frame length the defaults need, nothing else of the package.
 ALLOWED_UP = {("config", "data.classes")}
 

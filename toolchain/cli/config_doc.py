@@ -61,7 +61,8 @@ def keys(cls: type = Config, prefix: str = "") -> list[Key]:
 
 def sections() -> dict[str, str]:
     """Section name -> its class's docstring."""
-    return {f.name: (f.default_factory.__doc__ or "").strip() for f in dataclasses.fields(Config)}  # type: ignore[union-attr]
+    fields = dataclasses.fields(Config)
+    return {f.name: (f.default_factory.__doc__ or "").strip() for f in fields}  # type: ignore[union-attr]
 
 
 def stage_help(names: tuple[str, ...]) -> str:

@@ -34,7 +34,10 @@ class Timeline:
         col = np.minimum((first + np.arange(len(frames))) * self.columns // self.frames, self.columns - 1)
         iq = frames[:, 0] + 1j * frames[:, 1]
         usable = iq.shape[1] // NFFT * NFFT
-        segs = iq[:, :usable].reshape(len(iq), -1, NFFT) if usable else np.pad(iq, ((0, 0), (0, NFFT - iq.shape[1])))[:, None]
+        if usable:
+            segs = iq[:, :usable].reshape(len(iq), -1, NFFT)
+        else:  # frames shorter than one FFT
+            segs = np.pad(iq, ((0, 0), (0, NFFT - iq.shape[1])))[:, None]
         spectra = (np.abs(np.fft.fftshift(np.fft.fft(segs, axis=-1), axes=-1)) ** 2).mean(axis=1)
         np.add.at(self.power, col, spectra)
         np.add.at(self.count, col, 1)

@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> list[str]:
     out = [text_override(f"classify.{k}", getattr(args, k)) for k in ("model", "format", "resample")
            if getattr(args, k)]
-    return out + [f"classify.{k}={getattr(args, k)}" for k in ("rate", "channel", "hop") if getattr(args, k) is not None]
+    numbers = [k for k in ("rate", "channel", "hop") if getattr(args, k) is not None]
+    return out + [f"classify.{k}={getattr(args, k)}" for k in numbers]
 
 
 class Source:
@@ -86,7 +87,8 @@ class Source:
             self.total = captures.frame_count(stream_len, frame_length, self.hop)
             if self.total == 0:
                 after = f" ({stream_len} after resampling {c.resample})" if self.resampling else ""
-                raise ToolchainError(f"{self.capture.data_file}: {self.samples} samples{after}, shorter than one frame; "
+                raise ToolchainError(f"{self.capture.data_file}: {self.samples} samples{after}, shorter than one "
+                                     "frame; "
                                      f"expected at least {frame_length} samples (the model's frame length)")
         self.ratio = (self.resampling.down / self.resampling.up) if self.resampling else 1.0
 

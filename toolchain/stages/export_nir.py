@@ -57,7 +57,8 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
             nodes[sim] = write_and_check(graphs[sim], stack.enter_context(atomic_path(path)))
         run.extra["nir"] = {"nodes": nodes["nir"], "limitations": sorted(graphs["nir"].metadata["limitations"]),
                             "variants": {sim: paths[sim].name for sim in TARGETS[1:]}}
-        print(f"wrote {target}: {len(nodes['nir'])} NIR nodes ({', '.join(f'{k}: {v}' for k, v in nodes['nir'].items())}); "
+        listed = ", ".join(f"{k}: {v}" for k, v in nodes["nir"].items())
+        print(f"wrote {target}: {len(nodes['nir'])} NIR nodes ({listed}); "
               f"what NIR cannot express is listed in its metadata 'limitations'; for Norse (from_nir, dt=1) "
               f"and snnTorch (import_from_nir): {paths['norse'].name}, {paths['snntorch'].name}")
     return run
