@@ -28,8 +28,8 @@ class Key:
 def type_text(tp: Any) -> str:
     origin, args = get_origin(tp), get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        return f"{type_text(inner[0])} or null"
+        inner = " or ".join(type_text(a) for a in args if a is not type(None))
+        return f"{inner} or null" if type(None) in args else inner
     if origin is Literal:
         return "choices: " + ", ".join(repr(a) if a == "" else str(a) for a in args)
     if origin is list:
