@@ -68,11 +68,11 @@ def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = N
     p = d.params
     src.append(f"typedef spiking_dense<{d.positions}, {d.cin}, {d.in_lanes}, {d.outputs}, {d.weight_bits}, "
                f"{d.acc_bits}, {p.state_bits}, {p.leak_shift}, {p.threshold}, {_b(p.reset == 'zero')}, "
-               f"{p.refractory}, {_b(d.membrane)}, {len(spec.convs) + 1}> {d.name}_t;")
+               f"{p.refractory}, {_b(d.membrane)}, {d.events_per_cycle}, {len(spec.convs) + 1}> {d.name}_t;")
     src.append("")
     src.append(_array("ibin", "encoder_t::bin_t", e.ibin) + _array("qbin", "encoder_t::bin_t", e.qbin))
     for c in spec.convs:
-        src.append(_array(f"{c.name}_w", f"{c.name}_t::w_t", c.weights))
+        src.append(_array(f"{c.name}_w", f"{c.name}_t::w_t", c.bank_weights()))
     src.append(_array(f"{d.name}_w", f"{d.name}_t::w_t", d.weights))
 
     src.append("static void encoder(hls::stream<encoder_t::in_t> &in, hls::stream<encoder_t::out_word::type> &out) {\n"
@@ -94,7 +94,10 @@ def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = N
             f"#pragma HLS ARRAY_RESHAPE variable=vmem complete dim=3\n"
             f"#pragma HLS ARRAY_PARTITION variable=rmem complete dim=1\n"
             f"#pragma HLS ARRAY_RESHAPE variable=rmem complete dim=3\n"
-            + _storage("vmem", "block") +
+            + _storage("vmem", c.state_ram_style) +
+            f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=1\n"
+            f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=2\n"
+            f"#pragma HLS ARRAY_RESHAPE variable={c.name}_w complete dim=6\n"
             f"    {t}::run(in, out, {c.name}_w, acc, vmem, rmem);\n}}\n")
     src.append(f"static void {d.name}(hls::stream<{d.name}_t::in_word::type> &in, "
                f"hls::stream<{d.name}_t::class_t> &cls, hls::stream<{d.name}_t::membranes_t> &mem) {{\n"

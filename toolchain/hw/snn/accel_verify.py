@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .accel_csim import CsimResult, run_frames
-from .accelerator import AcceleratorSpec, layer_cycles
+from .accelerator import AcceleratorSpec, layer_cycles, word_iterations
 
 
 def quantize(x: np.ndarray, spec: AcceleratorSpec) -> np.ndarray:
@@ -51,7 +51,7 @@ def check_frames(spec: AcceleratorSpec, n_random: int, seed: int = 0, synthetic_
 
 def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str, Any]:
     """The model on codes x scale: final readout membranes, readout values the class is taken
-    from, and each layer's input events / marker-only words per (frame, step)."""
+    from, and each layer's event-loop iterations per (frame, step)."""
     from ...models.snn import encode
 
     x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
@@ -61,22 +61,22 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
     readout = counts if counts is not None else v
     e = spec.encoder
     n, steps = len(codes), spec.steps
-    words = [np.full((n, steps), e.group) if not e.binary else (spikes_in > 0).flatten(2).sum(2).numpy()]
-    # the encoder's step-closing word carries no event when BINARY dropped the step's last sample
-    last_cell = None
+    # conv0's input: one word per sample (no event when BINARY drops a repeat of its step's cell;
+    # the step's last sample's word is sent anyway, carrying STEP)
     if e.binary:
-        cells = (spec.encoder.qbin[codes[:, 1] % (1 << e.input_bits)] * e.resolution
-                 + spec.encoder.ibin[codes[:, 0] % (1 << e.input_bits)]).reshape(n, steps, e.group)
-        dup = np.array([[c[-1] in c[:-1] for c in f] for f in cells])
-        last_cell = dup
-    pure = [last_cell.astype(np.int64) if last_cell is not None else np.zeros((n, steps), np.int64)]
+        b = 1 << e.input_bits
+        cells = (e.qbin[codes[:, 1] % b] * e.resolution + e.ibin[codes[:, 0] % b]).reshape(n, steps, e.group)
+        distinct = np.array([[len(set(c.tolist())) for c in f] for f in cells])
+        dup_last = np.array([[c[-1] in c[:-1] for c in f] for f in cells])
+        loops = [distinct + dup_last]
+    else:
+        loops = [np.full((n, steps), e.group)]
     for i, c in enumerate(spec.convs):
-        s = torch.stack(trace[i], 1)  # (n, T, C, H, W)
-        words.append(s.flatten(2).sum(2).long().numpy())
-        tail = s[..., -1, -c.sp:]  # the sweep's last group: row H-1, the last SP columns
-        pure.append((tail.flatten(2).sum(2) == 0).long().numpy())
+        s = torch.stack(trace[i], 1).long().numpy()  # (n, T, C, H, W)
+        epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
+        loops.append(word_iterations(s, c.sp, epc))
     return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
-            "words": words, "pure": pure}
+            "loops": loops}
 
 
 def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[
     out["class_mismatches"] = int((hw.classes != ref["classes"]).sum())
     out["membrane_mismatches"] = int((hw.membranes != ref["membranes"]).any(1).sum())
     out["bad_frames"] = int(hw.bad.sum())
-    formula = [layer_cycles(spec, [w[f] for w in ref["words"]], [p[f] for p in ref["pure"]]) for f in range(n)]
+    formula = [layer_cycles(spec, [lp[f] for lp in ref["loops"]]) for f in range(n)]
     out["cycle_formula_mismatches"] = {k: int(sum(formula[f][k] != v[f] for f in range(n)))
                                        for k, v in hw.iterations.items()}
     out["ok"] = (out["class_mismatches"] == 0 and out["membrane_mismatches"] == 0 and out["bad_frames"] == 0

@@ -10,6 +10,7 @@ A configuration the kernels cannot reproduce bit for bit is a one-line `Toolchai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from ...errors import ToolchainError
 from ...snn.layers import int_weight
 from ...snn.lif import LIFParams
+from .resources import LUTRAM_MAX_DEPTH
 
 MAX_INPUT_BITS = 12  # the binning tables hold 2**input_bits entries
 MAX_PLANE = 256  # H, W (the address field of an event word)
@@ -59,6 +61,31 @@ class ConvSpec:
         return self.height * self.width // self.sp
 
     @property
+    def state_ram_style(self) -> str:
+        """The membranes: LUTRAM while a bank is shallow (FINN's rule), else block RAM."""
+        return "distributed" if self.groups <= LUTRAM_MAX_DEPTH else "block"
+
+    @property
+    def banks(self) -> tuple[int, int]:
+        return self.kernel, max(self.kernel, self.sp)
+
+    def bank_weights(self) -> np.ndarray:
+        """The kernel's per-bank ROMs [bh][bw][ci][h mod BH][w mod BW][co] (spiking_conv.hpp):
+        the weight that an event at a position with those residues adds into bank (bh, bw)."""
+        bh_n, bw_n = self.banks
+        k, p = self.kernel, self.kernel // 2
+        out = np.zeros((bh_n, bw_n, self.cin, bh_n, bw_n, self.cout), dtype=np.int64)
+        for bh in range(bh_n):
+            for rh in range(bh_n):
+                dh = (bh - (rh - p)) % bh_n
+                for bw in range(bw_n):
+                    for rw in range(bw_n):
+                        dw = (bw - (rw - p)) % bw_n
+                        if dw < k:
+                            out[bh, bw, :, rh, rw, :] = self.weights[:, k - 1 - dh, k - 1 - dw, :]
+        return out
+
+    @property
     def out_lanes(self) -> int:
         return self.sp * self.cout
 
@@ -75,6 +102,7 @@ class DenseSpec:
     params: LIFParams
     membrane: bool  # li_step + argmax of the membranes, or lif_step + argmax of the spike counts
     weights: np.ndarray  # (cin * positions, outputs) int64
+    events_per_cycle: int = 2  # two weight rows a cycle through the ROM's two read ports
 
 
 @dataclass(frozen=True)
@@ -116,10 +144,10 @@ def _bins(cfg, scale: float) -> tuple[np.ndarray, np.ndarray]:
     return ibin.astype(np.int64), qbin
 
 
-def map_model(model, sweep_positions: int | None = None) -> AcceleratorSpec:
+def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> AcceleratorSpec:
     """The accelerator for a (trained or initialised) `SNN` model; raises before any code exists.
-    `sweep_positions` (SP) for every conv: default the smallest divisor of the plane width that
-    sweeps a step within the encoder's `group` cycles (the input rate: one sample per cycle)."""
+    `sweep_positions` (SP), one for every conv or one per conv: default the smallest divisor of
+    the plane width that sweeps a step within the encoder's `group` cycles (the input rate)."""
     cfg = model.config
     if cfg.snn_encoder != "constellation":
         raise _cannot(f"model.snn_encoder={cfg.snn_encoder}",
@@ -142,6 +170,9 @@ def map_model(model, sweep_positions: int | None = None) -> AcceleratorSpec:
     # conv0's input: at most `group` events per step, each adding one weight per reached neuron
     max_count = 1 if cfg.snn_binary else cfg.snn_group
     layers = list(model.layers)
+    sps = list(sweep_positions) if isinstance(sweep_positions, Sequence) else [sweep_positions] * (len(layers) - 1)
+    if len(sps) != len(layers) - 1:
+        raise ToolchainError(f"sweep positions: expected one per conv layer ({len(layers) - 1}), got {sps}")
     for i, layer in enumerate(layers[:-1]):
         name = f"conv{i}"
         wt = int_weight(layer.synapse).detach().round().long().numpy()  # (co, ci, kh, kw)
@@ -149,7 +180,7 @@ def map_model(model, sweep_positions: int | None = None) -> AcceleratorSpec:
         if kh != kw or kh % 2 == 0 or kh > MAX_KERNEL or kh > min(h, w):
             raise _cannot(f"layer {name} (kernel {kh}x{kw})", f"a square odd kernel of at most "
                           f"{min(MAX_KERNEL, h, w)} on its {h}x{w} plane")
-        sp = sweep_positions or next(d for d in range(1, w + 1) if w % d == 0 and (h * w // d <= cfg.snn_group
+        sp = sps[i] or next(d for d in range(1, w + 1) if w % d == 0 and (h * w // d <= cfg.snn_group
                                                                                      or d == w))
         if w % sp or sp * co > MAX_LANES:
             raise _cannot(f"layer {name} (SP {sp})", f"SP must divide the plane width {w} and SP x {co} "
@@ -175,14 +206,25 @@ def map_model(model, sweep_positions: int | None = None) -> AcceleratorSpec:
     return AcceleratorSpec(enc, tuple(convs), dense)
 
 
-def layer_cycles(spec: AcceleratorSpec, words: list[np.ndarray], pure: list[np.ndarray]) -> dict[str, int]:
-    """The kernels' cycle formulas (II = 1 iterations per frame) from each layer's input events:
-    `words[i]` events per step into layer i (0 = conv0, last = the readout), `pure[i]` the
-    input words of each step that carry no event (markers). The encoder: one per sample, plus the
-    FRAME word (and a partial step's marker when the frame is short, not counted here)."""
+def layer_cycles(spec: AcceleratorSpec, loops: list[np.ndarray]) -> dict[str, int]:
+    """The kernels' cycle formulas (II = 1 iterations per frame) from each layer's event-loop
+    iterations per step, `loops[i]` for layer i (0 = conv0, last = the readout): the sum over
+    its input words of max(1, ceil(events / events per cycle)) (`word_iterations`). The
+    encoder: one per sample plus the FRAME word (and a short frame's partial-step marker)."""
     steps = spec.steps
     out = {"encoder": spec.encoder.frame + 1}
     for i, c in enumerate(spec.convs):
-        out[c.name] = int(words[i].sum() + pure[i].sum()) + steps * c.groups + 1
-    out[spec.dense.name] = int(words[-1].sum() + pure[-1].sum()) + 1
+        out[c.name] = int(loops[i].sum()) + steps * c.groups + 1
+    out[spec.dense.name] = int(loops[-1].sum()) + 1
     return out
+
+
+def word_iterations(spikes: np.ndarray, sp: int, events_per_cycle: int) -> np.ndarray:
+    """Event-loop iterations per (frame, step) of a kernel fed by a conv's sweep: spikes
+    (n, T, C, H, W) 0/1 of that conv, sent as one word per group of `sp` positions of a row
+    with a spike, and the step's last group always (it carries STEP)."""
+    n, t, c, h, w = spikes.shape
+    pop = spikes.reshape(n, t, c, h, w // sp, sp).sum((2, 5)).reshape(n, t, -1)
+    it = -(-pop // events_per_cycle)
+    it[..., -1] = np.maximum(it[..., -1], 1)
+    return it.sum(2)

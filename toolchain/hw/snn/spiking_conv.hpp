@@ -56,12 +56,15 @@ struct spiking_conv {
     typedef acc_t acc_mem[BH][BW][DEPTH][CO];
     typedef state_t v_mem[SP][GROUPS][CO];
     typedef ref_t r_mem[SP][GROUPS][CO];
-    typedef w_t weights[CI][K][K][CO];
+    // Per bank, the weights its neuron takes from an event, by the event's channel and its
+    // position's residues (h mod BH, w mod BW): a ROM of CI x BH x BW words of CO weights per
+    // bank (zero where the bank is not reached), so no tap has to be routed to its bank.
+    typedef w_t weights[BH][BW][CI][BH][BW][CO];
 
     static int pos_mod(int x, int m) { return ((x % m) + m) % m; }
 
     // Adds input (h, w, c)'s kernel into every output position it reaches: out (oh, ow) takes
-    // in (oh + kh - P, ow + kw - P) with weight [kh][kw], as torch's conv2d.
+    // in (oh + kh - P, ow + kw - P) with weight [kh][kw] (kh = K-1-dh), as torch's conv2d.
     static void add_event(unsigned pos, unsigned c, const weights &wt, acc_mem &acc) {
 #pragma HLS INLINE
         const int h = pos / W, w = pos % W;
@@ -78,7 +81,7 @@ struct spiking_conv {
                 const unsigned a = unsigned(oh) / BH * DW + unsigned(ow) / BW;
                 for (unsigned co = 0; co < CO; co++) {
 #pragma HLS UNROLL
-                    acc[bh][bw][a][co] += wt[c][K - 1 - dh][K - 1 - dw][co];
+                    acc[bh][bw][a][co] += wt[bh][bw][c][h % BH][w % BW][co];
                 }
             }
         }

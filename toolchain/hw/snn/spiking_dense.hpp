@@ -2,12 +2,13 @@
 // synapse on the flattened (C, H, W) spikes, then li_step for the membrane readout or lif_step
 // for the spike-count readout), bit for bit, and the class decision of the frame.
 //
-// Per time step: one input event per cycle adds its weight row (NO weights, one per output
-// neuron, a ROM word) into NO current registers; at STEP one cycle updates all NO neurons
+// Per time step: EPC (1 or 2) input events of one input word per cycle add their weight rows
+// (NO weights, one per output neuron, a ROM word; two rows through the ROM's two read ports)
+// into NO current registers; at STEP one cycle updates all NO neurons
 // (lif::neuron, NO lanes) and clears the currents. At FRAME it writes the class, the argmax of
 // the final membranes (MEMBRANE) or of the spike counts over the frame, ties to the lowest
 // index as torch.argmax, with the frame's BAD flag above it; and the NO final membranes.
-// So a step takes (events) + (input words without events) + 1 cycles.
+// So a step takes the sum over its input words of max(1, ceil(events / EPC)) cycles.
 #ifndef TOOLCHAIN_SNN_SPIKING_DENSE_HPP
 #define TOOLCHAIN_SNN_SPIKING_DENSE_HPP
 
@@ -17,10 +18,12 @@
 // POS, CI     positions and channels of the input plane (input neuron c * POS + pos, torch's
 //             flatten of (C, H, W)); IN_LANES lanes of an input word; NO output neurons
 // MEMBRANE    li_step readout of the final membrane (true) or lif_step + spike counts (false)
+// EPC         events per cycle, 1 or 2
 template <unsigned POS, unsigned CI, unsigned IN_LANES, unsigned NO, unsigned W_BITS, unsigned ACC_BITS,
           unsigned STATE_BITS, unsigned LEAK_SHIFT, int THRESHOLD, bool RESET_ZERO, unsigned REFRACTORY,
-          bool MEMBRANE, unsigned LAYER>
+          bool MEMBRANE, unsigned EPC, unsigned LAYER>
 struct spiking_dense {
+    static_assert(EPC == 1 || EPC == 2, "a ROM has two read ports");
     static_assert(IN_LANES % CI == 0, "an input word carries whole positions");
     static const unsigned ADDR_BITS = snn::bits_for(POS);
     static const unsigned CLASS_BITS = snn::bits_for(NO);
@@ -84,12 +87,17 @@ struct spiking_dense {
                 update = mask == 0 && step;
             }
             if (mask != 0) {
-                const unsigned lane = snn::lowest_lane(mask);
-                mask[lane] = 0;
-                const unsigned n = lane % CI * POS + addr + lane / CI;
+                const unsigned lane0 = snn::lowest_lane(mask);
+                mask[lane0] = 0;
+                const bool two = EPC == 2 && mask != 0;
+                const unsigned lane1 = snn::lowest_lane(mask);
+                if (two) mask[lane1] = 0;
+                const unsigned n0 = lane0 % CI * POS + addr + lane0 / CI;
+                const unsigned n1 = lane1 % CI * POS + addr + lane1 / CI;
                 for (unsigned o = 0; o < NO; o++) {
 #pragma HLS UNROLL
-                    acc[o] += wt[n][o];
+                    acc[o] += wt[n0][o];
+                    if (two) acc[o] += wt[n1][o];
                 }
                 update = mask == 0 && step;
             }
