@@ -143,3 +143,17 @@ def test_ram_style_emits_the_storage_pragma(small):
     with pytest.raises(ToolchainError, match="ram_style"):
         accel_csim.render_sources(dataclasses.replace(
             spec, convs=(dataclasses.replace(spec.convs[0], ram_style="flash"), *spec.convs[1:])))
+
+
+def test_cycle_bound_is_the_formula_with_every_input_active(shipped):
+    from toolchain.hw.snn.accelerator import layer_cycles, word_iterations
+    from toolchain.hw.snn.resources import cycle_bound
+
+    _, spec, _ = shipped
+    t = spec.steps
+    loops = [np.full((1, t), spec.encoder.group)]
+    for i, c in enumerate(spec.convs):
+        epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
+        loops.append(word_iterations(np.ones((1, t, c.cout, c.height, c.width), np.int64), c.sp, epc))
+    assert layer_cycles(spec, [lp[0] for lp in loops]) == cycle_bound(spec)
+    assert cycle_bound(spec)["conv1"] == 16 * (16 * 16 * 16 + 64) + 1  # worse than the dense walk's 40,960

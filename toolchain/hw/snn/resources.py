@@ -115,12 +115,12 @@ def accelerator(spec) -> dict[str, Any]:
 def cycle_bound(spec) -> dict[str, int]:
     """Cycles per frame when every input is active (the guaranteed bound): conv0 gets `group`
     events a step (distinct cells at most R^2 with BINARY), a later layer every neuron of the
-    layer before."""
+    layer before (the readout takes them `events_per_cycle` at a time)."""
     e, t = spec.encoder, spec.steps
     out = {"encoder": e.frame + 1}
     events = min(e.group, e.resolution ** 2) if e.binary else e.group
     for c in spec.convs:
         out[c.name] = t * (events + c.groups) + 1
         events = c.height * c.width * c.cout
-    out[spec.dense.name] = t * events + 1
+    out[spec.dense.name] = t * -(-events // spec.dense.events_per_cycle) + 1
     return out
