@@ -65,8 +65,9 @@ def test_shipped_network_bit_exact_on_1000_frames(shipped):
     assert result["cycle_formula_mismatches"] == {k: 0 for k in hw.iterations}, result
     assert result["ok"]
     assert len(set(hw.classes.tolist())) > 3  # the classes are not constant
-    # conv0 sees one event per sample: 1024 events + 16 steps x 64 sweep cycles + the frame word
-    assert (hw.iterations["conv0"] == 1024 + 16 * 64 + 1).all()
+    # conv0 sees one event per sample: 1024 events + 16 steps x 128 sweep cycles (SP 2) + the frame word
+    assert [c.sp for c in spec.convs] == [2, 4]
+    assert (hw.iterations["conv0"] == 1024 + 16 * 128 + 1).all()
 
 
 def test_small_network_every_option_bit_exact(small):

@@ -147,7 +147,8 @@ def _bins(cfg, scale: float) -> tuple[np.ndarray, np.ndarray]:
 def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> AcceleratorSpec:
     """The accelerator for a (trained or initialised) `SNN` model; raises before any code exists.
     `sweep_positions` (SP), one for every conv or one per conv: default the smallest divisor of
-    the plane width that sweeps a step within the encoder's `group` cycles (the input rate)."""
+    the plane width that sweeps a step within 2 x group cycles in conv0 and group cycles after
+    (the estimates' best trade of LUTs for cycles on the shipped network, bench/RESULTS.md)."""
     cfg = model.config
     if cfg.snn_encoder != "constellation":
         raise _cannot(f"model.snn_encoder={cfg.snn_encoder}",
@@ -180,8 +181,10 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
         if kh != kw or kh % 2 == 0 or kh > MAX_KERNEL or kh > min(h, w):
             raise _cannot(f"layer {name} (kernel {kh}x{kw})", f"a square odd kernel of at most "
                           f"{min(MAX_KERNEL, h, w)} on its {h}x{w} plane")
-        sp = sps[i] or next(d for d in range(1, w + 1) if w % d == 0 and (h * w // d <= cfg.snn_group
-                                                                                     or d == w))
+        # conv0's events are fixed (group per step), so its sweep may take 2 x group; a later conv's
+        # events vary with activity, so its sweep gets group cycles and the events the rest
+        budget = cfg.snn_group * (2 if i == 0 else 1)
+        sp = sps[i] or next(d for d in range(1, w + 1) if w % d == 0 and (h * w // d <= budget or d == w))
         if w % sp or sp * co > MAX_LANES:
             raise _cannot(f"layer {name} (SP {sp})", f"SP must divide the plane width {w} and SP x {co} "
                           f"filters <= {MAX_LANES} lanes")
