@@ -52,7 +52,7 @@ def check_frames(spec: AcceleratorSpec, n_random: int, seed: int = 0, synthetic_
 def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str, Any]:
     """The model on codes x scale: final readout membranes, readout values the class is taken
     from, and each layer's event-loop iterations per (frame, step)."""
-    from ...models.snn import encode
+    from ...snn.encoders import encode
 
     x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
     with torch.no_grad():

@@ -127,7 +127,7 @@ def _cannot(what: str, expected: str) -> ToolchainError:
 
 def _bins(cfg, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """The model's own encoder evaluated on every input code: I (column) and Q (row) tables."""
-    from ...models.snn import encode
+    from ...snn.encoders import encode
 
     n = 1 << cfg.input_bits
     codes = np.arange(n)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...snn.lif import refractory_bits
+
 LUTRAM_MAX_DEPTH = 128  # FINN's MVAU threshold for small memories kept in LUTs
 CONTROL_LUTS = 40  # loop counters, flags, stream handshakes (per kernel)
 
@@ -43,20 +45,16 @@ def memory(banks: int, depth: int, width: int) -> dict[str, int]:
     return {"lut": 0, "bram18": banks * bram18_count(depth, width)}
 
 
-def lif_lane_luts(state_bits: int, in_bits: int, leak_shift: int, readout: bool, refractory_bits: int) -> int:
+def lif_lane_luts(state_bits: int, in_bits: int, leak_shift: int, readout: bool, ref_bits: int) -> int:
     """One neuron update (one lane): state read mux (frame start -> 0) B, leak subtract B
     (k > 0), add S = max(B, A) + 2, saturation compare S and clamp mux B, then for lif:
     threshold compare B, reset subtract or clear B, refractory select B + counter 2 Rb + 1."""
     b, s = state_bits, max(state_bits, in_bits) + 2
     luts = b + (b if leak_shift > 0 else 0) + s + s + b
     if not readout:
-        rb = refractory_bits
+        rb = ref_bits
         luts += b + b + ((b + 2 * rb + 1) if rb else 0)
     return luts
-
-
-def _ref_bits(refractory: int) -> int:
-    return refractory.bit_length() if refractory > 0 else 0
 
 
 def encoder(spec) -> dict[str, int]:
@@ -75,7 +73,7 @@ def conv(c) -> dict[str, Any]:
     bh, bw = c.banks
     depth = math.ceil(c.height / bh) * math.ceil(c.width / bw)
     p = c.params
-    rb = _ref_bits(p.refractory)
+    rb = refractory_bits(p.refractory)
     acc = memory(bh * bw, depth, c.cout * c.acc_bits)
     adders = bh * bw * c.cout * c.acc_bits
     rom = memory(bh * bw, c.cin * bh * bw, c.cout * c.weight_bits)
@@ -94,7 +92,7 @@ def dense(d) -> dict[str, Any]:
     A-bit adders, NO current registers, NO LIF lanes, NO membrane (+ refractory, + 16-bit count) registers, an
     argmax over NO values."""
     p = d.params
-    rb = _ref_bits(p.refractory)
+    rb = refractory_bits(p.refractory)
     rom = memory(1, d.cin * d.positions, d.outputs * d.weight_bits)
     lif = d.outputs * lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb)
     argmax = (d.outputs - 1) * 2 * (p.state_bits if d.membrane else 16)  # compare + select
