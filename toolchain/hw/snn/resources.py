@@ -45,6 +45,14 @@ def memory(banks: int, depth: int, width: int) -> dict[str, int]:
     return {"lut": 0, "bram18": banks * bram18_count(depth, width)}
 
 
+def rom(banks: int, depth: int, width: int) -> dict[str, int]:
+    """`banks` constant tables: logic (a LUT6 per 64 entries and output bit) up to
+    LUTRAM_MAX_DEPTH entries, else RAMB18s."""
+    if depth <= LUTRAM_MAX_DEPTH:
+        return {"lut": banks * width * math.ceil(depth / 64), "bram18": 0}
+    return {"lut": 0, "bram18": banks * bram18_count(depth, width)}
+
+
 def lif_lane_luts(state_bits: int, in_bits: int, leak_shift: int, readout: bool, ref_bits: int) -> int:
     """One neuron update (one lane): state read mux (frame start -> 0) B, leak subtract B
     (k > 0), add S = max(B, A) + 2, saturation compare S and clamp mux B, then for lif:
@@ -60,9 +68,9 @@ def lif_lane_luts(state_bits: int, in_bits: int, leak_shift: int, readout: bool,
 def encoder(spec) -> dict[str, int]:
     """Two binning ROMs of 2^b x bits(R) (LUTs, 64 entries each), counters, BINARY's R x R seen-bitmap (set + clear)."""
     e = spec.encoder
-    rom = 2 * max(1, (e.resolution - 1).bit_length()) * math.ceil((1 << e.input_bits) / 64)  # LUT6 as 64 x 1 ROM
+    bins = 2 * max(1, (e.resolution - 1).bit_length()) * math.ceil((1 << e.input_bits) / 64)  # LUT6 per 64 x 1
     seen = e.resolution ** 2 if e.binary else 0
-    return {"lut": CONTROL_LUTS + rom + seen, "ff": 2 * e.input_bits + 1 + 3 * 16 + seen, "bram18": 0, "dsp": 0}
+    return {"lut": CONTROL_LUTS + bins + seen, "ff": 2 * e.input_bits + 1 + 3 * 16 + seen, "bram18": 0, "dsp": 0}
 
 
 def conv(c) -> dict[str, Any]:
@@ -76,14 +84,14 @@ def conv(c) -> dict[str, Any]:
     rb = refractory_bits(p.refractory)
     acc = memory(bh * bw, depth, c.cout * c.acc_bits)
     adders = bh * bw * c.cout * c.acc_bits
-    rom = memory(bh * bw, c.cin * bh * bw, c.cout * c.weight_bits)
+    weights = rom(bh * bw, c.cin * bh * bw, c.cout * c.weight_bits)
     lanes = c.sp * c.cout
     lif = lanes * lif_lane_luts(p.state_bits, c.acc_bits, p.leak_shift, False, rb)
     state = memory(c.sp, c.groups, c.cout * (p.state_bits + rb))
-    lut = CONTROL_LUTS + c.in_lanes + acc["lut"] + adders + rom["lut"] + lif + state["lut"]
+    lut = CONTROL_LUTS + c.in_lanes + acc["lut"] + adders + weights["lut"] + lif + state["lut"]
     ff = adders + lanes * (p.state_bits + max(p.state_bits, c.acc_bits) + 2) + 64
-    return {"lut": lut, "ff": ff, "bram18": acc["bram18"] + rom["bram18"] + state["bram18"], "dsp": 0,
-            "parts": {"accumulators": acc["lut"], "adders": adders, "weight_rom": rom["lut"], "lif_lanes": lif,
+    return {"lut": lut, "ff": ff, "bram18": acc["bram18"] + weights["bram18"] + state["bram18"], "dsp": 0,
+            "parts": {"accumulators": acc["lut"], "adders": adders, "weight_rom": weights["lut"], "lif_lanes": lif,
                       "membranes": state["lut"]}}
 
 
@@ -93,13 +101,13 @@ def dense(d) -> dict[str, Any]:
     argmax over NO values."""
     p = d.params
     rb = refractory_bits(p.refractory)
-    rom = memory(1, d.cin * d.positions, d.outputs * d.weight_bits)
+    weights = rom(1, d.cin * d.positions, d.outputs * d.weight_bits)
     lif = d.outputs * lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb)
     argmax = (d.outputs - 1) * 2 * (p.state_bits if d.membrane else 16)  # compare + select
-    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + rom["lut"] + d.events_per_cycle * d.outputs * d.acc_bits \
+    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + weights["lut"] + d.events_per_cycle * d.outputs * d.acc_bits \
         + lif + argmax
     ff = d.outputs * (d.acc_bits + p.state_bits + rb + (0 if d.membrane else 16)) + 64
-    return {"lut": lut, "ff": ff, "bram18": rom["bram18"], "dsp": 0}
+    return {"lut": lut, "ff": ff, "bram18": weights["bram18"], "dsp": 0}
 
 
 def accelerator(spec) -> dict[str, Any]:
