@@ -158,3 +158,10 @@ def test_cycle_bound_is_the_formula_with_every_input_active(shipped):
         loops.append(word_iterations(np.ones((1, t, c.cout, c.height, c.width), np.int64), c.sp, epc))
     assert layer_cycles(spec, [lp[0] for lp in loops]) == cycle_bound(spec)
     assert cycle_bound(spec)["conv1"] == 16 * (16 * 16 * 16 + 64) + 1  # worse than the dense walk's 40,960
+
+
+def test_unmappable_layers_are_a_one_line_error_naming_the_layer_and_limit():
+    with pytest.raises(ToolchainError, match=r"^cannot map layer conv0 \(kernel 9x9\).*at most 8 on its 8x8 plane"):
+        map_model(_model({**SMALL, "snn_kernel": 9}))
+    with pytest.raises(ToolchainError, match=r"^cannot map layer conv1 \(SP 3\).*divide the plane width 8"):
+        map_model(_model(SMALL), sweep_positions=[2, 3])

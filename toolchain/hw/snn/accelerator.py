@@ -21,10 +21,10 @@ from ...snn.layers import int_weight
 from ...snn.lif import LIFParams
 from .resources import LUTRAM_MAX_DEPTH
 
-MAX_INPUT_BITS = 12  # the binning tables hold 2**input_bits entries
+MAX_INPUT_BITS = 8  # the int8 I/Q stream of the CNN accelerator (binning tables of 2**bits entries)
 MAX_PLANE = 256  # H, W (the address field of an event word)
 MAX_KERNEL = 15
-MAX_LANES = 1024  # SP x CO lanes of a sweep word (ap_uint width)
+MAX_WORD_BITS = 1000  # a stream word (event lanes + address + flags; readout membranes): ap_uint's 1024
 MAX_ACC_BITS = 32  # a step current; wider needs a wider adder per tap than the kernel budgets
 
 
@@ -185,12 +185,12 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
         # events vary with activity, so its sweep gets group cycles and the events the rest
         budget = cfg.snn_group * (2 if i == 0 else 1)
         sp = sps[i] or next(d for d in range(1, w + 1) if w % d == 0 and (h * w // d <= budget or d == w))
-        if w % sp or sp * co > MAX_LANES:
+        if w % sp or sp * co + 32 > MAX_WORD_BITS:
             raise _cannot(f"layer {name} (SP {sp})", f"SP must divide the plane width {w} and SP x {co} "
-                          f"filters <= {MAX_LANES} lanes")
-        per_neuron = np.abs(wt).reshape(co, -1)
-        bound = int(min(per_neuron.sum(1).max() * (max_count if i == 0 else 1),
-                        per_neuron.max() * cfg.snn_group if i == 0 else per_neuron.sum(1).max()))
+                          f"filters + 32 <= {MAX_WORD_BITS} bits of an event word")
+        fan_in = int(np.abs(wt).reshape(co, -1).sum(1).max())  # largest current from binary spikes
+        # conv0: each of the step's <= group events adds one weight to a neuron it reaches
+        bound = min(fan_in * max_count, int(np.abs(wt).max()) * cfg.snn_group) if i == 0 else fan_in
         acc = _signed_bits(bound)
         if acc > MAX_ACC_BITS:
             raise _cannot(f"layer {name}", f"its step current needs {acc} bits, the kernel adds <= {MAX_ACC_BITS}")
@@ -200,6 +200,9 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
         in_lanes, cin = sp * co, co
     ro = layers[-1]
     wt = int_weight(ro.synapse).detach().round().long().numpy()  # (outputs, cin * h * w)
+    if wt.shape[0] * ro.params.state_bits > MAX_WORD_BITS:
+        raise _cannot(f"layer dense0 (readout, {wt.shape[0]} outputs)", f"outputs x state bits <= {MAX_WORD_BITS} "
+                      "(the final membranes leave in one word)")
     bound = int(np.abs(wt).sum(1).max())
     acc = _signed_bits(bound)
     if acc > MAX_ACC_BITS:
