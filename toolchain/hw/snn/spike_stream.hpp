@@ -89,10 +89,15 @@ unsigned lowest_lane(const ap_uint<N> &m) {
 // II = 1 schedule) to its layer's counter; the harness reads one total per frame.
 #ifndef __SYNTHESIS__
 inline std::vector<unsigned long long> &iteration_counters() {
-    static std::vector<unsigned long long> c(16, 0);
+    static std::vector<unsigned long long> c;
     return c;
 }
-#define SNN_COUNT(LAYER, N) (::snn::iteration_counters()[LAYER] += (N))
+inline void count_iterations(unsigned layer, unsigned long long n) {
+    std::vector<unsigned long long> &c = iteration_counters();
+    if (c.size() <= layer) c.resize(layer + 1, 0);
+    c[layer] += n;
+}
+#define SNN_COUNT(LAYER, N) ::snn::count_iterations(LAYER, N)
 #else
 #define SNN_COUNT(LAYER, N)
 #endif
