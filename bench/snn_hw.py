@@ -8,7 +8,8 @@ kernel's counted loop iterations against its cycle formula, and prints a Markdow
 cycles per frame (median, p99, worst over the frames; the guaranteed bound with every input
 active), frames/s at the clock, and the resource estimates (toolchain/hw/snn/resources.py).
 A frame takes about the slowest kernel's iterations (the kernels run concurrently, decoupled
-by FIFOs); the per-kernel rows show which one that is.
+by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the cycle model of
+the kernels' schedules (toolchain/hw/snn/accel_fifo.py) on frames spread over the split.
 
     python bench/snn_hw.py CHECKPOINT DATA.h5 [--frames N] [--sp 2] [--mhz 250]
 """
@@ -28,9 +29,9 @@ sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(
 
 from toolchain.checkpoint import load_model  # noqa: E402
 from toolchain.data.dataset import RadioMLDataset  # noqa: E402
-from toolchain.hw.snn import resources  # noqa: E402
+from toolchain.hw.snn import accel_fifo, resources  # noqa: E402
 from toolchain.hw.snn.accel_csim import compile_accelerator  # noqa: E402
-from toolchain.hw.snn.accel_verify import cycle_summary, quantize, verify  # noqa: E402
+from toolchain.hw.snn.accel_verify import cycle_summary, model_reference, quantize, verify  # noqa: E402
 from toolchain.hw.snn.accelerator import map_model  # noqa: E402
 
 # The same network's dense FINN build and the CNN, ZCU104 at 250 MHz (docs/snn_hardware.md,
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--sp", type=int, nargs="+", default=None,
                     help="positions swept per cycle, one for every conv or one per conv (default: the mapping's)")
     ap.add_argument("--mhz", type=float, default=250.0)
+    ap.add_argument("--fifo-frames", type=int, default=250, help="frames (spread over the split) for the FIFO model")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
@@ -63,7 +65,9 @@ def main() -> None:
     seconds = time.time() - t0
     cyc = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
-    res = resources.accelerator(spec)
+    pick = np.linspace(0, n - 1, min(args.fifo_frames, n)).round().astype(int)
+    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, model_reference(model, spec, codes[pick]), len(pick)))
+    res = resources.accelerator(spec, fifo["depths"])
     hz = args.mhz * 1e6
     frame = cyc["frame"]
     print(f"# event-driven SNN accelerator, {n} test frames of {args.data}")
@@ -78,6 +82,8 @@ def main() -> None:
         r = res["layers"][k]
         print(f"| {k} | {s['median']:,.0f} | {s['p99']:,.0f} | {s['worst']:,} | {bound[k]:,} | {r['lut']:,} | "
               f"{r['ff']:,} | {r['bram18']} | {r['dsp']} |")
+    r = res["layers"]["fifos"]
+    print(f"| FIFOs, depths {fifo['depths']} | | | | | {r['lut']:,} | 0 | {r['bram18']} | 0 |")
     tot = res["total"]
     worst_bound = max(bound.values())
     print(f"| **frame** (slowest kernel) | {frame['median']:,.0f} | {frame['p99']:,.0f} | {frame['worst']:,} | "
@@ -88,11 +94,17 @@ def main() -> None:
     print(f"beside: {DENSE['name']}: {hz / DENSE['cycles']:,.0f} frames/s, LUT {DENSE['lut']}, BRAM36 "
           f"{DENSE['bram36']}, DSP 0 -> {fps['median'] / (hz / DENSE['cycles']):.1f}x at the median; "
           f"{VGG10['name']}: {VGG10['fps']:,} frames/s, BRAM36 {VGG10['bram36']}, DSP {VGG10['dsp']}")
+    names = ["encoder"] + [c.name for c in spec.convs]
+    print(f"FIFO depths (cycle model, {len(pick)} frames in a row, within 1 % of unbounded FIFOs): "
+          + ", ".join(f"{a} -> {b}: {d}" for a, b, d in zip(names, names[1:] + [spec.dense.name], fifo["depths"]))
+          + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / len(pick):,.0f} cycles each "
+          f"({hz * len(pick) / fifo['cycles_with_depths']:,.0f} frames/s), "
+          f"{fifo['cycles_unbounded'] / len(pick):,.0f} with unbounded FIFOs")
     if args.json:
         from toolchain.atomic import write_json
 
         write_json(args.json, {"frames": n, "check": result, "cycles": cyc, "bound": bound, "resources": res,
-                               "fps": fps, "sp": [c.sp for c in spec.convs]})
+                               "fps": fps, "sp": [c.sp for c in spec.convs], "fifo": fifo})
 
 
 if __name__ == "__main__":

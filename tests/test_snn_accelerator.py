@@ -165,3 +165,24 @@ def test_unmappable_layers_are_a_one_line_error_naming_the_layer_and_limit():
         map_model(_model({**SMALL, "snn_kernel": 9}))
     with pytest.raises(ToolchainError, match=r"^cannot map layer conv1 \(SP 3\).*divide the plane width 8"):
         map_model(_model(SMALL), sweep_positions=[2, 3])
+
+
+def test_fifo_model_follows_the_kernels_schedules(shipped):
+    from toolchain.hw.snn import accel_fifo
+
+    model, spec, exe = shipped
+    codes, _ = check_frames(spec, n_random=6, seed=3, synthetic_classes=0)
+    ref = model_reference(model, spec, codes)
+    hw = accel_csim.run_frames(spec, codes, exe=exe)
+    sched = accel_fifo.schedules(spec, ref, len(codes))
+    # every kernel's modelled iterations are the ones the C simulation counted
+    assert [len(pop) for pop, _ in sched] == [int(v.sum()) for v in hw.iterations.values()]
+    r = accel_fifo.fifo_depths(sched)
+    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.02
+    # depth-1 FIFOs throughout cost cycles: the model sees back-pressure
+    assert accel_fifo.simulate(sched, [1] * len(r["depths"]))[0] > r["cycles_unbounded"]
+    # a hand-made pair: the producer pushes every cycle, the consumer pops every other cycle
+    prod = (np.zeros(8, np.int8), np.ones(8, np.int8))
+    cons = (np.tile(np.array([1, 0], np.int8), 8), np.zeros(16, np.int8))
+    cycles, peak = accel_fifo.simulate([prod, cons], [64])
+    assert cycles == 17 and peak == [4]

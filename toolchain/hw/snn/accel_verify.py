@@ -71,12 +71,14 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
         loops = [distinct + dup_last]
     else:
         loops = [np.full((n, steps), e.group)]
+    spikes = []
     for i, c in enumerate(spec.convs):
-        s = torch.stack(trace[i], 1).long().numpy()  # (n, T, C, H, W)
+        s = torch.stack(trace[i], 1).to(torch.int8).numpy()  # (n, T, C, H, W)
         epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
         loops.append(word_iterations(s, c.sp, epc))
+        spikes.append(s)
     return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
-            "loops": loops}
+            "loops": loops, "spikes": spikes}
 
 
 def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[str, Any]:

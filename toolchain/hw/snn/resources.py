@@ -110,9 +110,30 @@ def dense(d) -> dict[str, Any]:
     return {"lut": lut, "ff": ff, "bram18": weights["bram18"], "dsp": 0}
 
 
-def accelerator(spec) -> dict[str, Any]:
-    """Per kernel and in total (the FIFOs between the kernels are not counted: see docs)."""
+def stream_widths(spec) -> list[int]:
+    """Bits of the words on each FIFO: encoder -> conv0, conv_i -> conv_i+1 / the readout."""
+    addr = [max(1, (spec.encoder.resolution ** 2 - 1).bit_length())] + \
+        [max(1, (c.height * c.width - 1).bit_length()) for c in spec.convs]
+    lanes = [1] + [c.out_lanes for c in spec.convs]
+    return [la + ad + 3 for la, ad in zip(lanes, addr)]
+
+
+def fifos(spec, depths: list[int]) -> dict[str, int]:
+    """FIFOs as SRL32 shift registers (width x ceil(depth / 32) LUTs) up to 256 deep, else RAMB18s."""
+    lut = bram = 0
+    for width, depth in zip(stream_widths(spec), depths):
+        if depth <= 256:
+            lut += width * math.ceil(depth / 32)
+        else:
+            bram += bram18_count(depth, width)
+    return {"lut": lut, "ff": 0, "bram18": bram, "dsp": 0}
+
+
+def accelerator(spec, fifo_depths: list[int] | None = None) -> dict[str, Any]:
+    """Per kernel and in total, with the FIFOs between the kernels when their depths are given."""
     layers = {"encoder": encoder(spec), **{c.name: conv(c) for c in spec.convs}, spec.dense.name: dense(spec.dense)}
+    if fifo_depths is not None:
+        layers["fifos"] = fifos(spec, fifo_depths)
     total = {k: sum(v[k] for v in layers.values()) for k in ("lut", "ff", "bram18", "dsp")}
     total["bram36"] = total["bram18"] / 2
     return {"layers": layers, "total": total}
