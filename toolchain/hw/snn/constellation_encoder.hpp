@@ -22,7 +22,6 @@
 template <unsigned IN_BITS, unsigned R, unsigned GROUP, unsigned FRAME_LEN, bool BINARY, unsigned LAYER>
 struct constellation_encoder {
     static const unsigned ADDR_BITS = snn::bits_for(R * R);
-    static const unsigned BIN_BITS = snn::bits_for(R);
     typedef snn::spike_word<1, ADDR_BITS> out_word;
     typedef ap_uint<2 * IN_BITS + 1> in_t;
     typedef unsigned short bin_t;  // a ROM of R <= 65,536 rows
