@@ -27,6 +27,43 @@ constexpr unsigned max_u(unsigned a, unsigned b) { return a > b ? a : b; }
 template <unsigned BITS, bool SIGNED> struct in_type { typedef ap_int<BITS> type; };
 template <unsigned BITS> struct in_type<BITS, false> { typedef ap_uint<BITS> type; };
 
+// One neuron, one time step: lif_step (READOUT = false) or li_step (true) in place on (v, r),
+// returning the spike. Every kernel that keeps LIF state (lif_layer here, the event-driven
+// spiking_conv / spiking_dense) calls this, so the arithmetic exists once in C++ as in Python.
+template <unsigned STATE_BITS, unsigned CUR_BITS, unsigned LEAK_SHIFT, int THRESHOLD, bool RESET_ZERO,
+          unsigned REFRACTORY, bool READOUT>
+struct neuron {
+    typedef ap_int<STATE_BITS> state_t;
+    typedef ap_uint<counter_bits(REFRACTORY)> ref_t;
+    // Wide enough for v1 + I without wrapping, whatever the two widths (v1 fits in the state).
+    typedef ap_int<max_u(STATE_BITS, CUR_BITS) + 2> sum_t;
+
+    template <typename cur_t>
+    static bool step(state_t &v, ref_t &r, const cur_t cur) {
+#pragma HLS INLINE
+        const sum_t LO = -(sum_t(1) << (STATE_BITS - 1));
+        const sum_t HI = (sum_t(1) << (STATE_BITS - 1)) - 1;
+        // Leak: >> on ap_int is arithmetic, i.e. floor(v / 2^k) also for negative v.
+        const state_t v1 = LEAK_SHIFT > 0 ? state_t(v - (v >> LEAK_SHIFT)) : v;
+        sum_t sum = sum_t(v1) + sum_t(cur);
+        if (sum < LO) sum = LO;
+        if (sum > HI) sum = HI;
+        // A readout never fires, so it never becomes refractory.
+        const bool free = READOUT || REFRACTORY == 0 || r == 0;
+        // A refractory neuron ignores its input but keeps leaking.
+        const state_t v2 = free ? state_t(sum) : v1;
+        if (READOUT) {
+            v = v2;
+            return false;
+        }
+        const bool spike = free && v2 >= THRESHOLD;
+        // v2 >= theta > 0 when it fires, so subtracting cannot leave the range.
+        v = spike ? (RESET_ZERO ? state_t(0) : state_t(v2 - THRESHOLD)) : v2;
+        if (REFRACTORY > 0) r = spike ? ref_t(REFRACTORY) : (free ? ref_t(0) : ref_t(r - 1));
+        return spike;
+    }
+};
+
 }  // namespace lif
 
 // NEURONS      neurons per time step (H * W * C of the layer)
@@ -55,15 +92,11 @@ void lif_layer(hls::stream<ap_uint<PE * IN_BITS> > &in,
 
     constexpr unsigned FOLD = NEURONS / PE;  // state entries per PE bank = cycles per step
     constexpr unsigned OUT_BITS = READOUT ? STATE_BITS : 1;
-    constexpr unsigned REF_BITS = lif::counter_bits(REFRACTORY);
-    // Wide enough for v1 + I without wrapping, whatever the two widths (v1 fits in the state).
-    constexpr unsigned SUM_BITS = lif::max_u(STATE_BITS, IN_BITS) + 2;
-    typedef ap_int<STATE_BITS> state_t;
-    typedef ap_int<SUM_BITS> sum_t;
-    typedef ap_uint<REF_BITS> ref_t;
+    typedef lif::neuron<STATE_BITS, IN_BITS + (IN_SIGNED ? 0 : 1), LEAK_SHIFT, THRESHOLD, RESET_ZERO,
+                        REFRACTORY, READOUT> neuron_t;
+    typedef typename neuron_t::state_t state_t;
+    typedef typename neuron_t::ref_t ref_t;
     typedef typename lif::in_type<IN_BITS, IN_SIGNED>::type in_t;
-    const sum_t LO = -(sum_t(1) << (STATE_BITS - 1));
-    const sum_t HI = (sum_t(1) << (STATE_BITS - 1)) - 1;
 
     // One bank per PE lane so that PE neurons are read and written in the same cycle; each
     // bank is FOLD deep (the tool picks LUTRAM or BRAM by depth and width).
@@ -89,28 +122,15 @@ void lif_layer(hls::stream<ap_uint<PE * IN_BITS> > &in,
 #pragma HLS UNROLL
             in_t cur;
             cur.range(IN_BITS - 1, 0) = word.range((p + 1) * IN_BITS - 1, p * IN_BITS);
-            const state_t v = first ? state_t(0) : vmem[p][nf];
-            // A readout never fires, so it never becomes refractory.
-            const ref_t r = (READOUT || REFRACTORY == 0 || first) ? ref_t(0) : rmem[p][nf];
-            // Leak: >> on ap_int is arithmetic, i.e. floor(v / 2^k) also for negative v.
-            const state_t v1 = LEAK_SHIFT > 0 ? state_t(v - (v >> LEAK_SHIFT)) : v;
-            sum_t sum = sum_t(v1) + sum_t(cur);
-            if (sum < LO) sum = LO;
-            if (sum > HI) sum = HI;
-            const bool free = (r == 0);
-            // A refractory neuron ignores its input but keeps leaking.
-            state_t v2 = free ? state_t(sum) : v1;
-            if (READOUT) {
-                vmem[p][nf] = v2;
-                oword.range((p + 1) * OUT_BITS - 1, p * OUT_BITS) = ap_uint<OUT_BITS>(v2);
-            } else {
-                const bool spike = free && v2 >= THRESHOLD;
-                // v2 >= theta > 0 when it fires, so subtracting cannot leave the range.
-                const state_t vnew = spike ? (RESET_ZERO ? state_t(0) : state_t(v2 - THRESHOLD)) : v2;
-                vmem[p][nf] = vnew;
-                if (REFRACTORY > 0) rmem[p][nf] = spike ? ref_t(REFRACTORY) : (free ? ref_t(0) : ref_t(r - 1));
+            state_t v = first ? state_t(0) : vmem[p][nf];
+            ref_t r = (READOUT || REFRACTORY == 0 || first) ? ref_t(0) : rmem[p][nf];
+            const bool spike = neuron_t::step(v, r, cur);
+            vmem[p][nf] = v;
+            if (REFRACTORY > 0 && !READOUT) rmem[p][nf] = r;
+            if (READOUT)
+                oword.range((p + 1) * OUT_BITS - 1, p * OUT_BITS) = ap_uint<OUT_BITS>(v);
+            else
                 oword[p] = spike;
-            }
         }
         out.write(oword);
         if (++nf == FOLD) {

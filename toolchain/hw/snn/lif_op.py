@@ -30,28 +30,9 @@ from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
 from ...errors import ToolchainError
 from ...snn.lif import LIFParams, refractory_bits
+from .resources import CONTROL_LUTS, LUTRAM_MAX_DEPTH, bram18_count, lif_lane_luts
 
 PIPELINE_DEPTH = 4  # read state | leak + add | saturate + compare | write back (kernel schedule)
-LUTRAM_MAX_DEPTH = 128  # FINN's MVAU threshold for small memories kept in LUTs
-CONTROL_LUTS = 40  # loop counters, first-step flag, stream handshakes (per op, not per PE)
-
-
-def bram18_count(depth: int, width: int) -> int:
-    """RAMB18s for one depth x width memory in simple dual-port mode (UG573 Table 1-10), the
-    aspect ratios FINN's MVAU.bram_estimation uses."""
-    if width <= 0 or depth <= 0:
-        return 0
-    if width == 1:
-        return math.ceil(depth / 16384)
-    if width == 2:
-        return math.ceil(depth / 8192)
-    if width <= 4:
-        return math.ceil(depth / 4096) * math.ceil(width / 4)
-    if width <= 9:
-        return math.ceil(depth / 2048) * math.ceil(width / 9)
-    if width <= 18 or depth > 512:
-        return math.ceil(depth / 1024) * math.ceil(width / 18)
-    return math.ceil(depth / 512) * math.ceil(width / 36)
 
 
 class LIF(HWCustomOp):
@@ -220,14 +201,8 @@ class LIF(HWCustomOp):
         state read mux (frame start -> 0) B, leak subtract B (k > 0), add S = max(B, A) + 2,
         saturation compare S and clamp mux B, then for lif: threshold compare B, reset
         subtract or clear B, refractory select B + counter 2 Rb + 1 (R > 0)."""
-        b = self.get_nodeattr("state_bits")
-        a = self.get_input_datatype().bitwidth()
-        s = max(b, a) + 2
-        luts = b + (b if self.get_nodeattr("leak_shift") > 0 else 0) + s + s + b
-        if not self.readout:
-            rb = self.refractory_bits()
-            luts += b + b + ((b + 2 * rb + 1) if rb else 0)
-        return luts
+        return lif_lane_luts(self.get_nodeattr("state_bits"), self.get_input_datatype().bitwidth(),
+                             self.get_nodeattr("leak_shift"), self.readout, self.refractory_bits())
 
     def lut_estimation(self, fpgapart=None):
         return CONTROL_LUTS + self.get_nodeattr("PE") * self.datapath_luts() + self.lutram_estimation(fpgapart)

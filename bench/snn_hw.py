@@ -1,0 +1,111 @@
+"""The event-driven SNN accelerator (toolchain/hw/snn/accelerator.py) on the test split, beside
+the dense FINN build of the same network and the CNN.
+
+Takes a trained `snn` checkpoint and a RadioML-format file, maps the model onto the kernels,
+C-simulates the whole accelerator (g++, hls4ml's ap_types) on the test split's frames as int8
+I/Q codes, checks class and final membranes against the PyTorch model (bit exact) and every
+kernel's counted loop iterations against its cycle formula, and prints a Markdown table:
+cycles per frame (median, p99, worst over the frames; the guaranteed bound with every input
+active), frames/s at the clock, and the resource estimates (toolchain/hw/snn/resources.py).
+A frame takes about the slowest kernel's iterations (the kernels run concurrently, decoupled
+by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the cycle model of
+the kernels' schedules (toolchain/hw/snn/accel_fifo.py) on frames spread over the split.
+
+    python bench/snn_hw.py CHECKPOINT DATA.h5 [--frames N] [--sp 2] [--mhz 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+# bench/finn.py would shadow the finn package that toolchain.hw.snn imports.
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+from toolchain.checkpoint import load_model  # noqa: E402
+from toolchain.data.dataset import RadioMLDataset  # noqa: E402
+from toolchain.hw.snn import accel_fifo, resources  # noqa: E402
+from toolchain.hw.snn.accel_csim import compile_accelerator  # noqa: E402
+from toolchain.hw.snn.accel_verify import cycle_summary, model_reference, quantize, verify  # noqa: E402
+from toolchain.hw.snn.accelerator import map_model  # noqa: E402
+
+# The same network's dense FINN build and the CNN, ZCU104 at 250 MHz (docs/snn_hardware.md,
+# bench/RESULTS.md "FINN build estimates"): FINN's estimates, not re-run here.
+DENSE = {"name": "dense FINN build (MVAU + LIF), same network", "cycles": 40960, "lut": ">= 42,155", "bram36": 113,
+         "dsp": 0}
+VGG10 = {"name": "w4a4 VGG10, 32 filters (CNN)", "fps": 243191, "dsp": 1080, "bram36": 189.5}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("data")
+    ap.add_argument("--frames", type=int, default=0, help="test frames to run (0 = the whole test split)")
+    ap.add_argument("--sp", type=int, nargs="+", default=None,
+                    help="positions swept per cycle, one for every conv or one per conv (default: the mapping's)")
+    ap.add_argument("--mhz", type=float, default=250.0)
+    ap.add_argument("--fifo-frames", type=int, default=250, help="frames (spread over the split) for the FIFO model")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = ap.parse_args()
+
+    model, _, _ = load_model(args.checkpoint)
+    spec = map_model(model, sweep_positions=args.sp[0] if args.sp and len(args.sp) == 1 else args.sp)
+    ds = RadioMLDataset.splits(args.data)["test"]
+    n = len(ds) if args.frames <= 0 else min(args.frames, len(ds))
+    x, _, _ = ds.read(np.arange(n))
+    codes = quantize(x, spec)
+    t0 = time.time()
+    exe = compile_accelerator(spec)
+    result, hw = verify(model, spec, codes, exe=exe)
+    seconds = time.time() - t0
+    cyc = cycle_summary(spec, hw)
+    bound = resources.cycle_bound(spec)
+    pick = np.linspace(0, n - 1, min(args.fifo_frames, n)).round().astype(int)
+    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, model_reference(model, spec, codes[pick]), len(pick)))
+    res = resources.accelerator(spec, fifo["depths"])
+    hz = args.mhz * 1e6
+    frame = cyc["frame"]
+    print(f"# event-driven SNN accelerator, {n} test frames of {args.data}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
+          f"C simulation + check {seconds:.1f} s")
+    print(f"bit exact vs PyTorch: {result['ok']} (class mismatches {result['class_mismatches']}, membrane "
+          f"mismatches {result['membrane_mismatches']}, cycle-formula mismatches {result['cycle_formula_mismatches']})")
+    print(f"SP per conv: {[c.sp for c in spec.convs]}\n")
+    print("| kernel | median | p99 | worst | bound (all active) | LUT | FF | BRAM18 | DSP |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, s in cyc["per_kernel"].items():
+        r = res["layers"][k]
+        print(f"| {k} | {s['median']:,.0f} | {s['p99']:,.0f} | {s['worst']:,} | {bound[k]:,} | {r['lut']:,} | "
+              f"{r['ff']:,} | {r['bram18']} | {r['dsp']} |")
+    r = res["layers"]["fifos"]
+    print(f"| FIFOs, depths {fifo['depths']} | | | | | {r['lut']:,} | 0 | {r['bram18']} | 0 |")
+    tot = res["total"]
+    worst_bound = max(bound.values())
+    print(f"| **frame** (slowest kernel) | {frame['median']:,.0f} | {frame['p99']:,.0f} | {frame['worst']:,} | "
+          f"{worst_bound:,} | {tot['lut']:,} | {tot['ff']:,} | {tot['bram18']} ({tot['bram36']:g} BRAM36) | 0 |\n")
+    fps = {k: hz / frame[k] for k in ("median", "p99", "worst")}
+    print(f"frames/s at {args.mhz:g} MHz: median {fps['median']:,.0f}, p99 {fps['p99']:,.0f}, worst "
+          f"{fps['worst']:,.0f}, guaranteed {hz / worst_bound:,.0f}")
+    print(f"beside: {DENSE['name']}: {hz / DENSE['cycles']:,.0f} frames/s, LUT {DENSE['lut']}, BRAM36 "
+          f"{DENSE['bram36']}, DSP 0 -> {fps['median'] / (hz / DENSE['cycles']):.1f}x at the median; "
+          f"{VGG10['name']}: {VGG10['fps']:,} frames/s, BRAM36 {VGG10['bram36']}, DSP {VGG10['dsp']}")
+    names = ["encoder"] + [c.name for c in spec.convs]
+    print(f"FIFO depths (cycle model, {len(pick)} frames in a row, within 1 % of unbounded FIFOs): "
+          + ", ".join(f"{a} -> {b}: {d}" for a, b, d in zip(names, names[1:] + [spec.dense.name], fifo["depths"]))
+          + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / len(pick):,.0f} cycles each "
+          f"({hz * len(pick) / fifo['cycles_with_depths']:,.0f} frames/s), "
+          f"{fifo['cycles_unbounded'] / len(pick):,.0f} with unbounded FIFOs")
+    if args.json:
+        from toolchain.atomic import write_json
+
+        write_json(args.json, {"frames": n, "check": result, "cycles": cyc, "bound": bound, "resources": res,
+                               "fps": fps, "sp": [c.sp for c in spec.convs], "fifo": fifo})
+
+
+if __name__ == "__main__":
+    main()

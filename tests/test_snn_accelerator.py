@@ -1,0 +1,188 @@
+"""The event-driven SNN accelerator (constellation encoder -> spiking convs -> spiking dense,
+one dataflow top in C++) compiled with g++ against hls4ml's ap_types, against the PyTorch
+model: class and final readout membranes of every frame bit for bit, every kernel's loop
+iterations equal to its cycle formula, frame boundaries from TLAST, and broken kernels caught."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from toolchain.config import ModelConfig
+from toolchain.errors import ToolchainError
+from toolchain.hw.snn import accel_csim
+from toolchain.hw.snn.accel_verify import check_frames, compare, model_reference, verify
+from toolchain.hw.snn.accelerator import map_model
+from toolchain.models import build_model
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("g++") is None or importlib.util.find_spec("hls4ml") is None,
+    reason="C simulation needs g++ on PATH and the hls4ml package (its ap_types headers)")
+
+# The shipped network (build/snn-radioml/train_quick.yaml): 16x16 plane, 2 x 16 filters 5x5, T = 16.
+SHIPPED = dict(name="snn", snn_encoder="constellation", snn_group=64, snn_resolution=16, snn_filters=[16, 16],
+               snn_kernel=5, weight_bits=8, snn_state_bits=24, snn_leak_shift=4, snn_threshold=128,
+               snn_readout="membrane")
+# A small network with every other option: binary cells, 7-bit state (saturates), reset to zero,
+# refractory steps, spike-count readout (ties between classes are common: lowest index wins).
+SMALL = dict(name="snn", input_length=256, snn_group=16, snn_resolution=8, snn_filters=[4, 4], snn_kernel=3,
+             weight_bits=6, snn_threshold=40, snn_state_bits=7, snn_leak_shift=1, snn_binary=True,
+             snn_reset="zero", snn_refractory=1, snn_readout="count")
+
+
+def _model(kw: dict, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(**kw)).eval()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model = _model(SHIPPED)
+    spec = map_model(model)
+    return model, spec, accel_csim.compile_accelerator(spec)
+
+
+@pytest.fixture(scope="module")
+def small():
+    model = _model(SMALL, seed=1)
+    spec = map_model(model)
+    codes, _ = check_frames(spec, n_random=200, seed=1, synthetic_classes=8)
+    return model, spec, codes, model_reference(model, spec, codes)
+
+
+def test_shipped_network_bit_exact_on_1000_frames(shipped):
+    model, spec, exe = shipped
+    codes, kinds = check_frames(spec, n_random=1000 - 24 * 26, seed=0)
+    assert len(codes) == 1000 and kinds.count("random") == 376
+    assert (codes == 127).any() and (codes == -128).any()  # saturating amplitudes reach both ends
+    result, hw = verify(model, spec, codes, exe=exe)
+    assert result["class_mismatches"] == 0 and result["membrane_mismatches"] == 0, result
+    assert result["cycle_formula_mismatches"] == {k: 0 for k in hw.iterations}, result
+    assert result["ok"]
+    assert len(set(hw.classes.tolist())) > 3  # the classes are not constant
+    # conv0 sees one event per sample: 1024 events + 16 steps x 128 sweep cycles (SP 2) + the frame word
+    assert [c.sp for c in spec.convs] == [2, 4]
+    assert (hw.iterations["conv0"] == 1024 + 16 * 128 + 1).all()
+
+
+def test_small_network_every_option_bit_exact(small):
+    model, spec, codes, ref = small
+    hw = accel_csim.run_frames(spec, codes)
+    result = compare(spec, ref, hw)
+    assert result["ok"], result
+    counts = ref["readout"]
+    ties = (counts == counts.max(1, keepdims=True)).sum(1) > 1
+    assert ties.sum() > 10  # tied spike counts happen, and the lowest index won them
+    membranes = ref["membranes"]
+    p = model.layers[-1].params
+    assert (membranes == p.lo).sum() > 10  # the readout saturated at the lower bound
+
+
+# Each patch breaks one rule of lif_step or of the frame; the check must see it.
+FAULTS = {
+    "strict threshold": ("lif.hpp", "v2 >= THRESHOLD", "v2 > THRESHOLD"),
+    "no saturation": ("lif.hpp", "if (sum < LO) sum = LO;\n        if (sum > HI) sum = HI;", ""),
+    "no frame reset (conv)": ("spiking_conv.hpp", "first ? state_t(0) : vmem[j][g][co]", "vmem[j][g][co]"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_broken_kernel_fails_the_check(small, fault, tmp_path):
+    model, spec, codes, ref = small
+    for h in accel_csim.HEADERS:
+        shutil.copy(accel_csim.KERNEL_DIR / h, tmp_path / h)
+    name, old, new = FAULTS[fault]
+    text = (tmp_path / name).read_text()
+    assert text.count(old) == 1
+    (tmp_path / name).write_text(text.replace(old, new))
+    exe = accel_csim.compile_accelerator(spec, cache_dir=tmp_path / "bin", kernel_dir=tmp_path)
+    result = compare(spec, ref, accel_csim.run_frames(spec, codes, exe=exe))
+    assert not result["ok"]
+    assert result["membrane_mismatches"] > 0 or result["class_mismatches"] > 0
+
+
+def test_frames_are_delimited_by_tlast(small):
+    """A short frame (TLAST early) and a frame without TLAST (merged into the next one) are
+    flagged BAD and cost exactly their own results: the frames after them stay bit exact."""
+    model, spec, codes, ref = small
+    good = codes[:6]
+    length = spec.encoder.frame
+    samples = [good[0].T, good[1].T[:length - 37], good[2].T, good[3].T, good[4].T, good[5].T]
+    last = [np.eye(1, length, length - 1, dtype=np.uint8)[0], np.eye(1, length - 37, length - 38, dtype=np.uint8)[0],
+            np.zeros(length, np.uint8),  # frame 2 loses its TLAST: it runs on into frame 3
+            np.eye(1, length, length - 1, dtype=np.uint8)[0], np.eye(1, length, length - 1, dtype=np.uint8)[0],
+            np.eye(1, length, length - 1, dtype=np.uint8)[0]]
+    hw = accel_csim.run_stream(spec, np.concatenate(samples), np.concatenate(last))
+    assert hw.bad.tolist() == [False, True, True, False, False]
+    r = model_reference(model, spec, good)
+    for out_i, in_i in [(0, 0), (3, 4), (4, 5)]:
+        assert hw.classes[out_i] == r["classes"][in_i]
+        assert (hw.membranes[out_i] == r["membranes"][in_i]).all()
+
+
+@pytest.mark.parametrize("key,value", [("snn_encoder", "delta"), ("snn_gamma", 0.5)])
+def test_unmappable_encodings_are_a_one_line_error(key, value):
+    model = _model({**SMALL, key: value})
+    with pytest.raises(ToolchainError, match=rf"^cannot map model\.{key}={value}") as err:
+        map_model(model)
+    assert "\n" not in str(err.value)
+
+
+def test_ram_style_emits_the_storage_pragma(small):
+    import dataclasses
+
+    _, spec, _, _ = small
+    src = accel_csim.render_sources(spec)
+    assert len(re.findall(r"BIND_STORAGE variable=acc type=ram_t2p impl=lutram", src)) == len(spec.convs)
+    block = dataclasses.replace(spec, convs=(dataclasses.replace(spec.convs[0], ram_style="block"), *spec.convs[1:]))
+    assert "variable=acc type=ram_t2p impl=bram" in accel_csim.render_sources(block)
+    with pytest.raises(ToolchainError, match="ram_style"):
+        accel_csim.render_sources(dataclasses.replace(
+            spec, convs=(dataclasses.replace(spec.convs[0], ram_style="flash"), *spec.convs[1:])))
+
+
+def test_cycle_bound_is_the_formula_with_every_input_active(shipped):
+    from toolchain.hw.snn.accelerator import layer_cycles, word_iterations
+    from toolchain.hw.snn.resources import cycle_bound
+
+    _, spec, _ = shipped
+    t = spec.steps
+    loops = [np.full((1, t), spec.encoder.group)]
+    for i, c in enumerate(spec.convs):
+        epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
+        loops.append(word_iterations(np.ones((1, t, c.cout, c.height, c.width), np.int64), c.sp, epc))
+    assert layer_cycles(spec, [lp[0] for lp in loops]) == cycle_bound(spec)
+    assert cycle_bound(spec)["conv1"] == 16 * (16 * 16 * 16 + 64) + 1  # worse than the dense walk's 40,960
+
+
+def test_unmappable_layers_are_a_one_line_error_naming_the_layer_and_limit():
+    with pytest.raises(ToolchainError, match=r"^cannot map layer conv0 \(kernel 9x9\).*at most 8 on its 8x8 plane"):
+        map_model(_model({**SMALL, "snn_kernel": 9}))
+    with pytest.raises(ToolchainError, match=r"^cannot map layer conv1 \(SP 3\).*divide the plane width 8"):
+        map_model(_model(SMALL), sweep_positions=[2, 3])
+
+
+def test_fifo_model_follows_the_kernels_schedules(shipped):
+    from toolchain.hw.snn import accel_fifo
+
+    model, spec, exe = shipped
+    codes, _ = check_frames(spec, n_random=6, seed=3, synthetic_classes=0)
+    ref = model_reference(model, spec, codes)
+    hw = accel_csim.run_frames(spec, codes, exe=exe)
+    sched = accel_fifo.schedules(spec, ref, len(codes))
+    # every kernel's modelled iterations are the ones the C simulation counted
+    assert [len(pop) for pop, _ in sched] == [int(v.sum()) for v in hw.iterations.values()]
+    r = accel_fifo.fifo_depths(sched)
+    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.02
+    # depth-1 FIFOs throughout cost cycles: the model sees back-pressure
+    assert accel_fifo.simulate(sched, [1] * len(r["depths"]))[0] > r["cycles_unbounded"]
+    # a hand-made pair: the producer pushes every cycle, the consumer pops every other cycle
+    prod = (np.zeros(8, np.int8), np.ones(8, np.int8))
+    cons = (np.tile(np.array([1, 0], np.int8), 8), np.zeros(16, np.int8))
+    cycles, peak = accel_fifo.simulate([prod, cons], [64])
+    assert cycles == 17 and peak == [4]

@@ -1,0 +1,250 @@
+"""The whole event-driven accelerator in C++: one dataflow top function chaining the kernels
+through hls::stream (the code Vitis HLS would take), compiled with g++ against hls4ml's
+ap_types and run on int I/Q sample streams with TLAST flags.
+
+Python renders only glue (`render_sources`): a parameters header (integer weights, the
+encoder's binning tables), one wrapper per layer declaring its memories with their storage
+pragmas (`ram_style`), and the DATAFLOW top. `render_harness` adds a `main` that streams a file
+of samples through the top until it is empty and writes, per frame, the class, the BAD flag,
+the readout's final membranes and every kernel's loop iterations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...atomic import atomic_path
+from ...errors import ToolchainError
+from .accelerator import AcceleratorSpec, ConvSpec
+from .csim import _first_error, ap_types_dir, default_cache_dir, find_cxx
+
+KERNEL_DIR = Path(__file__).parent
+HEADERS = ("lif.hpp", "spike_stream.hpp", "constellation_encoder.hpp", "spiking_conv.hpp", "spiking_dense.hpp")
+# -O2: unlike the LIF harness, this one runs millions of ap_int adds (compile ~6 s, runs much faster)
+CXX_FLAGS = ("-O2", "-std=c++14", "-Wno-unused-variable")
+STORAGE = {"distributed": "lutram", "block": "bram", "ultra": "uram"}
+TOP = "snn_accelerator"
+
+
+def _b(x: bool) -> str:
+    return "true" if x else "false"
+
+
+def _array(name: str, ctype: str, a: np.ndarray) -> str:
+    dims = "".join(f"[{d}]" for d in a.shape)
+    body = ",".join(str(int(v)) for v in a.reshape(-1))
+    return f"static const {ctype} {name}{dims} = {{{body}}};\n"
+
+
+def _conv_type(c: ConvSpec, layer: int) -> str:
+    p = c.params
+    return (f"spiking_conv<{c.height}, {c.width}, {c.cin}, {c.cout}, {c.kernel}, {c.in_lanes}, {c.sp}, "
+            f"{c.weight_bits}, {c.acc_bits}, {p.state_bits}, {p.leak_shift}, {p.threshold}, "
+            f"{_b(p.reset == 'zero')}, {p.refractory}, {layer}>")
+
+
+def _storage(var: str, style: str) -> str:
+    if style not in STORAGE:
+        raise ToolchainError(f"ram_style: expected one of {', '.join(STORAGE)}, got {style!r}")
+    return f"#pragma HLS BIND_STORAGE variable={var} type=ram_t2p impl={STORAGE[style]}\n"
+
+
+def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = None) -> str:
+    """The top translation unit: parameters, per-layer wrappers and the dataflow top."""
+    e, d = spec.encoder, spec.dense
+    fifo_depths = fifo_depths or {}
+    src = ['#include "constellation_encoder.hpp"', '#include "spiking_conv.hpp"', '#include "spiking_dense.hpp"', ""]
+    src.append(f"typedef constellation_encoder<{e.input_bits}, {e.resolution}, {e.group}, {e.frame}, "
+               f"{_b(e.binary)}, 0> encoder_t;")
+    for i, c in enumerate(spec.convs):
+        src.append(f"typedef {_conv_type(c, i + 1)} {c.name}_t;")
+    p = d.params
+    src.append(f"typedef spiking_dense<{d.positions}, {d.cin}, {d.in_lanes}, {d.outputs}, {d.weight_bits}, "
+               f"{d.acc_bits}, {p.state_bits}, {p.leak_shift}, {p.threshold}, {_b(p.reset == 'zero')}, "
+               f"{p.refractory}, {_b(d.membrane)}, {d.events_per_cycle}, {len(spec.convs) + 1}> {d.name}_t;")
+    src.append("")
+    src.append(_array("ibin", "encoder_t::bin_t", e.ibin) + _array("qbin", "encoder_t::bin_t", e.qbin))
+    for c in spec.convs:
+        src.append(_array(f"{c.name}_w", f"{c.name}_t::w_t", c.bank_weights()))
+    src.append(_array(f"{d.name}_w", f"{d.name}_t::w_t", d.weights))
+
+    src.append("static void encoder(hls::stream<encoder_t::in_t> &in, hls::stream<encoder_t::out_word::type> &out) {\n"
+               "    encoder_t::run(in, out, ibin, qbin);\n}\n")
+    for c in spec.convs:
+        t = f"{c.name}_t"
+        src.append(
+            f"static void {c.name}(hls::stream<{t}::in_word::type> &in, hls::stream<{t}::out_word::type> &out) {{\n"
+            f"    // accumulators: K x K banks (by output row and column), CO per word\n"
+            f"    static {t}::acc_mem acc;\n"
+            f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=1\n"
+            f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=2\n"
+            f"#pragma HLS ARRAY_RESHAPE variable=acc complete dim=4\n"
+            + _storage("acc", c.ram_style) +
+            f"    // membranes (and refractory counters): SP banks, CO per word\n"
+            f"    static {t}::v_mem vmem;\n"
+            f"    static {t}::r_mem rmem;\n"
+            f"#pragma HLS ARRAY_PARTITION variable=vmem complete dim=1\n"
+            f"#pragma HLS ARRAY_RESHAPE variable=vmem complete dim=3\n"
+            f"#pragma HLS ARRAY_PARTITION variable=rmem complete dim=1\n"
+            f"#pragma HLS ARRAY_RESHAPE variable=rmem complete dim=3\n"
+            + _storage("vmem", c.state_ram_style) +
+            f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=1\n"
+            f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=2\n"
+            f"#pragma HLS ARRAY_RESHAPE variable={c.name}_w complete dim=6\n"
+            f"    {t}::run(in, out, {c.name}_w, acc, vmem, rmem);\n}}\n")
+    src.append(f"static void {d.name}(hls::stream<{d.name}_t::in_word::type> &in, "
+               f"hls::stream<{d.name}_t::class_t> &cls, hls::stream<{d.name}_t::membranes_t> &mem) {{\n"
+               f"    {d.name}_t::run(in, cls, mem, {d.name}_w);\n}}\n")
+
+    names = ["encoder"] + [c.name for c in spec.convs]
+    types = ["encoder_t::out_word::type"] + [f"{c.name}_t::out_word::type" for c in spec.convs]
+    src.append(f"void {TOP}(hls::stream<encoder_t::in_t> &iq, hls::stream<{d.name}_t::class_t> &cls,\n"
+               f"        hls::stream<{d.name}_t::membranes_t> &membranes) {{\n"
+               "#pragma HLS INTERFACE axis port=iq\n#pragma HLS INTERFACE axis port=cls\n"
+               "#pragma HLS INTERFACE axis port=membranes\n#pragma HLS INTERFACE ap_ctrl_none port=return\n"
+               "#pragma HLS DATAFLOW")
+    for name, t in zip(names, types):
+        src.append(f"    static hls::stream<{t}> {name}_out(\"{name}_out\");\n"
+                   f"#pragma HLS STREAM variable={name}_out depth={fifo_depths.get(name, 2)}")
+    src.append("    encoder(iq, encoder_out);")
+    for prev, c in zip(names, spec.convs):
+        src.append(f"    {c.name}({prev}_out, {c.name}_out);")
+    src.append(f"    {d.name}({names[-1]}_out, cls, membranes);\n}}\n")
+    return "\n".join(src)
+
+
+_MAIN = """
+#include <cstdio>
+#include <vector>
+
+// argv: samples (int8 I, Q pairs), last flags (uint8 per sample), output (int64 rows per frame:
+// class, bad, NO membranes, one iteration count per kernel).
+int main(int argc, char **argv) {
+    if (argc != 4) { std::fprintf(stderr, "usage: %s SAMPLES LAST OUT\\n", argv[0]); return 2; }
+    std::FILE *fs = std::fopen(argv[1], "rb"), *fl = std::fopen(argv[2], "rb");
+    if (!fs || !fl) { std::fprintf(stderr, "cannot open the input files\\n"); return 1; }
+    std::vector<signed char> s;
+    std::vector<unsigned char> last;
+    int c;
+    while ((c = std::fgetc(fl)) != EOF) last.push_back((unsigned char)c);
+    s.resize(2 * last.size());
+    if (std::fread(s.data(), 1, s.size(), fs) != s.size()) { std::fprintf(stderr, "short samples file\\n"); return 1; }
+    std::fclose(fs); std::fclose(fl);
+    hls::stream<encoder_t::in_t> iq("iq");
+    hls::stream<NO_CLASS_T> cls("cls");
+    hls::stream<NO_MEM_T> mem("mem");
+    for (size_t n = 0; n < last.size(); n++) {
+        encoder_t::in_t w = 0;
+        w.range(IN_B - 1, 0) = ap_uint<IN_B>(ap_int<IN_B>(s[2 * n]));
+        w.range(2 * IN_B - 1, IN_B) = ap_uint<IN_B>(ap_int<IN_B>(s[2 * n + 1]));
+        w[2 * IN_B] = last[n] != 0;
+        iq.write(w);
+    }
+    std::vector<long long> rows;
+    while (!iq.empty()) {
+        snn::iteration_counters().assign(KERNELS, 0);
+        TOP(iq, cls, mem);
+        const std::vector<unsigned long long> &k = snn::iteration_counters();
+        const NO_CLASS_T cw = cls.read();
+        const NO_MEM_T m = mem.read();
+        rows.push_back((cw & ((1u << CLASS_B) - 1)).to_int64());
+        rows.push_back(cw[CLASS_B]);
+        for (int o = 0; o < NO; o++) rows.push_back(ap_int<STATE_B>(m.range((o + 1) * STATE_B - 1, o * STATE_B)).to_int64());
+        for (int i = 0; i < KERNELS; i++) rows.push_back((long long)k[i]);
+    }
+    std::FILE *fo = std::fopen(argv[3], "wb");
+    if (!fo || std::fwrite(rows.data(), sizeof(long long), rows.size(), fo) != rows.size()) {
+        std::fprintf(stderr, "cannot write %s\\n", argv[3]); return 1;
+    }
+    std::fclose(fo);
+    return 0;
+}
+"""
+
+
+def render_harness(spec: AcceleratorSpec) -> str:
+    d = spec.dense
+    defines = [f"#define TOP {TOP}", f"#define IN_B {spec.encoder.input_bits}", f"#define NO {d.outputs}",
+               f"#define NO_CLASS_T {d.name}_t::class_t", f"#define NO_MEM_T {d.name}_t::membranes_t",
+               f"#define CLASS_B {d.name}_t::CLASS_BITS", f"#define STATE_B {d.params.state_bits}",
+               f"#define KERNELS {len(spec.convs) + 2}"]
+    return render_sources(spec) + "\n".join(defines) + "\n" + _MAIN
+
+
+def compile_accelerator(spec: AcceleratorSpec, cache_dir: str | os.PathLike | None = None,
+                        kernel_dir: str | os.PathLike | None = None) -> Path:
+    """The C-simulation executable, cached by a hash of the source, the kernels and the flags.
+    `kernel_dir`: headers to use instead of the shipped ones (the tests compile broken copies)."""
+    cxx, inc = find_cxx(), ap_types_dir()
+    kdir = Path(kernel_dir) if kernel_dir is not None else KERNEL_DIR
+    source = render_harness(spec)
+    key = hashlib.sha256("\0".join([source, *((kdir / h).read_text() for h in HEADERS), cxx, *CXX_FLAGS,
+                                    str(inc)]).encode())
+    out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    exe = out_dir / f"snn_accel_{key.hexdigest()[:20]}"
+    if exe.is_file():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src = out_dir / f"{exe.name}.cpp"
+    with atomic_path(src) as tmp:
+        tmp.write_text(source)
+    with atomic_path(exe) as tmp:
+        cmd = [cxx, *CXX_FLAGS, f"-I{inc}", f"-I{kdir}", "-o", str(tmp), str(src)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ToolchainError(f"g++ failed on the SNN accelerator ({src}): {_first_error(res.stderr)}")
+        tmp.chmod(0o755)
+    return exe
+
+
+@dataclass
+class CsimResult:
+    classes: np.ndarray  # (frames,)
+    bad: np.ndarray  # (frames,) bool: the frame had not the expected length
+    membranes: np.ndarray  # (frames, NO) the readout's final membranes
+    iterations: dict[str, np.ndarray]  # kernel -> (frames,) II = 1 loop iterations
+
+
+def run_stream(spec: AcceleratorSpec, samples: np.ndarray, last: np.ndarray, exe: str | os.PathLike | None = None,
+               cache_dir: str | os.PathLike | None = None) -> CsimResult:
+    """Samples (N, 2) int I/Q codes and TLAST flags (N,) through the accelerator; one result
+    row per frame the hardware closes."""
+    s = np.asarray(samples)
+    lo, hi = -(1 << (spec.encoder.input_bits - 1)), (1 << (spec.encoder.input_bits - 1)) - 1
+    if s.ndim != 2 or s.shape[1] != 2 or len(last) != len(s):
+        raise ToolchainError(f"SNN accelerator C simulation: expected samples (N, 2) and N last flags, got "
+                             f"{s.shape} and {np.shape(last)}")
+    if s.size and (s.min() < lo or s.max() > hi):
+        raise ToolchainError(f"SNN accelerator C simulation: I/Q codes in [{s.min()}, {s.max()}] do not fit "
+                             f"INT{spec.encoder.input_bits}")
+    exe = Path(exe) if exe is not None else compile_accelerator(spec, cache_dir)
+    with tempfile.TemporaryDirectory(prefix="snn_accel_") as tmp:
+        fs, fl, fo = (Path(tmp) / n for n in ("samples.bin", "last.bin", "out.bin"))
+        s.astype(np.int8).tofile(fs)
+        np.asarray(last, dtype=np.uint8).tofile(fl)
+        res = subprocess.run([str(exe), str(fs), str(fl), str(fo)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ToolchainError(f"SNN accelerator C simulation {exe} failed: {res.stderr.strip() or res.returncode}")
+        rows = np.fromfile(fo, dtype=np.int64)
+    names = ["encoder"] + [c.name for c in spec.convs] + [spec.dense.name]
+    rows = rows.reshape(-1, 2 + spec.dense.outputs + len(names))
+    no = spec.dense.outputs
+    return CsimResult(rows[:, 0], rows[:, 1].astype(bool), rows[:, 2:2 + no],
+                      {n: rows[:, 2 + no + i] for i, n in enumerate(names)})
+
+
+def run_frames(spec: AcceleratorSpec, codes: np.ndarray, **kw) -> CsimResult:
+    """Whole frames (n, 2, L) of int I/Q codes (the layout of the model's input), TLAST on
+    each frame's last sample."""
+    n, _, length = codes.shape
+    samples = codes.transpose(0, 2, 1).reshape(-1, 2)
+    last = np.zeros((n, length), dtype=np.uint8)
+    last[:, -1] = 1
+    return run_stream(spec, samples, last.reshape(-1), **kw)
