@@ -47,3 +47,51 @@ def estimate_only_build(folder, tmp_path_factory):
     head, tail = (copy / "build.yaml").read_text().split("  - step_hw_ipgen\n")
     (copy / "build.yaml").write_text(head + tail[tail.index("outputs:"):])
     return copy
+
+
+def kill_once(argv, checkpoint, ready, wait_s=300):
+    """Run `python -m toolchain ARGV` and kill it with SIGKILL (no handler runs, as in a crash or
+    an out-of-memory kill) as soon as `checkpoint` holds a payload for which `ready(payload)` is
+    true; return that payload."""
+    import subprocess
+    import sys
+    import time
+
+    from toolchain.checkpoint import load_checkpoint
+
+    proc = subprocess.Popen([sys.executable, "-m", "toolchain", *map(str, argv)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen, payload = None, None
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            stamp = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+            if stamp is not None and stamp != seen:
+                seen, candidate = stamp, load_checkpoint(checkpoint)  # written by rename: always whole
+                if ready(candidate):
+                    payload = candidate
+                    break
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        _, err = proc.communicate(timeout=60)
+    assert payload is not None, f"the run ended (rc {proc.returncode}) or timed out before the checkpoint was ready: {err}"
+    return payload
+
+
+def assert_same_tree(a, b, where="checkpoint"):
+    """Nested dicts/lists of tensors and plain values equal exactly, tensor for tensor."""
+    import torch
+
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b), f"{where} differs"
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{where}: keys {sorted(set(a) ^ set(b), key=str)[:5]} in one only"
+        for key in a:
+            assert_same_tree(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        assert len(a) == len(b), f"{where}: lengths {len(a)} and {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_tree(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"

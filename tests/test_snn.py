@@ -138,3 +138,31 @@ def test_local_learning_keeps_gradients_within_a_layer_and_a_step():
     model.training_loss(model(x), labels).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def _input_gradient(model, spikes_in, labels):
+    spikes_in = spikes_in.clone().requires_grad_(True)
+    v, _, _ = model.run(spikes_in)
+    F.cross_entropy(v * 1e-3, labels).backward()
+    return spikes_in.grad, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_truncated_bptt_trains_every_step():
+    """snn_bptt=N cuts the spiking layers' recurrences every N steps but keeps the readout's, so
+    the first step's input still reaches the loss; N >= T is full BPTT, gradient for gradient."""
+    x = torch.randn(4, 2, LENGTH, generator=torch.Generator().manual_seed(3))
+    labels = torch.arange(4)
+    grads = {}
+    for bptt in (None, 4, 16, 40):
+        torch.manual_seed(0)
+        model = build_model(tiny(snn_group=8, snn_bptt=bptt))  # T = 16
+        spikes_in = encode(model.config, x)
+        assert spikes_in.shape[1] == 16 and spikes_in[:, 0].sum() > 0
+        grads[bptt] = _input_gradient(model, spikes_in, labels)
+    step0, _ = grads[4]
+    assert step0[:, 0].abs().sum() > 0, "truncated BPTT leaves step 0 without gradient"
+    assert not torch.equal(step0, grads[None][0])  # the truncation does cut something
+    for bptt in (16, 40):
+        assert torch.equal(grads[bptt][0], grads[None][0])
+        assert grads[bptt][1].keys() == grads[None][1].keys()
+        assert all(torch.equal(grads[bptt][1][n], g) for n, g in grads[None][1].items())

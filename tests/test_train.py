@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from checks import assert_one_line_error, interrupt_once_written
+from checks import assert_one_line_error, assert_same_tree, interrupt_once_written, kill_once
 import torch
 
 from toolchain.checkpoint import load_checkpoint, load_model
@@ -81,6 +81,30 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(data, tmp_path, ca
     assert strip(records(whole)) == strip(records(split)) and len(records(split)) == 3
     manifest = json.loads((split / "manifest.json").read_text())["stages"]["train_initial"]
     assert manifest["training"]["resumed_after_epoch"] == 2 and manifest["training"]["epochs"] == 3
+
+
+STATS_STEPS = 300  # Brevitas' default collect_stats_steps: activation scales start from these batches' statistics
+
+
+def test_killed_inside_the_statistics_phase_resumes_exactly(data, tmp_path):
+    """kill -9 after a few epochs of 14 steps, so the checkpoint falls inside Brevitas' statistics
+    phase, then --resume past it: weights, Adam state (every activation scale's step count
+    included), scheduler and Brevitas statistics equal an uninterrupted run's."""
+    items = ("model.filters=8", "model.dense=16", "train.max_batches=14", "train.epochs=22")  # 308 steps
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    argv = ["train_initial", data, "--out", split, *sets(*items)]
+    kill_once(argv, split / "checkpoint_last.pth", lambda p: p["epoch"] >= 3)
+    done = load_checkpoint(split / "checkpoint_last.pth")["epoch"]
+    assert 3 <= done and done * 14 < STATS_STEPS, done
+    assert train(data, split, *items, resume=True) == 0
+    assert train(data, whole, *items) == 0
+    a, b = load_checkpoint(whole / "initial_model.pth"), load_checkpoint(split / "initial_model.pth")
+    for key in ("state_dict", "optimizer", "scheduler", "quant_stats"):
+        assert_same_tree(a[key], b[key], key)
+    scales = [n for n in a["state_dict"] if "act_quant" in n and n.endswith("scaling_impl.value")]
+    steps = {int(s["step"]) for s in a["optimizer"]["state"].values()}
+    assert scales and steps == {22 * 14}  # every parameter, the scales too, took every step
+    assert all(m["counter"] > STATS_STEPS for m in a["quant_stats"].values())  # the run went past the phase
 
 
 def test_interrupted_run_keeps_its_checkpoint_and_resumes(data, tmp_path):

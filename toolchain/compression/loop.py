@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from ..config import Config, ModelConfig
 from ..train.distributed import Env
 from ..train.loop import LossFn, evaluate, train_epoch
-from ..train.state import restore_stats_state, stats_state
+from ..train.state import restore_model, stats_state
 from . import masks
 from .cost import model_cost
 from .criterion import Criterion, next_rate, step_amount
@@ -138,10 +138,8 @@ class Pruner:
                              time.perf_counter() - started)
         if not kept:
             # Back to the last kept state exactly: weights, masks, BatchNorm and Brevitas
-            # statistics (load_state_dict ends Brevitas' statistics phase; the saved counters
-            # put it back as it was).
-            self.model.load_state_dict(kept_state[0], strict=True)
-            restore_stats_state(self.model, kept_state[1])
+            # statistics, in the tensors the plateau schedule's one optimizer holds.
+            restore_model(self.model, *kept_state)
         progress.rate, progress.stopped = next_rate(p, progress.rate, kept)
         progress.attempt += 1
         record["stop"] = progress.stopped

@@ -77,7 +77,11 @@ class SNN(nn.Module):
         self._local_logits = []
         for t in range(steps):
             if cfg.snn_bptt and t % cfg.snn_bptt == 0 and t > 0:
-                states = [LIFState(s.v.detach(), s.refractory) for s in states]  # type: ignore[union-attr]
+                # Truncation cuts the spiking layers' recurrences only: the readout integrates
+                # linearly and its final state is the logits, so cutting it too would leave every
+                # step before the last N without gradient.
+                states = [st if layer.readout else LIFState(st.v.detach(), st.refractory)  # type: ignore[union-attr]
+                          for st, layer in zip(states, self.layers)]
             s = spikes_in[:, t]
             for i, layer in enumerate(self.layers):
                 if i == len(self.layers) - 1:

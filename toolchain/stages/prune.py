@@ -25,7 +25,7 @@ from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, dataset_path, fingerprint, stage_run, keep_checkpoint_on_failure
 from ..train.distributed import distributed, train_loader
 from ..train.loop import torch_settings
-from ..train.state import (MAY_CHANGE_ON_RESUME, check_resumable, restore_stats_state, resume_or_refuse, rng_state,
+from ..train.state import (MAY_CHANGE_ON_RESUME, check_resumable, restore_model, resume_or_refuse, rng_state,
                            set_rng_state, stats_state)
 from .train_initial import load_splits
 
@@ -138,8 +138,7 @@ def resume(pruner, payload: dict[str, Any], device: torch.device):
     from ..compression.criterion import Criterion
     from ..compression.loop import Progress
 
-    pruner.model.load_state_dict(payload["state_dict"], strict=True)  # masks included: attach() made the keys
-    restore_stats_state(pruner.model, payload["quant_stats"])
+    restore_model(pruner.model, payload["state_dict"], payload["quant_stats"])  # masks included: attach() made the keys
     if pruner.optimizer is not None:
         pruner.optimizer.load_state_dict(payload["optimizer"])
         pruner.scheduler.load_state_dict(payload["scheduler"])

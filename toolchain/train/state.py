@@ -57,8 +57,7 @@ def training_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sch
 
 def restore(payload: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
             device: torch.device) -> Progress:
-    model.load_state_dict(payload["state_dict"], strict=True)
-    restore_stats_state(model, payload["quant_stats"])  # after load_state_dict, which ends stats collection
+    restore_model(model, payload["state_dict"], payload["quant_stats"])
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])
     set_rng_state(payload["rng"], device)
@@ -124,6 +123,25 @@ def stats_state(model: torch.nn.Module) -> dict[str, Any]:
             own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
             out[name] = {"counter": counter, "tensors": {k: t.detach().clone() for k, t in own}}
     return out
+
+
+def restore_model(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], quant_stats: dict[str, Any]) -> None:
+    """Put a `state_dict()` and a `stats_state()` back into the model's own tensors.
+
+    Not `load_state_dict`: Brevitas rebuilds its quantizers on a load (new Parameter objects for
+    every activation scale), after which an optimizer made before the load would update tensors
+    the model no longer uses and keep their Adam state apart (a resumed run's scales then never
+    train past the statistics phase); the load also ends that phase early."""
+    own = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    missing = [k for k in model.state_dict() if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    if missing or unexpected:
+        which = f"lacks '{missing[0]}'" if missing else f"has '{unexpected[0]}', which the model has not"
+        raise ToolchainError(f"the checkpoint's state_dict {which}: not a checkpoint of this model")
+    with torch.no_grad():
+        for key, tensor in state_dict.items():
+            own[key].copy_(tensor)
+    restore_stats_state(model, quant_stats)
 
 
 def restore_stats_state(model: torch.nn.Module, saved: dict[str, Any]) -> None:
