@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from checks import assert_one_line_error, interrupt_once_written
+from checks import assert_one_line_error, assert_same_tree, interrupt_once_written, kill_once
 from onnx import numpy_helper
 from torch import nn
 
@@ -226,6 +226,26 @@ def test_resume_ends_like_an_uninterrupted_prune(data, initial, tmp_path, capsys
     for key, mask in step1["state_dict"].items():  # the zeros of step 1 are still zeros at the end
         if key.endswith("weight_mask"):
             assert bool((b[key[: -len("_mask")]][mask == 0] == 0).all()), key
+
+
+def test_killed_plateau_prune_resumes_exactly(data, initial, tmp_path):
+    """kill -9 after a step of a prune whose one Adam and plateau scheduler span the run, then
+    --resume: weights, masks, optimizer (step counts of every activation scale included),
+    scheduler and Brevitas statistics equal an uninterrupted prune's."""
+    items = ("prune.method=imp", "prune.rate=0.2", "prune.criterion=absolute", "prune.min_acc=0",
+             "prune.schedule=plateau", "prune.finetune_epochs=2", "prune.steps=3")
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    kill_once(["prune", initial, "--data", data, "--out", split, *sets(*QUICK, *items)], split / "prune_last.pth",
+              lambda p: p["prune"]["attempt"] >= 1)
+    assert load_checkpoint(split / "prune_last.pth")["prune"]["attempt"] < 3
+    assert prune(data, initial, split, *items, resume=True) == 0
+    assert prune(data, initial, whole, *items) == 0
+    a, b = load_checkpoint(whole / "prune_last.pth"), load_checkpoint(split / "prune_last.pth")
+    for key in ("state_dict", "optimizer", "scheduler", "quant_stats"):
+        assert_same_tree(a[key], b[key], key)
+    assert {int(s["step"]) for s in a["optimizer"]["state"].values()} == {3 * 2 * 3}  # steps x epochs x batches
+    assert_same_tree(load_checkpoint(whole / "final_model.pth")["state_dict"],
+                     load_checkpoint(split / "final_model.pth")["state_dict"], "final_model")
 
 
 def test_bad_input_writes_nothing(data, initial, tmp_path, capsys):

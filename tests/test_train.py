@@ -248,3 +248,28 @@ def test_plan_batches_refuses_too_few_frames():
 
     with pytest.raises(ToolchainError, match="too few"):
         plan_batches([np.arange(3)], batch_size=64, world_size=2)
+
+
+def test_restore_model_keeps_the_tensors_an_optimizer_holds():
+    """load_state_dict makes Brevitas rebuild its quantizers (new scale Parameters); restoring
+    must write into the existing tensors, or an optimizer made before would train orphans."""
+    from toolchain.config import ModelConfig
+    from toolchain.models import build_model
+    from toolchain.errors import ToolchainError
+    from toolchain.train.state import restore_model, stats_state
+
+    cfg = ModelConfig(input_length=LENGTH, filters=8, dense=16)
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    torch.manual_seed(1)
+    other = build_model(cfg).train()
+    other(torch.randn(4, 2, LENGTH))  # one statistics step: its scales and counters move
+    held = [id(p) for p in model.parameters()]
+    restore_model(model, other.state_dict(), stats_state(other))
+    assert [id(p) for p in model.parameters()] == held
+    assert_same_tree(stats_state(model), stats_state(other))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
+    model.load_state_dict(other.state_dict())
+    assert [id(p) for p in model.parameters()] != held  # what restore_model avoids
+    with pytest.raises(ToolchainError, match="lacks"):
+        restore_model(model, {k: v for k, v in other.state_dict().items() if k != "1.weight"}, {})
