@@ -2,10 +2,16 @@
 
 The reference is the loader of the ITU-ML5G-PS-007 sandbox (`radioml_18_dataset`): a Dataset
 whose __getitem__ does one `h5['X'][idx]` per frame, drawn by a SubsetRandomSampler over the
-official train rows. Both read the same synthetic file, batch 1024, shuffled, in one process
-(and again with worker processes). Prints frames/s per loader and the speed-up.
+official train rows. Both read the same synthetic file, shuffled, at each batch size given, in
+one process (and again with worker processes), ours with its default run length. Prints
+frames/s per loader, the speed-up and the (class, SNR) blocks a batch of ours draws from (the
+reference's random frames meet nearly as many blocks as frames).
 
-    python bench/loader.py [--file FILE] [--frames-per-pair 64] [--batches 20] [--workers 0 2] [--repeat 5]
+    python bench/loader.py [--file FILE] [--frames-per-pair 64] [--batches 20] [--batch-size 1024 128]
+                           [--workers 0 2] [--repeat 5]
+
+A file with few frames per block makes random rows close together, so that reads merge; the
+real file's 4096 frames per block do not: give --frames-per-pair 512 (2.6 GB) for that case.
 
 Each measurement is repeated, alternating reference and toolchain, and reported as median
 (min..max) because shared machines are noisy.
@@ -52,14 +58,17 @@ class PerItemReference(Dataset):
         return self.len
 
 
-def throughput(loader, batches: int) -> float:
+def throughput(loader, batches: int) -> tuple[float, list[int]]:
+    """(frames/s, distinct (class, SNR) blocks of each timed batch)."""
     it = iter(loader)
     next(it)  # warm-up: worker start, file open, first chunk reads
-    n, t0 = 0, time.perf_counter()
+    n, blocks, t0 = 0, [], time.perf_counter()
     for _ in range(batches):
-        x = next(it)[0]
-        n += x.shape[0]
-    return n / (time.perf_counter() - t0)
+        _, y, snr = next(it)
+        n += y.shape[0]
+        blocks.append(y * 1000 + snr.long())
+    seconds = time.perf_counter() - t0
+    return n / seconds, [len(set(b.tolist())) for b in blocks]
 
 
 def spread(values: list[float], fmt: str = ",.0f") -> str:
@@ -72,7 +81,7 @@ def main() -> None:
     ap.add_argument("--file", type=Path, help="RadioML-format file (default: generate one in a temp dir)")
     ap.add_argument("--frames-per-pair", type=int, default=64)
     ap.add_argument("--batches", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--batch-size", type=int, nargs="+", default=[1024, 128])
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     ap.add_argument("--repeat", type=int, default=5, help="alternating measurements per loader")
     args = ap.parse_args()
@@ -81,22 +90,25 @@ def main() -> None:
         path = args.file or generate(Path(tmp) / "bench.h5", SynthConfig(frames_per_pair=args.frames_per_pair), progress=False)
         train_rows, _ = official_split(scan(path))
         print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB), {train_rows.size} train frames, "
-              f"batch {args.batch_size}, {args.batches} batches timed")
+              f"{args.batches} batches timed")
         ours = RadioMLDataset.splits(path)["train"]
         print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
               f"python {platform.python_version()}, torch {torch.__version__}, h5py {h5py.__version__}")
-        for workers in args.workers:
-            ref, new = [], []
-            for r in range(args.repeat):
-                ref_loader = DataLoader(PerItemReference(path), batch_size=args.batch_size, num_workers=workers,
-                                        sampler=SubsetRandomSampler(train_rows.tolist()))
-                our_loader = ours.loader(args.batch_size, shuffle=True, seed=r, num_workers=workers)
-                ref.append(throughput(ref_loader, args.batches))
-                new.append(throughput(our_loader, args.batches))
-            ratio = [b / a for a, b in zip(ref, new)]
-            print(f"workers={workers}: reference {spread(ref)} frames/s | toolchain {spread(new)} frames/s | "
-                  f"speed-up {spread(ratio, '.1f')}x")
-
+        for batch in args.batch_size:
+            for workers in args.workers:
+                ref, new, blocks = [], [], []
+                for r in range(args.repeat):
+                    ref_loader = DataLoader(PerItemReference(path), batch_size=batch, num_workers=workers,
+                                            sampler=SubsetRandomSampler(train_rows.tolist()))
+                    our_loader = ours.loader(batch, shuffle=True, seed=r, num_workers=workers)
+                    ref.append(throughput(ref_loader, args.batches)[0])
+                    rate, b = throughput(our_loader, args.batches)
+                    new.append(rate)
+                    blocks += b
+                ratio = [b / a for a, b in zip(ref, new)]
+                print(f"batch {batch} (runs of {our_loader.sampler.run_length}), workers={workers}: reference "
+                      f"{spread(ref)} frames/s | toolchain {spread(new)} frames/s | speed-up {spread(ratio, '.1f')}x "
+                      f"| blocks per batch: min {min(blocks)}, median {statistics.median(blocks):.0f}", flush=True)
 
 if __name__ == "__main__":
     main()

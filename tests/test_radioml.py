@@ -143,6 +143,35 @@ def test_dataloader_workers_and_epochs(tmp_path):
     assert orders[0] != orders[1]
 
 
+@pytest.mark.parametrize("batch, blocks_per_batch", [(128, 32), (1024, 128)])
+def test_shuffled_batches_mix_the_files_blocks(tmp_path, batch, blocks_per_batch):
+    """A file in the real order (24 classes x 26 SNRs, each (class, SNR) a block of consecutive
+    rows): with the default run length every batch of 128 holds frames of >= 32 blocks, one of
+    1024 of >= 128, and reads stay runs of consecutive rows."""
+    path = write_radioml(tmp_path / "f.h5", per_block=64, snrs=SNRS, length=4)
+    ds = RadioMLDataset.splits(path)["train"]
+    loader = ds.loader(batch_size=batch, shuffle=True, seed=0)
+    assert loader.sampler.run_length == min(8, batch // 32)
+    seen, counts, spans = [], [], []
+    for epoch in range(2):
+        loader.sampler.set_epoch(epoch)
+        for x, y, snr in loader:
+            rows = x[:, 0, 0].long().numpy()
+            seen.extend(rows.tolist())
+            if len(rows) == batch:
+                counts.append(len(set(zip(y.tolist(), snr.tolist()))))
+                positions = np.sort(np.searchsorted(ds.rows, rows))
+                spans.append(np.count_nonzero(np.diff(positions) > 1) + 1)
+    assert sorted(seen) == sorted(ds.rows.tolist() * 2)
+    assert min(counts) >= blocks_per_batch, counts
+    # runs of consecutive frames, each one read (a block's last run may be shorter)
+    assert np.median(spans) <= 1.25 * batch // loader.sampler.run_length, spans
+    # The old default, random runs of 16 frames regardless of blocks, fails this (each run meets
+    # one or two blocks).
+    old = ContiguousBatchSampler(len(ds), batch, True, run_length=16)
+    assert max(len(set(ds.blocks[b].tolist())) for b in old) < blocks_per_batch
+
+
 def test_sampler_ranks_partition_the_batches():
     kw = dict(n=1000, batch_size=64, shuffle=True, seed=5, run_length=8, world_size=3)
     parts = [sum(ContiguousBatchSampler(rank=r, **kw), []) for r in range(3)]

@@ -166,3 +166,52 @@ def test_truncated_bptt_trains_every_step():
         assert torch.equal(grads[bptt][0], grads[None][0])
         assert grads[bptt][1].keys() == grads[None][1].keys()
         assert all(torch.equal(grads[bptt][1][n], g) for n, g in grads[None][1].items())
+
+
+def wide_model():
+    """The widest settings the config allows (16-bit weights, 32-bit state), weights all at
+    +-(2**15 - 1) (the readout's all positive) and no leak, so currents and membranes go far
+    past float32's 2**24."""
+    torch.manual_seed(0)
+    model = build_model(tiny(weight_bits=16, snn_state_bits=32, snn_threshold=1 << 12, snn_leak_shift=0))
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for layer in model.layers[:-1]:
+            layer.synapse.weight.copy_(torch.randint(0, 2, layer.synapse.weight.shape, generator=g) * 2.0 - 1)
+        model.layers[-1].synapse.weight.fill_(1.0)
+    return model
+
+
+def test_wide_settings_stay_integer_exact(monkeypatch):
+    from toolchain.snn.layers import LIFSynapse
+
+    model = wide_model()
+    assert {layer.dtype for layer in model.layers} == {torch.float64}
+    assert build_model(tiny()).layers[0].dtype == torch.float32  # the usual settings keep float32
+    spikes_in = encode(model.config, torch.randn(3, 2, LENGTH, generator=torch.Generator().manual_seed(1)))
+    ref_trace, ref_v = reference(model, spikes_in)
+    assert int(ref_v.abs().max()) > 1 << 24  # the check below is about values float32 cannot hold
+    with torch.no_grad():
+        v, _, trace = model.run(spikes_in, record=True)
+        assert torch.equal(v.long(), ref_v)
+        assert all(torch.equal(g.long(), w) for got, want in zip(trace, ref_trace) for g, w in zip(got, want))
+        monkeypatch.setattr(LIFSynapse, "dtype", property(lambda self: torch.float32))  # what the rule avoids
+        v32, _, _ = model.run(spikes_in)
+    assert not torch.equal(v32.long(), ref_v)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("wide", [False, True])
+def test_spikes_on_cuda_equal_those_on_the_cpu(wide):
+    """cuDNN would run float32 convolutions in TF32 (11-bit operands) by default: the layers turn
+    it off, so every spike and the readout are the CPU's, bit for bit, also at 16-bit weights."""
+    model = wide_model() if wide else build_model(tiny(weight_bits=12, snn_threshold=1 << 10))
+    spikes_in = encode(model.config, torch.randn(8, 2, LENGTH, generator=torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        v, _, trace = model.run(spikes_in, record=True)
+        model.cuda()
+        v_gpu, _, trace_gpu = model.run(spikes_in.cuda(), record=True)
+    assert torch.equal(v, v_gpu.cpu())
+    for layer, (cpu, gpu) in enumerate(zip(trace, trace_gpu)):
+        assert all(torch.equal(a, b.cpu()) for a, b in zip(cpu, gpu)), f"layer {layer}"
+    assert sum(float(s.sum()) for s in trace[0]) > 0

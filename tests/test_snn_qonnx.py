@@ -183,3 +183,27 @@ def test_corrupted_comparison_fails_and_writes_nothing(checkpoint, tmp_path, cap
     err = capsys.readouterr().err
     assert "export verification failed" in err and "nothing was written" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_verify_takes_the_class_by_the_models_readout_rule(tmp_path):
+    """snn_readout=count: the class is the argmax of the spike counts over all steps, as the
+    PyTorch model decides, not of the last step's spikes."""
+    from toolchain.hw.snn.verify import verify
+
+    model, _ = built(snn_readout="count", snn_threshold=20)
+    export_snn(model, tmp_path / "m.onnx")
+    counts = random_counts(np.random.default_rng(0), 12, model_input_shape(model), 2)
+    result = verify(tmp_path / "m.onnx", None, None, counts, ["random counts"] * len(counts), None, tmp_path)
+    with torch.no_grad():
+        _, spike_counts, trace = model.run(torch.from_numpy(counts), record=True)
+    own = spike_counts.argmax(1).tolist()
+    last_step = torch.stack(trace[-1], 1)[:, -1].argmax(1).tolist()
+    assert result["classes"]["qonnx"] == own and result["passed"]
+    assert own != last_step  # the inputs tell the two rules apart
+    assert "counts" in result["class_rule"]
+
+
+def model_input_shape(model):
+    from toolchain.models.snn import encode
+
+    return encode(model.config, torch.zeros(1, 2, LENGTH)).shape[1:]

@@ -42,13 +42,16 @@ class DataConfig:
     classes: Optional[list[str]] = key(None, "class names kept in every split; None = all 24")
     batch_size: int = key(1024, "batch size of the data loaders")
     num_workers: int = key(0, "DataLoader worker processes")
-    run_length: int = key(16, "contiguous frames read together when shuffling (see docs/data.md)")
+    run_length: Optional[int] = key(
+        None, "contiguous frames read together when shuffling; null = by batch size: min(8, batch_size // 32), "
+        "so a batch draws from at least 32 (class, SNR) blocks (docs/data.md)")
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", self.val_fraction, "a number in [0, 1)")
         _check(self.batch_size > 0, "data.batch_size", self.batch_size, "a positive integer")
         _check(self.num_workers >= 0, "data.num_workers", self.num_workers, "an integer >= 0")
-        _check(self.run_length > 0, "data.run_length", self.run_length, "a positive integer")
+        _check(self.run_length is None or self.run_length > 0, "data.run_length", self.run_length,
+               "a positive integer or null")
         if self.classes is not None:
             for name in self.classes:
                 _check(name in CLASSES, "data.classes", name, f"one of {', '.join(CLASSES)}")
@@ -224,10 +227,10 @@ class EvalConfig:
     split: Literal["test", "val", "train", "all"] = key("test", "all: every frame of the file, no split")
     confusion_snrs: list[int] = key_factory(lambda: [0, 10, 30], "per-SNR matrices (dB) besides the overall one")
     max_frames: Optional[int] = key(None, "evaluate only the first N frames of the split (quick checks)")
-    batch_size: int = key(
-        64,
-        "Frames per forward pass of a .pth model. Not data.batch_size (1024, for training): on a 2-core CPU "
-        "small batches stay in cache and run ~1.5x faster (docs/evaluate.md).")
+    batch_size: Optional[int] = key(
+        None,
+        "Frames per forward pass of a .pth model; null = by device: 64 on a CPU (small batches stay in cache "
+        "and run ~1.5x faster on 2 cores), 1024 on a GPU (docs/evaluate.md).")
     onnx_batch_size: int = key(
         128,
         "Frames per qonnx execution of an .onnx model: each call costs ~50 ms of fixed overhead whatever its "
@@ -236,7 +239,8 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         _check(self.max_frames is None or self.max_frames > 0, "eval.max_frames", self.max_frames, "a positive integer or null")
-        _check(self.batch_size > 0, "eval.batch_size", self.batch_size, "a positive integer")
+        _check(self.batch_size is None or self.batch_size > 0, "eval.batch_size", self.batch_size,
+               "a positive integer or null")
         _check(self.onnx_batch_size > 0, "eval.onnx_batch_size", self.onnx_batch_size, "a positive integer")
 
 

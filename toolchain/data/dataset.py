@@ -36,6 +36,7 @@ class RadioMLDataset(Dataset):
         self.split = split
         self.rows = np.asarray(rows, dtype=np.int64)
         self.labels, snrs = index.labels_and_snrs(self.rows)
+        self.blocks = np.searchsorted(index.block_starts(), self.rows, side="right") - 1  # (class, SNR) block
         self.snrs = snrs.astype(np.float32)
         self._h5: h5py.File | None = None
         self._x_ds: h5py.Dataset | None = None
@@ -121,11 +122,13 @@ class RadioMLDataset(Dataset):
         return [(xt[k], int(y[k]), float(s[k])) for k in range(len(positions))]
 
     def loader(self, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0,
-               run_length: int = 16, rank: int = 0, world_size: int = 1, max_batches: int | None = None,
+               run_length: int | None = None, rank: int = 0, world_size: int = 1, max_batches: int | None = None,
                pin_memory: bool = False) -> DataLoader:
         """Batches (x (B, 2, L) float32, labels (B,) int64, snrs (B,) float32), read whole; with
-        world_size > 1, this rank's share (the same number of batches on every rank)."""
-        sampler = ContiguousBatchSampler(len(self), batch_size, shuffle, seed, run_length, rank, world_size, max_batches)
+        world_size > 1, this rank's share (the same number of batches on every rank). Shuffled
+        batches mix the file's (class, SNR) blocks (see ContiguousBatchSampler)."""
+        sampler = ContiguousBatchSampler(len(self), batch_size, shuffle, seed, run_length, rank, world_size, max_batches,
+                                         blocks=self.blocks)
         # batch_size=None: the sampler's index lists reach _Batches whole, so a batch is one
         # read and needs no per-item collation.
         return DataLoader(_Batches(self), sampler=sampler, batch_size=None, num_workers=num_workers,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..snn.encoders import encode
+from ..snn.encoders import encode, max_count
 from ..snn.layers import LIFSynapse, conv_lif, linear_lif, surrogate
 from ..snn.lif import LIFParams, LIFState
 from .vgg10 import per_layer_bits
@@ -43,7 +43,7 @@ class SNN(nn.Module):
         for i, filters in enumerate(cfg.snn_filters):
             # per-layer thresholds come from ANN->SNN conversion; the readout keeps snn_threshold
             p = params if cfg.snn_thresholds is None else dataclasses.replace(params, threshold=cfg.snn_thresholds[i])
-            layers.append(conv_lif(channels, filters, kernel, bits[i], p, spike_fn))
+            layers.append(conv_lif(channels, filters, kernel, bits[i], p, spike_fn, max_count(cfg) if i == 0 else 1))
             channels = filters
         readout = cfg.snn_readout == "membrane"
         layers.append(linear_lif(channels * height * width, cfg.num_classes, bits[-1], params, spike_fn, readout))
@@ -122,11 +122,18 @@ class SNN(nn.Module):
         return F.cross_entropy(logits, labels) + sum(F.cross_entropy(o, labels) for o in local) / len(local) * (
             len(self.layers) - 1)
 
+    def layer_rates(self) -> torch.Tensor:
+        """Mean spikes per neuron and time step of every layer (0 for a membrane readout) in the
+        last forward pass, where it ran: reading it needs no device synchronisation."""
+        if self._rates is None:
+            raise RuntimeError("layer_rates: no forward pass yet")
+        return self._rates
+
     def spike_rates(self) -> dict[str, float]:
         """Mean spikes per neuron and time step of each spiking layer in the last forward pass."""
         if self._rates is None:
             return {}
-        return {f"lif{i}": float(r) for i, r in enumerate(self._rates)
+        return {f"lif{i}": float(r) for i, r in enumerate(self._rates.tolist())
                 if not self.layers[i].readout}
 
 

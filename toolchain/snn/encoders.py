@@ -16,6 +16,7 @@ integers (spike counts per neuron and step), so a quantized conv of them is an e
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -72,6 +73,17 @@ def delta_reconstruct(spikes: torch.Tensor, step: float) -> torch.Tensor:
     b, t, _, g = spikes.shape
     s = spikes.permute(0, 2, 1, 3).reshape(b, 4, t * g)
     return step * torch.stack([torch.cumsum(s[:, 0] - s[:, 1], -1), torch.cumsum(s[:, 2] - s[:, 3], -1)], 1)
+
+
+def max_count(cfg: ModelConfig) -> int:
+    """The largest spike count the configured encoder (`model.snn_*`) sends one neuron in one
+    step. constellation: `group` samples can fall into one cell (1 when binary). delta: the
+    levels crossed between two consecutive samples of a signal within [-snn_range, snn_range]
+    (also from the level 0 before the frame); a larger jump is out of the hardware's input
+    range, and `verify_snn` fails on it."""
+    if cfg.snn_encoder == "constellation":
+        return 1 if cfg.snn_binary else cfg.snn_group
+    return int(math.floor(cfg.snn_range / cfg.snn_delta_step) - math.floor(-cfg.snn_range / cfg.snn_delta_step))
 
 
 ENCODERS: dict[str, Callable[..., torch.Tensor]] = {

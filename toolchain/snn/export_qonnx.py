@@ -43,21 +43,13 @@ def time_steps(cfg) -> int:
 
 
 def input_datatype(cfg):
-    """The integer datatype of the encoder's counts (what the host sends to the hardware).
-
-    constellation: at most `group` samples fall into one cell in a step -> UINT<bits(group)>,
-    UINT1 when binary. delta: one step's count at one sample is the number of `delta_step`
-    levels crossed between two consecutive samples; for signals within [-snn_range, snn_range]
-    that is at most floor(range/step) - floor(-range/step) (also from the level 0 before the
-    frame). A larger jump does not fit: `verify_snn` counts such inputs and fails on them.
-    """
+    """The integer datatype of the encoder's counts (what the host sends to the hardware):
+    UINT wide enough for `encoders.max_count`."""
     from qonnx.core.datatype import DataType
 
-    if cfg.snn_encoder == "constellation":
-        top = 1 if cfg.snn_binary else cfg.snn_group
-    else:
-        top = int(np.floor(cfg.snn_range / cfg.snn_delta_step) - np.floor(-cfg.snn_range / cfg.snn_delta_step))
-    return DataType[f"UINT{max(1, int(top).bit_length())}"]
+    from .encoders import max_count
+
+    return DataType[f"UINT{max(1, max_count(cfg).bit_length())}"]
 
 
 def _lif_node(layer, index: int, src: str, dst: str, steps: int):

@@ -2,14 +2,18 @@
 
 The forward pass computes exactly the integer arithmetic of `lif.py`: the synapse uses the
 layer's integer weights (the quantized weight divided by its scale, rounded straight-through)
-on integer spike counts, so each current is an exact integer held in float32 (exact below
-2**24); the neuron is `lif_step` itself, with a surrogate gradient through the spike.
+on integer spike counts, and the neuron is `lif_step` itself, with a surrogate gradient through
+the spike. Exactness needs every current and membrane below the float's integer limit: float32
+(2**24) where the layer's bounds allow it, float64 (2**53, beyond any 32-bit state) where not
+(`LIFSynapse.dtype`); and no TF32, which cuDNN uses for float32 convolutions on recent GPUs by
+default and which keeps only 11 bits of each operand (`exact_float`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 import brevitas.nn as qnn
 import torch
@@ -52,22 +56,60 @@ def int_weight(layer: nn.Module) -> torch.Tensor:
     return straight_through(torch.round, q.value / q.scale)
 
 
+FLOAT32_EXACT = 1 << 24  # every integer of magnitude up to this is a float32
+
+
+@contextmanager
+def exact_float(device: torch.device) -> Iterator[None]:
+    """No TF32 in the convolutions and matmuls inside, on CUDA; torch's flags as they were
+    after (TF32 elsewhere in the user's program stays as the user set it)."""
+    if device.type != "cuda":
+        yield
+        return
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=torch.backends.cudnn.benchmark,
+                                        deterministic=torch.backends.cudnn.deterministic, allow_tf32=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+
+
 class LIFSynapse(nn.Module):
     """A quantized conv (4-D input) or linear synapse feeding integer LIF neurons: `step` runs
-    one time step; `readout=True` makes the neurons leaky integrators that never fire."""
+    one time step; `readout=True` makes the neurons leaky integrators that never fire.
+    `max_input`: the largest count one input neuron sends in a step (1 for spikes), which with
+    `weight_bits` bounds the current."""
 
-    def __init__(self, synapse: nn.Module, params: LIFParams, spike_fn: Callable, readout: bool = False):
+    def __init__(self, synapse: nn.Module, params: LIFParams, spike_fn: Callable, readout: bool = False,
+                 weight_bits: int = 8, max_input: int = 1):
         super().__init__()
         self.synapse = synapse
         self.params = params
         self.spike_fn = spike_fn
         self.readout = readout
+        self.weight_bits, self.max_input = weight_bits, max_input
+
+    @property
+    def max_current(self) -> int:
+        fan_in = self.synapse.weight[0].numel()
+        return self.max_input * fan_in * ((1 << (self.weight_bits - 1)) - 1)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """float32 when every current, membrane and membrane + current (before saturation) is an
+        exact float32 integer; else float64."""
+        exact = self.max_current + (1 << (self.params.state_bits - 1)) <= FLOAT32_EXACT
+        return torch.float32 if exact else torch.float64
 
     def current(self, spikes: torch.Tensor) -> torch.Tensor:
-        w = int_weight(self.synapse)
-        if isinstance(self.synapse, qnn.QuantConv2d):
-            return F.conv2d(spikes, w, padding=self.synapse.padding)
-        return F.linear(spikes, w)
+        dtype = self.dtype
+        w, spikes = int_weight(self.synapse).to(dtype), spikes.to(dtype)
+        with exact_float(spikes.device):
+            if isinstance(self.synapse, qnn.QuantConv2d):
+                return F.conv2d(spikes, w, padding=self.synapse.padding)
+            return F.linear(spikes, w)
 
     def step(self, spikes: torch.Tensor, state: Optional[LIFState]) -> tuple[torch.Tensor, LIFState]:
         i = self.current(spikes)
@@ -79,13 +121,13 @@ class LIFSynapse(nn.Module):
 
 
 def conv_lif(in_channels: int, out_channels: int, kernel: tuple[int, int], weight_bits: int,
-             params: LIFParams, spike_fn: Callable) -> LIFSynapse:
+             params: LIFParams, spike_fn: Callable, max_input: int = 1) -> LIFSynapse:
     pad = (kernel[0] // 2, kernel[1] // 2)
     conv = qnn.QuantConv2d(in_channels, out_channels, kernel, padding=pad, bias=False, weight_bit_width=weight_bits)
-    return LIFSynapse(conv, params, spike_fn)
+    return LIFSynapse(conv, params, spike_fn, weight_bits=weight_bits, max_input=max_input)
 
 
 def linear_lif(in_features: int, out_features: int, weight_bits: int, params: LIFParams, spike_fn: Callable,
-               readout: bool = False) -> LIFSynapse:
+               readout: bool = False, max_input: int = 1) -> LIFSynapse:
     linear = qnn.QuantLinear(in_features, out_features, bias=False, weight_bit_width=weight_bits)
-    return LIFSynapse(linear, params, spike_fn, readout)
+    return LIFSynapse(linear, params, spike_fn, readout, weight_bits=weight_bits, max_input=max_input)

@@ -41,8 +41,10 @@ class SpikeMeter:
 
     def reset(self) -> None:
         self.frames = 0
-        self.sums = [0.0] * len(self.model.layers)
-        self.input_sum = 0.0
+        # Frame-weighted sums kept where the model runs, read once in rates(): a float() per
+        # batch would wait for the device every batch.
+        self.sums: Optional[torch.Tensor] = None  # per layer
+        self.input_sum: Optional[torch.Tensor] = None
 
     def attach(self) -> "SpikeMeter":
         if self.handle is None:
@@ -65,15 +67,13 @@ class SpikeMeter:
             return  # rates are those of inference (evaluate, validation), not of training passes
         x = inputs[0]
         n = int(x.shape[0])
-        # spike_rates() lists the spiking layers in model order; a membrane readout is absent.
-        rates = iter(module.spike_rates().values())
-        for i, layer in enumerate(module.layers):
-            if not layer.readout:
-                self.sums[i] += n * float(next(rates))
+        rates = module.layer_rates()  # per layer, on the device; 0 for a membrane readout
         with torch.no_grad():
             # Encoded a second time: the model keeps no record of its input counts (cheap next
             # to the convolutions).
-            self.input_sum += n * float(encode(module.config, x).float().mean())
+            counts = encode(module.config, x).float().mean()
+        self.sums = n * rates if self.sums is None else self.sums + n * rates
+        self.input_sum = n * counts if self.input_sum is None else self.input_sum + n * counts
         self.frames += n
 
     def rates(self) -> dict[str, Any]:
@@ -81,10 +81,11 @@ class SpikeMeter:
         names = layer_names(self.model)
         if self.frames == 0:
             return {"frames": 0, "input_rate": None, "spike_rates": {n: None for n in names}}
+        sums = (self.sums / self.frames).tolist()
         return {
             "frames": self.frames,
-            "input_rate": self.input_sum / self.frames,
-            "spike_rates": {name: (None if layer.readout else self.sums[i] / self.frames)
+            "input_rate": float(self.input_sum) / self.frames,
+            "spike_rates": {name: (None if layer.readout else sums[i])
                             for i, (name, layer) in enumerate(zip(names, self.model.layers))},
         }
 

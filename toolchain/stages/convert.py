@@ -74,12 +74,14 @@ def predict(model: torch.nn.Module, ds: RadioMLDataset, cfg: Config, device: tor
     from tqdm import tqdm
 
     from ..train.convert import spike_rates
+    from ..train.distributed import eval_batch_size
 
     model.eval()
     labels, preds, snrs = [], [], []
     rates: dict[str, float] = {}
     with tqdm(total=len(ds), unit="frame", desc=desc, disable=None, leave=False) as bar:
-        for x, y, s in ds.loader(cfg.eval.batch_size, shuffle=False, num_workers=cfg.data.num_workers):
+        for x, y, s in ds.loader(eval_batch_size(cfg.eval.batch_size, device), shuffle=False,
+                                 num_workers=cfg.data.num_workers):
             preds.append(model(x.to(device)).argmax(1).cpu().numpy())
             labels.append(y.numpy())
             snrs.append(s.numpy())
@@ -146,7 +148,7 @@ def plot(doc: dict[str, Any], path: Path) -> None:
 
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     from ..train import convert as conv
-    from ..train.distributed import choose_device
+    from ..train.distributed import choose_device, eval_batch_size
     from ..train.loop import torch_settings
     from .evaluate import select_frames
     from .train_initial import load_splits
@@ -164,7 +166,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     device = choose_device(cfg.train.device)
     with torch_settings(cfg.train, device):
         cnn.to(device)
-        calib = splits["train"].loader(cfg.eval.batch_size, shuffle=True, seed=cfg.train.seed,
+        calib = splits["train"].loader(eval_batch_size(cfg.eval.batch_size, device), shuffle=True, seed=cfg.train.seed,
                                        num_workers=cfg.data.num_workers, run_length=cfg.data.run_length)
         lambdas = conv.calibrate(cnn, (x for x, _, _ in calib), c.percentile, device, c.calibration_frames)
         scales = conv.weight_scales(cnn)

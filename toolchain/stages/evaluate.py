@@ -105,14 +105,14 @@ class TorchPredictor:
     @classmethod
     def load(cls, path: Path, cfg: Config, frame_length: int) -> "TorchPredictor":
         from ..checkpoint import load_model
-        from ..train.distributed import choose_device
+        from ..train.distributed import choose_device, eval_batch_size
 
         model, mcfg, _ = load_model(path, cfg.model)
         if mcfg.input_length != frame_length:
             raise ToolchainError(f"{path}: model '{mcfg.name}' takes frames of {mcfg.input_length} samples "
                                  f"(model.input_length), the data file has {frame_length}")
         device = choose_device(cfg.eval.device, key="eval.device")
-        return cls(model.to(device), mcfg.name, mcfg.num_classes, str(device), cfg.eval.batch_size)
+        return cls(model.to(device), mcfg.name, mcfg.num_classes, str(device), eval_batch_size(cfg.eval.batch_size, device))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch

@@ -49,6 +49,15 @@ def launcher_ranks() -> tuple[int, int, int]:
     return rank, local, world
 
 
+EVAL_BATCH = {"cpu": 64, "cuda": 1024}  # frames per inference pass when eval.batch_size is null
+
+
+def eval_batch_size(configured: Optional[int], device: torch.device) -> int:
+    """`eval.batch_size`, or when null the size for the device: small on a CPU, whose caches it
+    fits, large on a GPU, which a small batch leaves mostly idle."""
+    return configured or EVAL_BATCH.get(device.type, EVAL_BATCH["cpu"])
+
+
 def choose_device(preference: str, local_rank: int = 0, key: str = "train.device") -> torch.device:
     """`key` ('auto', 'cpu' or 'cuda'): 'auto' takes CUDA when torch sees a GPU; each local rank
     gets its own GPU."""
@@ -117,7 +126,7 @@ def sync_buffers(env: Env, model: torch.nn.Module) -> None:
             dist.broadcast(buf, src=0)
 
 
-def train_loader(ds: RadioMLDataset, batch_size: int, seed: int, run_length: int, num_workers: int,
+def train_loader(ds: RadioMLDataset, batch_size: int, seed: int, run_length: Optional[int], num_workers: int,
                  env: Env, max_batches: Optional[int] = None) -> DataLoader:
     return ds.loader(batch_size, shuffle=True, seed=seed, num_workers=num_workers, run_length=run_length,
                      rank=env.rank, world_size=env.world_size, max_batches=max_batches,

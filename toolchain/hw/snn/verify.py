@@ -54,6 +54,22 @@ def make_inputs(onnx_file: Path, checkpoint: Optional[Path], n_frames: int, n_sy
     return np.concatenate(parts), kinds
 
 
+def membrane_readout(model) -> bool:
+    """True when the graph's last LIF node is a leaky integrator (`snn_readout=membrane`), False
+    for spiking readout neurons (`snn_readout=count`)."""
+    from onnx import helper
+
+    last = [n for n in model.graph.node if n.op_type == "LIF"][-1]
+    mode = next((helper.get_attribute_value(a) for a in last.attribute if a.name == "mode"), b"lif")
+    return mode in (b"li", "li")
+
+
+def readout_classes(readout: np.ndarray, membrane: bool) -> list[int]:
+    """The class of each input from its readout at every step (n, T, classes), by the model's
+    rule: the last step's membrane, or the spike counts summed over the steps."""
+    return (readout[:, -1] if membrane else readout.sum(1)).argmax(-1).tolist()
+
+
 def _qonnx_readout(model, x: np.ndarray) -> np.ndarray:
     from qonnx.core.onnx_exec import execute_onnx
 
@@ -113,12 +129,15 @@ def verify(onnx_file: Path, lowered: Optional[Path], hw: Optional[Path], x: np.n
     from finn.util.verification import despecialize_model
     from qonnx.core.modelwrapper import ModelWrapper
 
-    expected = _qonnx_readout(ModelWrapper(str(onnx_file)), x)
+    reference = ModelWrapper(str(onnx_file))
+    membrane = membrane_readout(reference)
+    expected = _qonnx_readout(reference, x)
     steps = expected.shape[1]
     result: dict[str, Any] = {
         "inputs": len(x), "kinds": kinds, "time_steps": steps,
         "reference": "qonnx execution of the input ONNX: the readout at every time step",
-        "classes": {"qonnx": expected[:, -1].argmax(-1).tolist()}, "mismatches": {}, "skipped": {},
+        "class_rule": "argmax of the last step's membrane" if membrane else "argmax of the spike counts over the steps",
+        "classes": {"qonnx": readout_classes(expected, membrane)}, "mismatches": {}, "skipped": {},
     }
     if checkpoint is not None:
         got = _torch_readout(checkpoint, x)
@@ -134,7 +153,7 @@ def verify(onnx_file: Path, lowered: Optional[Path], hw: Optional[Path], x: np.n
         model = ModelWrapper(str(path))
         got, ctx = _frame_readout(despecialize_model(model) if name == "hw" else model, x)
         result["mismatches"][name] = int((got.reshape(expected.shape) != expected).sum())
-        result["classes"][name] = got[:, -1].argmax(-1).tolist()
+        result["classes"][name] = readout_classes(got.reshape(expected.shape), membrane)
         if name == "hw":
             contexts = ctx
             result["csim"] = csim_check(model, contexts, cache_dir)
