@@ -162,6 +162,12 @@ def test_truncated_bptt_trains_every_step():
     step0, _ = grads[4]
     assert step0[:, 0].abs().sum() > 0, "truncated BPTT leaves step 0 without gradient"
     assert not torch.equal(step0, grads[None][0])  # the truncation does cut something
+    # Truncated, training recomputes each chunk in the backward pass: the same gradients as
+    # keeping every activation (eval mode keeps them; the SNN has no mode-dependent layer).
+    torch.manual_seed(0)
+    model = build_model(tiny(snn_group=8, snn_bptt=4)).eval()
+    kept = _input_gradient(model, encode(model.config, x), labels)
+    assert torch.equal(kept[0], step0) and all(torch.equal(kept[1][n], g) for n, g in grads[4][1].items())
     for bptt in (16, 40):
         assert torch.equal(grads[bptt][0], grads[None][0])
         assert grads[bptt][1].keys() == grads[None][1].keys()

@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..config import ModelConfig
 from ..snn.encoders import encode, max_count
@@ -66,22 +67,45 @@ class SNN(nn.Module):
         """Spike counts (B, T, C, H, W) -> (final readout state (B, classes), readout counts or
         None, per-layer spikes (T-lists) if `record`). The integer-exact core of `forward`.
         With local learning in training, the per-step logits of every hidden layer's fixed random
-        readout are left in `self._local_logits`."""
+        readout are left in `self._local_logits`.
+
+        Truncated BPTT (`snn_bptt` = N) runs the steps in chunks of N; in training each chunk's
+        activations are recomputed in the backward pass instead of kept (activation
+        checkpointing), so training memory grows with N, not with T; same gradients."""
         cfg = self.config
         local = cfg.snn_learning == "local" and self.training
         steps = spikes_in.shape[1]
+        chunk = cfg.snn_bptt or steps
+        recompute = cfg.snn_bptt is not None and self.training and torch.is_grad_enabled() and not local and not record
         states: list[Optional[LIFState]] = [None] * len(self.layers)
         totals = torch.zeros(len(self.layers), device=spikes_in.device)
         counts = None
         trace: list[list[torch.Tensor]] = [[] for _ in self.layers]
         self._local_logits = []
-        for t in range(steps):
-            if cfg.snn_bptt and t % cfg.snn_bptt == 0 and t > 0:
+        for t0 in range(0, steps, chunk):
+            if t0 > 0:
                 # Truncation cuts the spiking layers' recurrences only: the readout integrates
                 # linearly and its final state is the logits, so cutting it too would leave every
                 # step before the last N without gradient.
                 states = [st if layer.readout else LIFState(st.v.detach(), st.refractory)  # type: ignore[union-attr]
                           for st, layer in zip(states, self.layers)]
+            args = (spikes_in[:, t0: t0 + chunk], states, counts, local, trace if record else None)
+            if recompute:
+                states, counts, sums = checkpoint(self._steps, *args, use_reentrant=False)
+            else:
+                states, counts, sums = self._steps(*args)
+            totals = totals + sums
+        self._rates = totals / steps
+        return states[-1].v, counts, (trace if record else None)  # type: ignore[union-attr]
+
+    def _steps(self, spikes_in: torch.Tensor, states: list, counts: Optional[torch.Tensor], local: bool,
+               trace: Optional[list[list[torch.Tensor]]]):
+        """Steps along axis 1 of `spikes_in` from `states`: (states, counts, per-layer sums of
+        the mean spikes per step). No side effects but `trace` and `_local_logits` (never used
+        together with recomputation), so a checkpointed chunk can run twice."""
+        states = list(states)
+        sums = torch.zeros(len(self.layers), device=spikes_in.device)
+        for t in range(spikes_in.shape[1]):
             s = spikes_in[:, t]
             for i, layer in enumerate(self.layers):
                 if i == len(self.layers) - 1:
@@ -95,14 +119,13 @@ class SNN(nn.Module):
                 s, states[i] = layer.step(s, states[i])
                 if local and not layer.readout and i < len(self.layers) - 1:
                     self._local_logits.append(F.linear(s.flatten(1), getattr(self, f"local_readout{i}")))
-                if record:
+                if trace is not None:
                     trace[i].append(s.detach())
                 if not layer.readout:
-                    totals[i] += s.detach().mean()
+                    sums[i] += s.detach().mean()
             if not self.layers[-1].readout:
                 counts = s if counts is None else counts + s
-        self._rates = totals / steps
-        return states[-1].v, counts, (trace if record else None)  # type: ignore[union-attr]
+        return states, counts, sums
 
     def forward(self, x: torch.Tensor):
         v, counts, _ = self.run(encode(self.config, x))
