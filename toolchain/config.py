@@ -142,7 +142,10 @@ class ModelConfig:
     snn_reset: Literal["subtract", "zero"] = key("subtract", "after a spike: subtract the threshold, or reset to zero")
     snn_refractory: int = key(0, "steps a neuron ignores input after a spike; 0 = none")
     snn_readout: Literal["membrane", "count"] = key("membrane", "final leaky-integrator membrane or LIF spike counts")
-    snn_bptt: Optional[int] = key(None, "truncated BPTT: cut gradients through the state every N steps; None = full")
+    snn_bptt: Optional[int] = key(
+        None, "truncated BPTT: cut the spiking layers' gradients through the state every N steps (the readout's "
+        "run through all steps) and recompute each chunk of N steps in the backward pass, so training memory "
+        "follows N; None = full BPTT")
     snn_surrogate: Literal["fast_sigmoid", "arctan"] = key("fast_sigmoid", "gradient of the spike")
     snn_surrogate_slope: float = key(5.0, "steepness of the surrogate, over (v - threshold) / threshold")
     snn_learning: Literal["bptt", "local"] = key(
