@@ -221,3 +221,12 @@ def test_spikes_on_cuda_equal_those_on_the_cpu(wide):
     for layer, (cpu, gpu) in enumerate(zip(trace, trace_gpu)):
         assert all(torch.equal(a, b.cpu()) for a, b in zip(cpu, gpu)), f"layer {layer}"
     assert sum(float(s.sum()) for s in trace[0]) > 0
+
+
+def test_exact_float_turns_tf32_off_inside_only():
+    from toolchain.snn.layers import _fp32_switches, exact_float
+
+    before = [getattr(obj, name) for obj, name, _ in _fp32_switches()]
+    with exact_float(torch.device("cuda")):  # flags only: no GPU needed to set them
+        assert [getattr(obj, name) for obj, name, _ in _fp32_switches()] == [v for _, _, v in _fp32_switches()]
+    assert [getattr(obj, name) for obj, name, _ in _fp32_switches()] == before

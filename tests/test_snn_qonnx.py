@@ -204,6 +204,6 @@ def test_verify_takes_the_class_by_the_models_readout_rule(tmp_path):
 
 
 def model_input_shape(model):
-    from toolchain.models.snn import encode
+    from toolchain.snn.encoders import encode
 
     return encode(model.config, torch.zeros(1, 2, LENGTH)).shape[1:]

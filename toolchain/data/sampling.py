@@ -61,8 +61,7 @@ class ContiguousBatchSampler(Sampler[list[int]]):
         by_block = np.argsort(self.blocks, kind="stable")  # positions grouped by block, file order inside
         block = self.blocks[by_block]
         within = np.arange(self.n) - np.searchsorted(block, block)  # position's index inside its block
-        _, run = np.unique(np.stack([block, within // self.run_length]), axis=1, return_inverse=True)
-        run = run.reshape(-1)
+        run = np.cumsum(within % self.run_length == 0) - 1  # a run starts every run_length and at each block
         run_block = np.zeros(run.max(initial=-1) + 1, dtype=np.int64)
         run_block[run] = block
         # round of a run = its rank among its block's runs in a random order

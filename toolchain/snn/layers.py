@@ -59,21 +59,32 @@ def int_weight(layer: nn.Module) -> torch.Tensor:
 FLOAT32_EXACT = 1 << 24  # every integer of magnitude up to this is a float32
 
 
+def _fp32_switches() -> list[tuple[object, str, object]]:
+    """(flags object, attribute, value without TF32) for convolutions and matmuls: torch's per-op
+    `fp32_precision` where it has one (2.9 and later; mixing it with the older flags is an
+    error there), else the older `allow_tf32` flags."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        return [(conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
+    return [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
+
+
 @contextmanager
 def exact_float(device: torch.device) -> Iterator[None]:
-    """No TF32 in the convolutions and matmuls inside, on CUDA; torch's flags as they were
+    """No TF32 in the convolutions and matmuls inside, on CUDA; torch's settings as they were
     after (TF32 elsewhere in the user's program stays as the user set it)."""
     if device.type != "cuda":
         yield
         return
-    matmul = torch.backends.cuda.matmul.allow_tf32
+    switches = _fp32_switches()
+    saved = [getattr(obj, name) for obj, name, _ in switches]
     try:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=torch.backends.cudnn.benchmark,
-                                        deterministic=torch.backends.cudnn.deterministic, allow_tf32=False):
-            yield
+        for obj, name, value in switches:
+            setattr(obj, name, value)
+        yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = matmul
+        for (obj, name, _), value in zip(switches, saved):
+            setattr(obj, name, value)
 
 
 class LIFSynapse(nn.Module):
