@@ -235,21 +235,73 @@ def test_radioml_hdf5_every_frame_with_accuracy(cnn, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
-def test_an_snn_checkpoint_and_its_qonnx_give_the_same_classes(tmp_path):
-    """The SNN's QONNX graph takes spike counts: classify encodes the frames on the host with the
-    settings the export wrote into the file, and reproduces the checkpoint's logits."""
-    cfg = ModelConfig(name="snn", input_length=256, snn_group=32, snn_resolution=8, snn_filters=[4], snn_kernel=3,
-                      snn_threshold=40, snn_leak_shift=3, weight_bits=6)
+SNN = ModelConfig(name="snn", input_length=256, snn_group=32, snn_resolution=8, snn_filters=[4], snn_kernel=3,
+                  snn_threshold=40, snn_leak_shift=3, weight_bits=6)
+
+
+@pytest.fixture(scope="module")
+def snn(tmp_path_factory, finn_env):
+    """A small untrained SNN (8 x 8 plane, 4 filters 3x3, T = 8 steps of 32 samples):
+    checkpoint, QONNX export and finn_build output through the shipped SNN build folder."""
+    import shutil
+
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found: the SNN build's C simulation of its LIF kernels needs it")
+    out = tmp_path_factory.mktemp("snn")
     torch.manual_seed(0)
-    ckpt = save_checkpoint(tmp_path / "snn.pth", build_model(cfg).eval(), cfg)
-    assert main(["export_onnx", str(ckpt), "--out", str(tmp_path / "snn.onnx"), "--set", "export.verify_inputs=2"]) == 0
-    x = synthetic_frames(256, range(0, 24, 2)).ravel().astype(np.complex64)
-    meta = write_sigmf(tmp_path, "rec", x)
-    pth, onnx = (classify(tmp_path, kind, meta, "--model", tmp_path / f"snn.{kind}") for kind in ("pth", "onnx"))
-    assert len(pth["frames"]) == 12 and len(set(classes_of(pth))) >= 2
-    assert classes_of(onnx) == classes_of(pth)
-    for a, b in zip(pth["frames"], onnx["frames"]):
+    ckpt = save_checkpoint(out / "snn.pth", build_model(SNN).eval(), SNN)
+    assert main(["export_onnx", str(ckpt), "--out", str(out / "snn.onnx"), "--set", "export.verify_inputs=2"]) == 0
+    assert main(["finn_build", str(out / "snn.onnx"), "--build", str(REPO / "build" / "snn-radioml"), "--out",
+                 str(out / "build"), "--checkpoint", str(ckpt), "--set", "finn.verify_inputs=1",
+                 "--set", "finn.verify_synthetic=1"]) == 0
+    return {"pth": ckpt, "onnx": out / "snn.onnx", "finn": out / "build" / "finn_output"}
+
+
+def test_an_snn_checkpoint_qonnx_and_finn_build_give_the_same_classes(snn, tmp_path):
+    """The SNN's QONNX graph takes spike counts: classify encodes the frames on the host with the
+    settings the export wrote into the file, and reproduces the checkpoint's logits. The
+    finn_build's HW model runs one time step per image on the same encoded counts; its scores
+    are the readout membranes after the last step, exactly those of the QONNX graph."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from toolchain.data.captures import unit_power
+    from toolchain.snn.encoders import encode
+
+    frames = synthetic_frames(256, range(0, 24, 2)).astype(np.complex64)
+    meta = write_sigmf(tmp_path, "rec", frames.ravel())
+    docs = {kind: classify(tmp_path, kind, meta, "--model", path) for kind, path in snn.items()}
+    pth = docs["pth"]
+    assert len(pth["frames"]) == 12 and len(set(classes_of(pth))) >= 3, classes_of(pth)
+    assert classes_of(docs["onnx"]) == classes_of(pth) and classes_of(docs["finn"]) == classes_of(pth)
+    for a, b in zip(pth["frames"], docs["onnx"]["frames"]):
         assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
+    assert docs["finn"]["model"]["engine"].startswith("qonnx.core.onnx_exec.execute_node (SNN HW model")
+
+    graph = ModelWrapper(str(snn["onnx"]))
+    x = unit_power(np.stack([frames.real, frames.imag], 1))  # what classify feeds every model
+    counts = encode(SNN, torch.from_numpy(x)).numpy()
+    for frame, row in zip(counts, docs["finn"]["frames"]):
+        membranes = execute_onnx(graph, {graph.graph.input[0].name: frame})[graph.graph.output[0].name][-1]
+        order = np.argsort(-membranes, kind="stable")[:3]
+        assert row["probability"] is None
+        assert [(t["class"], t["score"]) for t in row["top3"]] == [(CLASSES[k], float(membranes[k])) for k in order]
+
+
+def test_a_build_without_encoder_settings_is_refused_in_one_line(snn, tmp_path, capsys):
+    from checks import assert_one_line_error
+
+    folder = tmp_path / "finn_output"
+    (folder / "intermediate_models").mkdir(parents=True)
+    report = json.loads((snn["finn"] / "finn_report.json").read_text())
+    hw = report["steps"]["ran"][-1] + ".onnx"
+    (folder / "intermediate_models" / hw).write_bytes((snn["finn"] / "intermediate_models" / hw).read_bytes())
+    del report["verification"]["model_config"]
+    (folder / "finn_report.json").write_text(json.dumps(report))
+    meta = write_sigmf(tmp_path, "rec", synthetic_frames(256, range(1)).ravel().astype(np.complex64))
+    rc = main(["classify", str(meta), "--model", str(folder), "--out", str(tmp_path / "run")])
+    assert_one_line_error(rc, capsys.readouterr().err, "finn_report.json", "no encoder settings")
+    assert not (tmp_path / "run").exists()
 
 
 # ------------------------------------------------------------------------------- bad input

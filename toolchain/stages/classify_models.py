@@ -5,7 +5,7 @@ I/Q -> scores (B, classes).
 - a QONNX model (.onnx): qonnx execution; an SNN's graph takes spike counts, so its frames are
   encoded on the host with the settings its export recorded in the file's metadata;
 - a `finn_build` output folder: the final HW model by FINN's Python execution
-  (`toolchain.hw.finn.predict`).
+  (`toolchain.hw.finn.predict`; an SNN build one time step per image, `toolchain.hw.snn.predict`).
 
 `calibrated` says whether the scores are the model's logits (probabilities = their softmax).
 """
@@ -26,12 +26,12 @@ KINDS = "a checkpoint (.pth), a QONNX model (.onnx) or a finn_build output folde
 
 def load_classifier(path: Path, cfg: Config):
     """The predictor for `path`, with `frame_length` and `calibrated` set."""
-    from ..hw.finn.predict import FinnPredictor, is_finn_output
+    from ..hw.finn.predict import is_finn_output, load_build
 
     if path.is_dir():
         if not is_finn_output(path):
             raise ToolchainError(f"{path}: a folder without finn_report.json; expected {KINDS}")
-        return FinnPredictor.load(path)
+        return load_build(path)
     if not path.exists():
         raise ToolchainError(f"{path}: no such model; expected {KINDS}")
     suffix = path.suffix.lower()

@@ -89,7 +89,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                                finn_report_plot=f"{out.name}/finn_report.png")
             run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "folding", "steps")}
             run.extra["verification"] = {k: v for k, v in report["verification"].items()
-                                         if k not in ("kinds", "classes")}
+                                         if k not in ("kinds", "classes", "model_config")}
     except FinnStepError as exc:  # the half build is gone; its log (with the traceback) is kept
         log = Path(cfg.run.out_dir) / FAILED_LOG
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,12 @@
 
 FINN's HW layers (padding, sliding window, MVAU) describe one image with batch 1; in the SNN
 build each time step is one such image, and a frame is T consecutive images in the stream. Only
-the LIF layers hold state from one image to the next. So a frame runs node by node: a LIF node
-(the project's QONNX node or the FINN op) gets the whole (T, ...) tensor at once and carries
-its state across the leading dimension; every other node runs once per time step on its slice,
-exactly as the hardware streams it.
+the stateful layers hold state from one image to the next: the LIF layers (the project's QONNX
+node or the FINN op) and any other op that declares a `time_steps` attribute, the convention by
+which an op says it carries state over a frame's T steps. So a frame runs node by node: a
+stateful node gets the whole (T, ...) tensor at once and carries its state across the leading
+dimension; every other node runs once per time step on its slice, exactly as the hardware
+streams it. Nothing here depends on which layer types a build's graph holds.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ def is_lif(node) -> bool:
     return node.op_type in LIF_OP_TYPES
 
 
+def carries_state(node) -> bool:
+    return is_lif(node) or any(a.name == "time_steps" for a in node.attribute)
+
+
+def graph_layout(model: ModelWrapper, frame: np.ndarray) -> np.ndarray:
+    """One frame of encoded counts (T, C, H, W) in the layout of the graph's input: channels
+    last (T, H, W, C) where the build moved the channels there (FINN's HW layers are NHWC)."""
+    shape = model.get_tensor_shape(model.graph.input[0].name)
+    nhwc = len(shape) == 4 and shape[-1] == frame.shape[1] and shape[1] != frame.shape[1]
+    return frame.transpose(0, 2, 3, 1) if nhwc else frame
+
+
 def execute_frame(model: ModelWrapper, frame: np.ndarray) -> dict[str, np.ndarray]:
     """`frame`: the graph input for all T steps, (T, *per-step shape[1:]). Returns every tensor
     that depends on the input, for all steps, (T, ...), keyed by name."""
@@ -32,7 +46,7 @@ def execute_frame(model: ModelWrapper, frame: np.ndarray) -> dict[str, np.ndarra
         if not any(name in timed for name in node.input):  # weights only (e.g. a Quant of weights)
             execute_node(node, context, model.graph, opset)
             continue
-        if is_lif(node):
+        if carries_state(node):
             local = {**context, **timed}
             execute_node(node, local, model.graph, opset)
             timed.update((out, local[out]) for out in node.output)

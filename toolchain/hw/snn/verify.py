@@ -14,13 +14,14 @@ real frames). Every model must give the same readout at every time step, exactly
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from ...errors import ToolchainError
-from .execute import execute_frame
+from .execute import execute_frame, graph_layout
 
 
 def make_inputs(onnx_file: Path, checkpoint: Optional[Path], n_frames: int, n_synthetic: int, n_random: int,
@@ -64,10 +65,14 @@ def membrane_readout(model) -> bool:
     return mode in (b"li", "li")
 
 
+def readout_scores(readout: np.ndarray, membrane: bool) -> np.ndarray:
+    """What ranks the classes of each input, from its readout at every step (n, T, classes), by
+    the model's rule: the last step's membrane, or the spike counts summed over the steps."""
+    return readout[:, -1] if membrane else readout.sum(1)
+
+
 def readout_classes(readout: np.ndarray, membrane: bool) -> list[int]:
-    """The class of each input from its readout at every step (n, T, classes), by the model's
-    rule: the last step's membrane, or the spike counts summed over the steps."""
-    return (readout[:, -1] if membrane else readout.sum(1)).argmax(-1).tolist()
+    return readout_scores(readout, membrane).argmax(-1).tolist()  # ties: the lowest index
 
 
 def _qonnx_readout(model, x: np.ndarray) -> np.ndarray:
@@ -91,12 +96,10 @@ def _torch_readout(checkpoint: Path, x: np.ndarray) -> np.ndarray:
 
 def _frame_readout(model, x: np.ndarray) -> tuple[np.ndarray, list[dict]]:
     """Readout per step of a per-time-step FINN model, and every frame's full tensor dict."""
-    iname, oname = model.graph.input[0].name, model.graph.output[0].name
-    shape = model.get_tensor_shape(iname)
-    nhwc = len(shape) == 4 and shape[-1] == x.shape[2] and shape[1] != x.shape[2]
+    oname = model.graph.output[0].name
     outs, contexts = [], []
     for f in x:
-        ctx = execute_frame(model, f.transpose(0, 2, 3, 1) if nhwc else f)
+        ctx = execute_frame(model, graph_layout(model, f))
         outs.append(ctx[oname].reshape(f.shape[0], -1))
         contexts.append(ctx)
     return np.stack(outs), contexts
@@ -129,12 +132,18 @@ def verify(onnx_file: Path, lowered: Optional[Path], hw: Optional[Path], x: np.n
     from finn.util.verification import despecialize_model
     from qonnx.core.modelwrapper import ModelWrapper
 
+    from ...snn.export_qonnx import MODEL_CONFIG_KEY
+
     reference = ModelWrapper(str(onnx_file))
     membrane = membrane_readout(reference)
     expected = _qonnx_readout(reference, x)
     steps = expected.shape[1]
+    encoder = reference.get_metadata_prop(MODEL_CONFIG_KEY)
     result: dict[str, Any] = {
         "inputs": len(x), "kinds": kinds, "time_steps": steps,
+        # what a host needs to feed the HW model I/Q frames (`toolchain classify`): the encoder's
+        # settings and the readout rule, as the export recorded them (the HW model keeps no metadata)
+        "model_config": json.loads(encoder) if encoder else None,
         "reference": "qonnx execution of the input ONNX: the readout at every time step",
         "class_rule": "argmax of the last step's membrane" if membrane else "argmax of the spike counts over the steps",
         "classes": {"qonnx": readout_classes(expected, membrane)}, "mismatches": {}, "skipped": {},
