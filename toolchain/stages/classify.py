@@ -111,11 +111,11 @@ class Source:
             return [self.path]
         return sorted({self.capture.path, self.capture.data_file})
 
-    def batches(self, cfg: Config):
-        """(starts in input samples, raw frames, model input, labels or None, snrs or None)."""
+    def batches(self, cfg: Config, batch: int):
+        """(starts in input samples, raw frames, model input, labels or None, snrs or None), in
+        batches of `batch` frames."""
         from ..data import captures
 
-        batch = cfg.eval.batch_size
         if self.capture is None:
             for lo in range(0, self.total, batch):
                 x, labels, snrs = self.ds.read(np.arange(lo, min(lo + batch, self.total)))
@@ -171,7 +171,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                              *[f"{k}{i}" for i in range(1, TOP + 1) for k in ("top", "p")]])
             fj.write(json.dumps(header, indent=2)[:-2] + ',\n  "frames": [\n')
             index = 0
-            for starts, raw, x, labels, snrs in source.batches(cfg):
+            for starts, raw, x, labels, snrs in source.batches(cfg, predictor.batch_size):
                 scores = predictor(x)
                 rows = _frame_rows(index, starts, round(source.length * source.ratio), scores, names,
                                    predictor.calibrated)

@@ -44,11 +44,12 @@ def load_classifier(path: Path, cfg: Config):
 
 def _torch(path: Path, cfg: Config):
     from ..checkpoint import load_model
-    from ..train.distributed import choose_device
+    from ..train.distributed import choose_device, eval_batch_size
 
     model, mcfg, _ = load_model(path, cfg.model)
     device = choose_device(cfg.eval.device, key="eval.device")
-    predictor = TorchPredictor(model.to(device), mcfg.name, mcfg.num_classes, str(device), cfg.eval.batch_size)
+    predictor = TorchPredictor(model.to(device), mcfg.name, mcfg.num_classes, str(device),
+                               eval_batch_size(cfg.eval.batch_size, device))
     predictor.frame_length, predictor.calibrated = mcfg.input_length, True
     return predictor
 
