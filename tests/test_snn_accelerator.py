@@ -88,6 +88,7 @@ FAULTS = {
     "strict threshold": ("lif.hpp", "v2 >= THRESHOLD", "v2 > THRESHOLD"),
     "no saturation": ("lif.hpp", "if (sum < LO) sum = LO;\n        if (sum > HI) sum = HI;", ""),
     "no frame reset (conv)": ("spiking_conv.hpp", "first ? state_t(0) : vmem[j][g][co]", "vmem[j][g][co]"),
+    "ties to the highest class": ("spiking_dense.hpp", "counts[u] > best_c", "counts[u] >= best_c"),
 }
 
 

@@ -61,6 +61,9 @@ def schedules(spec: AcceleratorSpec, ref: dict[str, Any], frames: int) -> list[t
                     out[-1] = True
                     pop += [0] * conv.groups
                     push += out.astype(int).tolist()
+                else:  # the readout's one-lane update of its neurons
+                    pop += [0] * spec.dense.outputs
+                    push += [0] * spec.dense.outputs
             pop.append(1)  # FRAME in, and passed on by a conv
             push.append(1 if conv is not None else 0)
         sched.append((np.array(pop, np.int8), np.array(push, np.int8)))

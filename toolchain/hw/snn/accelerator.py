@@ -215,13 +215,14 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
 def layer_cycles(spec: AcceleratorSpec, loops: list[np.ndarray]) -> dict[str, int]:
     """The kernels' cycle formulas (II = 1 iterations per frame) from each layer's event-loop
     iterations per step, `loops[i]` for layer i (0 = conv0, last = the readout): the sum over
-    its input words of max(1, ceil(events / events per cycle)) (`word_iterations`). The
+    its input words of max(1, ceil(events / events per cycle)) (`word_iterations`), plus each
+    conv's sweep and the readout's one-lane update (H W / SP and NO cycles per step). The
     encoder: one per sample plus the FRAME word (and a short frame's partial-step marker)."""
     steps = spec.steps
     out = {"encoder": spec.encoder.frame + 1}
     for i, c in enumerate(spec.convs):
         out[c.name] = int(loops[i].sum()) + steps * c.groups + 1
-    out[spec.dense.name] = int(loops[-1].sum()) + 1
+    out[spec.dense.name] = int(loops[-1].sum()) + steps * spec.dense.outputs + 1
     return out
 
 

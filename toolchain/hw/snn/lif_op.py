@@ -197,10 +197,8 @@ class LIF(HWCustomOp):
         return banks * width * math.ceil(depth / 64)
 
     def datapath_luts(self) -> int:
-        """One neuron update (one PE lane), about one LUT per bit per operation:
-        state read mux (frame start -> 0) B, leak subtract B (k > 0), add S = max(B, A) + 2,
-        saturation compare S and clamp mux B, then for lif: threshold compare B, reset
-        subtract or clear B, refractory select B + counter 2 Rb + 1 (R > 0)."""
+        """One neuron update (one PE lane), derived from the datapath in
+        `resources.lif_lane_luts` (docs/snn_hardware.md, "Estimates")."""
         return lif_lane_luts(self.get_nodeattr("state_bits"), self.get_input_datatype().bitwidth(),
                              self.get_nodeattr("leak_shift"), self.readout, self.refractory_bits())
 

@@ -53,15 +53,31 @@ def rom(banks: int, depth: int, width: int) -> dict[str, int]:
     return {"lut": 0, "bram18": banks * bram18_count(depth, width)}
 
 
+def mux_luts(n: int) -> int:
+    """LUTs per bit of an n:1 multiplexer: a LUT6 is a 4:1 mux and the slice's F7/F8/F9 muxes
+    combine up to eight of them (32:1) without LUTs; wider ones add a level."""
+    if n <= 1:
+        return 0
+    if n <= 32:
+        return math.ceil(n / 4)
+    return math.ceil(n / 4) + mux_luts(math.ceil(n / 32))
+
+
 def lif_lane_luts(state_bits: int, in_bits: int, leak_shift: int, readout: bool, ref_bits: int) -> int:
-    """One neuron update (one lane): state read mux (frame start -> 0) B, leak subtract B
-    (k > 0), add S = max(B, A) + 2, saturation compare S and clamp mux B, then for lif:
-    threshold compare B, reset subtract or clear B, refractory select B + counter 2 Rb + 1."""
-    b, s = state_bits, max(state_bits, in_bits) + 2
-    luts = b + (b if leak_shift > 0 else 0) + s + s + b
+    """One neuron update (one lane) as LUT6 + carry-chain logic (UltraScale+): one LUT per bit of
+    an adder or a multiplexer, nothing for logic that fits an adder's spare LUT inputs.
+    - frame-start gate (the stored state read as 0): 3 inputs of the first adder's LUT6s, 0;
+    - leak v - (v >> k): B (k > 0);
+    - add v1 + I: S = max(B, A) + 1 bits (the sum of two signed operands);
+    - saturation: the sum is out of range iff its S - B + 1 top bits are not all equal, a LUT
+      tree of ceil((S - B) / 5); the clamp selects sum, low or high bound per bit: B;
+    - lif: threshold v2 >= theta, a constant, on the carry chain (an equal and a greater bit of
+      two input bits per LUT6_2): ceil(B / 2); reset, subtract theta or clear when it fires: B;
+      refractory: select B + counter 2 Rb + 1."""
+    b, s = state_bits, max(state_bits, in_bits) + 1
+    luts = (b if leak_shift > 0 else 0) + s + math.ceil((s - b) / 5) + b
     if not readout:
-        rb = ref_bits
-        luts += b + b + ((b + 2 * rb + 1) if rb else 0)
+        luts += math.ceil(b / 2) + b + ((b + 2 * ref_bits + 1) if ref_bits else 0)
     return luts
 
 
@@ -73,41 +89,60 @@ def encoder(spec) -> dict[str, int]:
     return {"lut": CONTROL_LUTS + bins + seen, "ff": 2 * e.input_bits + 1 + 3 * 16 + seen, "bram18": 0, "dsp": 0}
 
 
+def sweep_banks(c) -> int:
+    """Accumulator banks one sweep lane reads from: lane j of a group at column w0 (a multiple of
+    SP) reads bank (h mod BH, (w0 + j) mod BW), so it sees every bank row and each column residue
+    its groups reach; the kernel selects it through a mux of that many inputs."""
+    bh, bw = c.banks
+    cols = max(len({(w0 + j) % bw for w0 in range(0, c.width, c.sp)}) for j in range(c.sp))
+    return min(bh, c.height) * cols
+
+
 def conv(c) -> dict[str, Any]:
     """spiking_conv.hpp: BH x BW accumulator banks (DEPTH words of CO x A bits) with one A-bit
-    adder per bank and filter, BH x BW weight ROMs (CI x BH x BW words of CO x W bits), SP x CO
-    LIF lanes, SP membrane banks (H W / SP words of CO x (B + Rb) bits), a priority encoder over
-    the input lanes."""
+    adder per bank and filter, BH x BW weight ROMs (CI x BH x BW words of CO x W bits; none of
+    their own up to 32 words, merged into the adders' LUTs), SP x CO
+    LIF lanes each reading its current through a mux over the banks it sweeps (`sweep_banks`),
+    SP membrane banks (H W / SP words of CO x (B + Rb) bits), a priority encoder over the input
+    lanes."""
     bh, bw = c.banks
     depth = math.ceil(c.height / bh) * math.ceil(c.width / bw)
     p = c.params
     rb = refractory_bits(p.refractory)
     acc = memory(bh * bw, depth, c.cout * c.acc_bits)
     adders = bh * bw * c.cout * c.acc_bits
-    weights = rom(bh * bw, c.cin * bh * bw, c.cout * c.weight_bits)
+    # A ROM of <= 32 entries is a function of its 5 address bits: with the accumulator bit it
+    # adds to, one LUT6 computes that adder bit's propagate, so the ROM costs no LUT of its own.
+    rom_depth = c.cin * bh * bw
+    weights = rom(bh * bw, rom_depth, c.cout * c.weight_bits) if rom_depth > 32 else {"lut": 0, "bram18": 0}
     lanes = c.sp * c.cout
     lif = lanes * lif_lane_luts(p.state_bits, c.acc_bits, p.leak_shift, False, rb)
+    mux = lanes * c.acc_bits * mux_luts(sweep_banks(c))
     state = memory(c.sp, c.groups, c.cout * (p.state_bits + rb))
-    lut = CONTROL_LUTS + c.in_lanes + acc["lut"] + adders + weights["lut"] + lif + state["lut"]
+    lut = CONTROL_LUTS + c.in_lanes + acc["lut"] + adders + weights["lut"] + lif + mux + state["lut"]
     ff = adders + lanes * (p.state_bits + max(p.state_bits, c.acc_bits) + 2) + 64
     return {"lut": lut, "ff": ff, "bram18": acc["bram18"] + weights["bram18"] + state["bram18"], "dsp": 0,
             "parts": {"accumulators": acc["lut"], "adders": adders, "weight_rom": weights["lut"], "lif_lanes": lif,
-                      "membranes": state["lut"]}}
+                      "sweep_mux": mux, "membranes": state["lut"]}}
 
 
 def dense(d) -> dict[str, Any]:
     """spiking_dense.hpp: a weight ROM of CI x POS words of NO x W bits (two read ports), EPC x NO
-    A-bit adders, NO current registers, NO LIF lanes, NO membrane (+ refractory, + 16-bit count) registers, an
-    argmax over NO values."""
+    A-bit adders and NO current registers, ONE LIF lane reading a neuron's current, membrane
+    (+ refractory, + 16-bit count) through NO:1 muxes, the running argmax's compare (a
+    subtractor of B, or 16 bits for counts) and its best value and class registers."""
     p = d.params
     rb = refractory_bits(p.refractory)
     weights = rom(1, d.cin * d.positions, d.outputs * d.weight_bits)
-    lif = d.outputs * lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb)
-    argmax = (d.outputs - 1) * 2 * (p.state_bits if d.membrane else 16)  # compare + select
-    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + weights["lut"] + d.events_per_cycle * d.outputs * d.acc_bits \
-        + lif + argmax
-    ff = d.outputs * (d.acc_bits + p.state_bits + rb + (0 if d.membrane else 16)) + 64
-    return {"lut": lut, "ff": ff, "bram18": weights["bram18"], "dsp": 0}
+    count = 0 if d.membrane else 16
+    lif = lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb)
+    mux = mux_luts(d.outputs) * (d.acc_bits + p.state_bits + rb + count)
+    compare = p.state_bits if d.membrane else 16
+    adders = d.events_per_cycle * d.outputs * d.acc_bits
+    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + weights["lut"] + adders + lif + mux + compare
+    ff = d.outputs * (d.acc_bits + p.state_bits + rb + count) + compare + max(1, (d.outputs - 1).bit_length()) + 64
+    return {"lut": lut, "ff": ff, "bram18": weights["bram18"], "dsp": 0,
+            "parts": {"adders": adders, "lif_lane": lif, "neuron_mux": mux, "argmax": compare}}
 
 
 def stream_widths(spec) -> list[int]:
@@ -149,5 +184,5 @@ def cycle_bound(spec) -> dict[str, int]:
     for c in spec.convs:
         out[c.name] = t * (events + c.groups) + 1
         events = c.height * c.width * c.cout
-    out[spec.dense.name] = t * -(-events // spec.dense.events_per_cycle) + 1
+    out[spec.dense.name] = t * (-(-events // spec.dense.events_per_cycle) + spec.dense.outputs) + 1
     return out

@@ -4,11 +4,14 @@
 //
 // Per time step: EPC (1 or 2) input events of one input word per cycle add their weight rows
 // (NO weights, one per output neuron, a ROM word; two rows through the ROM's two read ports)
-// into NO current registers; at STEP one cycle updates all NO neurons
-// (lif::neuron, NO lanes) and clears the currents. At FRAME it writes the class, the argmax of
-// the final membranes (MEMBRANE) or of the spike counts over the frame, ties to the lowest
-// index as torch.argmax, with the frame's BAD flag above it; and the NO final membranes.
-// So a step takes the sum over its input words of max(1, ceil(events / EPC)) cycles.
+// into NO current registers; after the step's last event ONE LIF lane updates the NO neurons
+// in NO cycles (lif::neuron; input waits meanwhile), clearing each current, and keeps a
+// running argmax of the updated membranes (MEMBRANE) or spike counts, strict `>` so ties keep
+// the lowest index as torch.argmax. At FRAME it writes that step's class with the frame's BAD
+// flag above it, and the NO final membranes. One lane instead of NO: the readout has cycles to
+// spare (the convolutions are slower), not LUTs (docs/snn_hardware.md).
+// So a frame takes the sum over its input words of max(1, ceil(events / EPC)) cycles, plus NO
+// per step, plus the FRAME word.
 #ifndef TOOLCHAIN_SNN_SPIKING_DENSE_HPP
 #define TOOLCHAIN_SNN_SPIKING_DENSE_HPP
 
@@ -38,17 +41,6 @@ struct spiking_dense {
     typedef ap_uint<CLASS_BITS + 1> class_t;  // class, BAD in the top bit
     typedef ap_uint<NO * STATE_BITS> membranes_t;
 
-    template <typename T>
-    static unsigned argmax(const T (&x)[NO]) {
-#pragma HLS INLINE
-        unsigned best = 0;
-        for (unsigned o = 1; o < NO; o++) {
-#pragma HLS UNROLL
-            if (x[o] > x[best]) best = o;  // strict: a tie keeps the lower index
-        }
-        return best;
-    }
-
     static void run(hls::stream<typename in_word::type> &in, hls::stream<class_t> &out_class,
                     hls::stream<membranes_t> &out_membranes, const weights &wt) {
         acc_t acc[NO];
@@ -70,10 +62,27 @@ struct spiking_dense {
         typename in_word::mask_t mask = 0;
         unsigned addr = 0;
         bool step = false, bad = false;
+        unsigned u = NO;  // the neuron the lane updates next; NO = not updating
+        unsigned cls = 0;  // argmax after the last completed step (0 before any step)
+        state_t best_v = 0;
+        ap_uint<COUNT_BITS> best_c = 0;
     words:
         for (;;) {
 #pragma HLS PIPELINE II=1
             iters++;
+            if (u < NO) {
+                // The step's last event was added: neuron u takes its current now.
+                counts[u] += neuron_t::step(v[u], r[u], acc[u]);
+                acc[u] = 0;
+                const bool better = u == 0 || (MEMBRANE ? v[u] > best_v : counts[u] > best_c);
+                if (better) {
+                    best_v = v[u];
+                    best_c = counts[u];
+                    cls = u;
+                }
+                u++;
+                continue;
+            }
             bool update = false;
             if (mask == 0) {
                 const typename in_word::type w = in.read();
@@ -101,16 +110,8 @@ struct spiking_dense {
                 }
                 update = mask == 0 && step;
             }
-            if (update) {
-                // The step's last event was added above: every neuron takes its current now.
-                for (unsigned o = 0; o < NO; o++) {
-#pragma HLS UNROLL
-                    counts[o] += neuron_t::step(v[o], r[o], acc[o]);
-                    acc[o] = 0;
-                }
-            }
+            if (update) u = 0;
         }
-        const unsigned cls = MEMBRANE ? argmax(v) : argmax(counts);
         out_class.write(class_t(cls) | (class_t(bad) << CLASS_BITS));
         membranes_t m = 0;
         for (unsigned o = 0; o < NO; o++) {
