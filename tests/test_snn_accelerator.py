@@ -187,3 +187,20 @@ def test_fifo_model_follows_the_kernels_schedules(shipped):
     cons = (np.tile(np.array([1, 0], np.int8), 8), np.zeros(16, np.int8))
     cycles, peak = accel_fifo.simulate([prod, cons], [64])
     assert cycles == 17 and peak == [4]
+
+
+def test_sweep_mux_counts_the_banks_each_lane_reaches(shipped):
+    """Lane j of a sweep group at column w0 reads bank (h mod 5, (w0 + j) mod 5): at SP 2 the
+    groups start at every even column, so each lane reaches all 25 banks; at SP 4 (w0 = 0, 4,
+    8, 12) lane 0 sees the residues 0, 4, 3, 2: 20 banks."""
+    import dataclasses
+
+    from toolchain.hw.snn.resources import conv, mux_luts, sweep_banks
+
+    _, spec, _ = shipped
+    c0, c1 = spec.convs
+    assert (c0.sp, c1.sp) == (2, 4)
+    assert sweep_banks(c0) == 25 and sweep_banks(c1) == 20
+    assert sweep_banks(dataclasses.replace(c1, sp=1)) == 25
+    assert conv(c1)["parts"]["sweep_mux"] == 4 * 16 * c1.acc_bits * mux_luts(20)
+    assert [mux_luts(n) for n in (1, 2, 4, 5, 25, 32, 33)] == [0, 1, 1, 2, 7, 8, 10]
