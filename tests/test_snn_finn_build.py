@@ -51,6 +51,14 @@ def test_pipeline_runs_every_stage_and_the_build_is_bit_exact(pipeline_run):
     csim = check["csim"]
     assert csim["ran"] and csim["mismatches"] == 0 and len(csim["layers"]) == 3 and csim["values"] > 0
     assert "C simulation of 3 LIF kernels" in printed
+    # the whole event-driven accelerator of the same checkpoint, C-simulated on the same I/Q frames
+    ev = report["event_driven"]
+    assert ev["mapped"] and ev["passed"] and ev["frames"] == 2
+    assert check["accelerator_csim"]["check"]["class_mismatches"] == 0
+    assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
+    assert set(ev["fifo_depths"]) == {"encoder->conv0", "conv0->conv1", "conv1->dense0"}
+    assert ev["resources"]["dsp"] == 0 and ev["resources"]["lut"] > 0
+    assert "event-driven accelerator C-simulated bit exact on 2 frames" in printed
 
 
 def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):

@@ -112,6 +112,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
 
     prepare_finn(out / CODE_DIR)
     verification: dict = {}
+    event_driven: dict = {}
     if snn:
         from ..hw.snn import verify as snn_ver
 
@@ -120,10 +121,19 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         npy = None  # FINN's own cppsim needs finn-hlslib; the LIF kernels are C-simulated with g++ instead
 
         def check(outcome) -> None:
+            from ..hw.snn import accel_report
+
             verification.update(snn_ver.verify(onnx_file, outcome.intermediate("step_snn_lower"), outcome.hw_model,
                                                inputs, kinds, checkpoint, out / CODE_DIR / "lif_csim"))
             if not verification["passed"]:
                 raise ToolchainError(f"{snn_ver.summary_line(verification)}; nothing was kept")
+            # the same I/Q frames, before encoding, through the whole event-driven accelerator
+            event_driven.update(accel_report.evaluate(checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
+                                                      cfg.finn.seed, out / CODE_DIR / "accel_csim"))
+            verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
+                                                if k in event_driven}
+            if event_driven["mapped"] and not event_driven["passed"]:
+                raise ToolchainError(f"{accel_report.summary_line(event_driven)}; nothing was kept")
     else:
         from ..hw.finn import verify as ver
 
@@ -159,6 +169,8 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         "verification": verification,
         "measured": _measured(out),
     }
+    if snn:
+        report["event_driven"] = event_driven
     write_json(out / "finn_report.json", report)
     save_figure(report_figure(report), out / "finn_report.png")
     return report
@@ -323,6 +335,10 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
     print(f"finn_build: {summary_line(report)}")
     print(f"finn_build: {folding_line(report['folding'])}")
     print(f"finn_build: {verification_line(report['verification'])}")
+    if "event_driven" in report:
+        from ..hw.snn.accel_report import summary_line as accel_line
+
+        print(f"finn_build: {accel_line(report['event_driven'])}")
     skipped = report["steps"]["skipped"]
     if skipped:
         which = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"
