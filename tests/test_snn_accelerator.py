@@ -204,3 +204,31 @@ def test_sweep_mux_counts_the_banks_each_lane_reaches(shipped):
     assert sweep_banks(dataclasses.replace(c1, sp=1)) == 25
     assert conv(c1)["parts"]["sweep_mux"] == 4 * 16 * c1.acc_bits * mux_luts(20)
     assert [mux_luts(n) for n in (1, 2, 4, 5, 25, 32, 33)] == [0, 1, 1, 2, 7, 8, 10]
+
+
+@pytest.mark.vivado
+def test_vitis_hls_keeps_the_ii_the_cycle_formulas_assume(shipped, tmp_path):
+    """csynth of the shipped network's whole accelerator: every pipelined loop at II = 1 (what
+    the cycle formulas count), and Vitis' LUT/FF/BRAM printed beside resources.py's estimates.
+    Written without Vitis at hand: it has never run here."""
+    import json
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    from toolchain.hw.snn import resources
+
+    _, spec, _ = shipped
+    tcl = accel_csim.write_hls_project(spec, tmp_path, "xczu7ev-ffvc1156-2-e", 4.0)
+    res = subprocess.run(["vitis_hls", "-f", tcl.name], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:]
+    reports = sorted(tmp_path.glob(f"project_{accel_csim.TOP}/sol1/syn/report/*csynth.xml"))
+    assert reports, "no csynth.xml"
+    iis = {}
+    for rep in reports:
+        for el in ET.parse(rep).iter():
+            if el.tag == "PipelineII" and (el.text or "").strip().isdigit():
+                iis[f"{rep.stem}:{len(iis)}"] = int(el.text)
+    assert iis and set(iis.values()) == {1}, iis
+    top = ET.parse(tmp_path / f"project_{accel_csim.TOP}/sol1/syn/report/csynth.xml")
+    area = {k: top.findtext(f".//AreaEstimates/Resources/{k}") for k in ("LUT", "FF", "BRAM_18K", "DSP")}
+    print(json.dumps({"vitis": area, "estimate": resources.accelerator(spec)["total"]}))

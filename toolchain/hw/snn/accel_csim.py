@@ -120,6 +120,32 @@ def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = N
     return "\n".join(src)
 
 
+_HLS_TCL = """open_project project_{top}
+add_files {top}.cpp -cflags "-std=c++14 -I."
+set_top {top}
+open_solution sol1
+set_part {part}
+create_clock -period {clock_ns} -name default
+csynth_design
+exit 0
+"""
+
+
+def write_hls_project(spec: AcceleratorSpec, out_dir: str | os.PathLike, part: str, clock_ns: float,
+                      fifo_depths: dict[str, int] | None = None) -> Path:
+    """The top translation unit, the kernel headers and a Vitis HLS tcl (csynth only) in
+    `out_dir`; returns the tcl. `vitis_hls -f <tcl>` in that folder writes
+    project_<top>/sol1/syn/report/*csynth.xml."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for h in HEADERS:
+        (out / h).write_text((KERNEL_DIR / h).read_text())
+    (out / f"{TOP}.cpp").write_text(render_sources(spec, fifo_depths))
+    tcl = out / f"hls_syn_{TOP}.tcl"
+    tcl.write_text(_HLS_TCL.format(top=TOP, part=part, clock_ns=clock_ns))
+    return tcl
+
+
 _MAIN = """
 #include <cstdio>
 #include <vector>
