@@ -129,8 +129,9 @@ def conv(c) -> dict[str, Any]:
 def dense(d) -> dict[str, Any]:
     """spiking_dense.hpp: a weight ROM of CI x POS words of NO x W bits (two read ports), EPC x NO
     A-bit adders and NO current registers, ONE LIF lane reading a neuron's current, membrane
-    (+ refractory, + 16-bit count) through NO:1 muxes, the running argmax's compare (a
-    subtractor of B, or 16 bits for counts) and its best value and class registers."""
+    (+ refractory, + 16-bit count) through NO:1 muxes and writing it back through a decoder of
+    NO enables (they also clear its current), the running argmax's compare (a subtractor of B,
+    or 16 bits for counts) and its best value and class registers."""
     p = d.params
     rb = refractory_bits(p.refractory)
     weights = rom(1, d.cin * d.positions, d.outputs * d.weight_bits)
@@ -139,10 +140,11 @@ def dense(d) -> dict[str, Any]:
     mux = mux_luts(d.outputs) * (d.acc_bits + p.state_bits + rb + count)
     compare = p.state_bits if d.membrane else 16
     adders = d.events_per_cycle * d.outputs * d.acc_bits
-    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + weights["lut"] + adders + lif + mux + compare
+    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + weights["lut"] + adders + lif + mux + d.outputs + compare
     ff = d.outputs * (d.acc_bits + p.state_bits + rb + count) + compare + max(1, (d.outputs - 1).bit_length()) + 64
     return {"lut": lut, "ff": ff, "bram18": weights["bram18"], "dsp": 0,
-            "parts": {"adders": adders, "lif_lane": lif, "neuron_mux": mux, "argmax": compare}}
+            "parts": {"adders": adders, "lif_lane": lif, "neuron_mux": mux, "decoder": d.outputs,
+                      "argmax": compare}}
 
 
 def stream_widths(spec) -> list[int]:
