@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from toolchain.config import ChannelConfig, SynthConfig
+from dataclasses import replace
+
+from toolchain.config import ChannelConfig, SynthConfig, synth_preset
 from toolchain.data.channel import apply_channel, awgn, fading_taps, guard_samples, resample
 from toolchain.data.classes import CLASSES
 from toolchain.data.modulators import LINEAR_CLASSES, constellation, modulate, rrc, rrc_taps
@@ -16,6 +18,7 @@ from toolchain.data.synth import generate, generate_blocks, snr_chunks, to_iq
 
 TINY = dict(frames_per_pair=4, snrs=[-10, 0, 12], length=256)
 SPS, BETA = 8, 0.35  # fixed shaping for the matched-filter tests
+HARD = synth_preset("hard").channel  # uniform offsets and exponential multipath taps
 
 
 def cumulants(s: np.ndarray) -> tuple[float, float]:
@@ -92,8 +95,9 @@ def test_file_layout_and_order(tiny_file):
     assert np.array_equal(np.argmax(y, axis=1), np.repeat(np.arange(len(CLASSES)), len(snrs) * fpp))
     assert np.array_equal(z[:, 0], np.tile(np.repeat(snrs, fpp), len(CLASSES)))
     assert np.isfinite(x).all()
-    power = np.mean(np.sum(x.astype(np.float64) ** 2, axis=2), axis=1)
-    assert np.allclose(power, 1.0, atol=1e-3)
+    z = x[..., 0].astype(np.float64) + 1j * x[..., 1]
+    variance = np.mean(np.abs(z - z.mean(axis=1, keepdims=True)) ** 2, axis=1)  # radioml2018: unit variance
+    assert np.allclose(variance, 1.0, atol=1e-3)
     assert not list(tiny_file.parent.glob("*.part")), "temporary file left behind"
 
 
@@ -332,32 +336,35 @@ def test_awgn_snr():
     assert np.allclose(measured, [0.0, 10.0, 20.0], atol=0.3)
 
 
-def test_channel_unit_power_and_clean_passthrough():
+def test_channel_snr_and_clean_passthrough():
     rng = np.random.default_rng(5)
     x = modulate("16QAM", 20, 512, rng)
-    y = apply_channel(x, -5.0, rng, ChannelConfig())
-    assert y.shape == x.shape
-    assert np.allclose(np.mean(np.abs(y) ** 2, axis=1), 1.0)
+    for cfg in (HARD, ChannelConfig()):
+        assert apply_channel(x, -5.0, rng, cfg).shape == x.shape
+    noisy = apply_channel(x, -5.0, rng, ChannelConfig(enabled=False))  # shaped noise, as the default
+    # Signal 1 + noise 10^0.5; band-limited noise has few degrees of freedom per frame: average.
+    assert np.mean(np.abs(noisy) ** 2) == pytest.approx(1.0 + 10**0.5, rel=0.05)
     clean = apply_channel(x, 100.0, rng, ChannelConfig(enabled=False))
     corr = np.abs(np.sum(clean * np.conj(x), axis=1)) / np.sqrt(
         np.sum(np.abs(clean) ** 2, axis=1) * np.sum(np.abs(x) ** 2, axis=1)
     )
     assert np.all(corr > 0.999)
     # Enabled at high SNR the frames change (fading, offsets) but stay finite and unit power.
-    faded = apply_channel(x, 100.0, rng, ChannelConfig())
-    assert np.isfinite(faded).all() and not np.allclose(faded, x, atol=1e-2)
+    for cfg in (HARD, ChannelConfig()):
+        faded = apply_channel(x, 100.0, rng, cfg)
+        assert np.isfinite(faded).all() and not np.allclose(faded, x, atol=1e-2)
 
 
 def test_guard_fills_the_channel_memory():
     """Without a guard the first samples of a frame miss the echoes of the signal before it; the
     guard gives the multipath its history, then is cut off."""
-    cfg = ChannelConfig(max_cfo=0.0, max_sro_ppm=0.0, multipath_taps=3)
+    cfg = replace(HARD, max_cfo=0.0, max_sro_ppm=0.0, multipath_taps=3)
     guard = guard_samples(cfg, 64)
     assert guard >= cfg.multipath_taps - 1
     tone = np.ones((6, 64 + 2 * guard), dtype=complex)  # a carrier: multipath only scales it
     y = apply_channel(tone, 200.0, np.random.default_rng(1), cfg, guard=guard)
     assert y.shape == (6, 64)
-    assert np.allclose(np.abs(y), 1.0, atol=1e-6)
+    assert np.allclose(np.abs(y), np.abs(y[:, :1]), atol=1e-6)
     unguarded = apply_channel(tone, 200.0, np.random.default_rng(1), cfg)
     assert not np.allclose(np.abs(unguarded[:, :2]), np.abs(unguarded[:, 2:4]), atol=1e-3)
     assert guard_samples(ChannelConfig(enabled=False), 64) == 0
@@ -365,8 +372,8 @@ def test_guard_fills_the_channel_memory():
 
 def test_fading_taps_unit_power_and_rician():
     rng = np.random.default_rng(6)
-    rician = fading_taps(4000, ChannelConfig(multipath_taps=3, multipath_decay=0.25, rician_k=50.0), rng)
-    rayleigh = fading_taps(4000, ChannelConfig(multipath_taps=3, multipath_decay=0.25, rician_k=0.0), rng)
+    rician = fading_taps(4000, replace(HARD, multipath_decay=0.25, rician_k=50.0), rng)
+    rayleigh = fading_taps(4000, replace(HARD, multipath_decay=0.25, rician_k=0.0), rng)
     assert rician.shape == (4000, 3)
     for taps in (rician, rayleigh):
         assert np.allclose(np.sum(np.abs(taps) ** 2, axis=1), 1.0)

@@ -62,33 +62,61 @@ class DataConfig:
 
 @dataclass
 class ChannelConfig:
-    """Impairments applied by the synthetic generator after modulation."""
+    """Impairments applied by the synthetic generator after modulation. Defaults: the radioml2018
+    preset (docs/data.md gives the source of each value); `synth.preset` sets others."""
 
-    enabled: bool = key(True, "apply CFO, phase, sample-rate offset and multipath (AWGN always)")
-    max_cfo: float = key(0.01, "carrier frequency offset, cycles/sample, uniform in [-max, max]")
-    max_sro_ppm: float = key(200.0, "sample-rate offset, parts per million, uniform in [-max, max]")
-    multipath_taps: int = key(3, "Rayleigh taps at integer sample delays (1 = flat fading)")
-    multipath_decay: float = key(0.5, "power ratio between consecutive taps (exponential profile)")
-    rician_k: float = key(4.0, "power ratio of the fixed line-of-sight part of the first tap (0 = Rayleigh)")
+    enabled: bool = key(True, "apply offsets and fading (the noise always)")
+    cfo_std: float = key(1e-4, "carrier frequency offset, cycles/sample: N(0, cfo_std) ...")
+    max_cfo: float = key(0.0, "... plus U(-max_cfo, max_cfo)")
+    sro_std: float = key(1e-4, "sample-rate offset as a ratio: N(0, sro_std) ...")
+    max_sro_ppm: float = key(0.0, "... plus U(-max, max) parts per million")
+    max_time_offset: float = key(16.0, "time offset, samples, U(0, max) (fractional, interpolated)")
+    delay_spreads: Optional[list[float]] = key_factory(
+        lambda: [0.0], "Rayleigh delay spreads (samples) drawn per frame, exponential power profile; 0 = one tap; "
+        "null = multipath_taps / multipath_decay")
+    multipath_taps: int = key(3, "with delay_spreads null: taps at integer sample delays (1 = flat fading)")
+    multipath_decay: float = key(0.5, "with delay_spreads null: power ratio between consecutive taps")
+    rician_k: float = key(0.0, "power ratio of the fixed line-of-sight part of the first tap (0 = Rayleigh)")
+    noise: Literal["white", "shaped"] = key("shaped", "shaped: through the measured pulse, as in the real file")
+    noise_sps: int = key(8, "shaped: samples per symbol the measured pulse is laid out for")
+    noise_white_fraction: float = key(0.10, "shaped: share of the noise power left white (91 % within 0.07 fs, as measured)")
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.max_cfo < 0.5, "synth.channel.max_cfo", self.max_cfo, "a number in [0, 0.5)")
+        _check(0.0 <= self.cfo_std < 0.1, "synth.channel.cfo_std", self.cfo_std, "a number in [0, 0.1)")
         _check(0.0 <= self.max_sro_ppm < 1e5, "synth.channel.max_sro_ppm", self.max_sro_ppm, "a number in [0, 1e5)")
+        _check(0.0 <= self.sro_std < 0.01, "synth.channel.sro_std", self.sro_std, "a number in [0, 0.01)")
+        _check(0.0 <= self.max_time_offset <= 64, "synth.channel.max_time_offset", self.max_time_offset, "a number in [0, 64]")
+        if self.delay_spreads is not None:
+            ok = len(self.delay_spreads) > 0 and all(0.0 <= t <= 16.0 for t in self.delay_spreads)
+            _check(ok, "synth.channel.delay_spreads", self.delay_spreads, "a non-empty list of numbers in [0, 16], or null")
         _check(self.multipath_taps >= 1, "synth.channel.multipath_taps", self.multipath_taps, "an integer >= 1")
         _check(0.0 < self.multipath_decay <= 1.0, "synth.channel.multipath_decay", self.multipath_decay, "a number in (0, 1]")
         _check(self.rician_k >= 0.0, "synth.channel.rician_k", self.rician_k, "a number >= 0")
+        _check(self.noise_sps >= 2, "synth.channel.noise_sps", self.noise_sps, "an integer >= 2")
+        _check(0.0 <= self.noise_white_fraction <= 1.0, "synth.channel.noise_white_fraction",
+               self.noise_white_fraction, "a number in [0, 1]")
 
 
 @dataclass
 class SynthConfig:
-    """Size and seed of a generated RadioML-format file."""
+    """Size, seed and signal model of a generated RadioML-format file. Field defaults are the
+    `radioml2018` preset; `preset` names the set of values that keys not given take (SYNTH_PRESETS)."""
 
+    preset: Literal["radioml2018", "hard", "clean"] = key("radioml2018", "fills the synth keys not given (docs/data.md)")
     frames_per_pair: int = key(32, "frames per (modulation, SNR) pair; the real file has 4096")
     snrs: list[int] = key_factory(lambda: list(SNRS), "SNR grid in dB")
     length: int = key(FRAME_LENGTH, "samples per frame")
     seed: int = key(0, "generator seed")
-    samples_per_symbol: list[int] = key_factory(lambda: [4, 8], "drawn per frame, inclusive range")
-    rolloff: list[float] = key_factory(lambda: [0.2, 0.5], "RRC roll-off range per frame")
+    samples_per_symbol: list[int] = key_factory(lambda: [8, 8], "drawn per frame, inclusive range")
+    rolloff: list[float] = key_factory(lambda: [0.35, 0.35], "RRC roll-off range per frame (pulse rrc)")
+    pulse: Literal["rrc", "measured"] = key("measured", "measured: the real file's overall pulse")
+    ask: Literal["bipolar", "unipolar"] = key("unipolar", "4/8ASK levels -(M-1)..M-1 or 0..M-1 (as OOK: 0, 1)")
+    gmsk_bt: float = key(0.35, "GMSK Gaussian filter bandwidth-time product")
+    message_bw: list[float] = key_factory(lambda: [0.005, 0.017], "analog message top band edge range, cycles/sample")
+    am_index: list[float] = key_factory(lambda: [0.1, 0.5], "AM modulation index range")
+    fm_deviation: list[float] = key_factory(lambda: [0.02, 0.10], "FM peak deviation range, cycles/sample")
+    normalise: Literal["power", "variance"] = key("variance", "per frame: unit mean power, or unit variance (mean kept)")
     channel: ChannelConfig = key_factory(ChannelConfig, "channel impairments (synth.channel.*)")
 
     def __post_init__(self) -> None:
@@ -101,6 +129,52 @@ class SynthConfig:
         _check(len(sps) == 2 and 2 <= sps[0] <= sps[1], "synth.samples_per_symbol", sps, "[min, max] with 2 <= min <= max")
         ro = self.rolloff
         _check(len(ro) == 2 and 0.0 < ro[0] <= ro[1] <= 1.0, "synth.rolloff", ro, "[min, max] within (0, 1]")
+        _check(0.0 < self.gmsk_bt <= 2.0, "synth.gmsk_bt", self.gmsk_bt, "a number in (0, 2]")
+        for key, lo, hi in (("message_bw", 0.0, 0.5), ("am_index", 0.0, 1.0), ("fm_deviation", 0.0, 0.5)):
+            r = getattr(self, key)
+            _check(len(r) == 2 and lo < r[0] <= r[1] <= hi, f"synth.{key}", r, f"[min, max] within ({lo:g}, {hi:g}]")
+
+
+# Values a preset gives the synth keys a config does not set; radioml2018 is the field defaults.
+SYNTH_PRESETS: dict[str, dict[str, Any]] = {
+    "radioml2018": {},
+    # The generator before the radioml2018 channel: harsher offsets and multipath, for robustness.
+    "hard": {
+        "samples_per_symbol": [4, 8], "rolloff": [0.2, 0.5], "pulse": "rrc", "ask": "bipolar", "gmsk_bt": 0.3,
+        "message_bw": [0.01, 0.08], "am_index": [0.3, 0.9], "normalise": "power",
+        "channel": {"cfo_std": 0.0, "max_cfo": 0.01, "sro_std": 0.0, "max_sro_ppm": 200.0, "max_time_offset": 0.0,
+                    "delay_spreads": None, "multipath_taps": 3, "multipath_decay": 0.5, "rician_k": 4.0,
+                    "noise": "white"},
+    },
+    # The radioml2018 modulators with no channel but the noise at each block's SNR.
+    "clean": {"channel": {"enabled": False}},
+}
+
+
+def _apply_synth_preset(raw: dict[str, Any]) -> None:
+    """Fill the synth keys `raw` does not set from its preset's values, in place."""
+    synth = raw.get("synth")
+    if synth is None:
+        return
+    if not isinstance(synth, dict):
+        raise ConfigError(f"config key 'synth': expected a mapping, got {synth!r}")
+    name = synth.get("preset", "radioml2018")
+    _check(name in SYNTH_PRESETS, "synth.preset", name, f"one of {', '.join(SYNTH_PRESETS)}")
+    for key, value in SYNTH_PRESETS[name].items():
+        if isinstance(value, dict):
+            given = synth.setdefault(key, {})
+            if isinstance(given, dict):
+                for k, v in value.items():
+                    given.setdefault(k, v)
+        else:
+            synth.setdefault(key, value)
+
+
+def synth_preset(name: str, **values: Any) -> SynthConfig:
+    """The SynthConfig of preset `name` with `values` (synth keys, `channel` a dict) on top."""
+    raw = {"synth": {"preset": name, **values}}
+    _apply_synth_preset(raw)
+    return from_dict(SynthConfig, raw["synth"], "synth")
 
 
 @dataclass
@@ -507,6 +581,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for item in overrides:
         key, value = parse_override(item)
         _set_dotted(raw, key, value)
+    _apply_synth_preset(raw)
     return from_dict(Config, raw)
 
 

@@ -4,12 +4,16 @@
 to unit mean power. Samples per symbol and roll-off are drawn per frame; rather than grouping
 frames by sps, every frame's pulse-shaping filter is laid on one common tap grid and all frames
 are filtered by a single batched FFT, so the cost does not depend on the mix of sps values.
+How a class is built beyond that (pulse, ASK levels, GMSK BT, analog message) is a
+`Modulation`; its defaults are the generator's historical ones, the `radioml2018` preset's
+choices come from `SynthConfig` (docs/data.md gives their sources).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 from scipy import fft as sfft
@@ -18,14 +22,30 @@ from scipy import signal
 from .classes import CLASSES
 
 RRC_SPAN = 10  # symbols; even, so the tap grid has an integer centre for every sps
-GMSK_BT = 0.3
 GMSK_H = 0.5  # modulation index: each bit turns the phase by +-pi/2
 GAUSS_SPAN = 4  # symbols; the BT=0.3 Gaussian is negligible beyond +-2 symbols
-MESSAGE_BW = (0.01, 0.08)  # analog message bandwidth, cycles/sample (voice-like, narrow)
-FM_DEVIATION = (0.02, 0.10)  # peak frequency deviation, cycles/sample; keeps Carson's band < 0.4
-AM_INDEX = (0.3, 0.9)  # AM modulation index, < 1 so the envelope never crosses zero
 
 Range = tuple[float, float]
+
+# The overall pulse measured on a real RadioML 2018.01A frame (16QAM, +30 dB; docs/data.md):
+# magnitude in dB at frequencies in units of the symbol rate (the frame has 8 samples/symbol:
+# flat to 0.04 fs, -3 dB at 0.052 fs, -9 dB at 0.0625 fs, -25 dB at 0.075 fs, < -50 dB beyond
+# 0.085 fs). Linear in dB between the points.
+MEASURED_PULSE_F = (0.0, 0.32, 0.416, 0.5, 0.6, 0.68, 1.0)
+MEASURED_PULSE_DB = (0.0, 0.0, -3.0, -9.0, -25.0, -50.0, -120.0)
+MEASURED_SPAN = 20  # symbols; 10 would smear the steep skirt (-20 dB instead of -25 at 0.075 fs)
+
+
+@dataclass(frozen=True)
+class Modulation:
+    """How the classes are built beyond sps and roll-off. Defaults: the historical generator."""
+
+    pulse: Literal["rrc", "measured"] = "rrc"  # RRC of the drawn roll-off, or the real file's measured pulse
+    ask: Literal["bipolar", "unipolar"] = "bipolar"  # 4/8ASK levels: -(M-1)..M-1 or 0..M-1 (OOK's 0, 1 family)
+    gmsk_bt: float = 0.3
+    message_bw: Range = (0.01, 0.08)  # upper band edge of the analog message, cycles/sample, per frame
+    am_index: Range = (0.3, 0.9)
+    fm_deviation: Range = (0.02, 0.10)  # peak frequency deviation, cycles/sample
 
 
 # ------------------------------------------------------------------------------ constellations
@@ -137,14 +157,6 @@ def rrc_taps(sps: int, beta: float, span: int = RRC_SPAN) -> np.ndarray:
     return h / np.sqrt(np.sum(h**2))
 
 
-def _rrc_bank(sps: np.ndarray, beta: np.ndarray, span: int = RRC_SPAN) -> np.ndarray:
-    """One RRC filter per frame on a common grid of span*max(sps)+1 taps, centred, unit energy."""
-    width = span * int(sps.max()) + 1
-    t = (np.arange(width)[None, :] - (width - 1) / 2) / sps[:, None]
-    h = np.where(np.abs(t) <= span / 2, rrc(t, beta[:, None]), 0.0)
-    return h / np.sqrt(np.sum(h**2, axis=1, keepdims=True))
-
-
 def _pulse_train(symbols: np.ndarray, sps: np.ndarray, size: int, delay: np.ndarray | int = 0) -> np.ndarray:
     """Impulses carrying `symbols` every sps[i] samples (from `delay`) in rows of `size` samples."""
     n, nsym = symbols.shape
@@ -174,19 +186,52 @@ def _draw_sps(n: int, rng: np.random.Generator, sps_range: Range) -> np.ndarray:
     return rng.integers(lo, hi + 1, size=n)
 
 
+def measured_pulse_response(f_symbols: np.ndarray) -> np.ndarray:
+    """Magnitude of the measured real-frame pulse at frequencies in units of the symbol rate."""
+    return 10.0 ** (np.interp(np.abs(f_symbols), MEASURED_PULSE_F, MEASURED_PULSE_DB) / 20.0)
+
+
+@lru_cache(maxsize=None)
+def measured_pulse_taps(sps: int, span: int = MEASURED_SPAN) -> np.ndarray:
+    """Real, symmetric FIR of span*sps+1 taps whose response is the measured pulse (frequency
+    sampling on a fine grid, then a Hann window over the span), unit energy."""
+    grid = 64 * span * sps
+    h = np.fft.fftshift(np.fft.irfft(measured_pulse_response(np.fft.rfftfreq(grid) * sps), n=grid))
+    centre = grid // 2
+    h = h[centre - span * sps // 2 : centre + span * sps // 2 + 1] * np.hanning(span * sps + 3)[1:-1]
+    h.setflags(write=False)
+    return h / np.sqrt(np.sum(h**2))
+
+
+def _pulse_bank(sps: np.ndarray, beta: np.ndarray, pulse: str) -> np.ndarray:
+    """One pulse per frame on a common grid of span*max(sps)+1 taps, centred, unit energy."""
+    span = MEASURED_SPAN if pulse == "measured" else RRC_SPAN
+    width = span * int(sps.max()) + 1
+    if pulse == "measured":
+        bank = np.zeros((len(sps), width))
+        for s in np.unique(sps):
+            pad = (width - span * int(s) - 1) // 2
+            bank[sps == s, pad : width - pad] = measured_pulse_taps(int(s), span)
+        return bank
+    t = (np.arange(width)[None, :] - (width - 1) / 2) / sps[:, None]
+    h = np.where(np.abs(t) <= span / 2, rrc(t, beta[:, None]), 0.0)
+    return h / np.sqrt(np.sum(h**2, axis=1, keepdims=True))
+
+
 def _shaped(
     n: int,
     length: int,
     rng: np.random.Generator,
     sps_range: Range,
     rolloff_range: Range,
+    pulse: str,
     make_train: Callable[[np.ndarray, int, int], np.ndarray],
 ) -> np.ndarray:
-    """RRC-shape the pulse train from `make_train(sps, size, nsym)`, cropped past the transient
+    """Shape the pulse train from `make_train(sps, size, nsym)`, cropped past the transient
     at a random start so each frame's symbol timing phase is random."""
     sps = _draw_sps(n, rng, sps_range)
     beta = rng.uniform(rolloff_range[0], rolloff_range[1], size=n)
-    taps = _rrc_bank(sps, beta)
+    taps = _pulse_bank(sps, beta, pulse)
     width = taps.shape[1]
     size = sfft.next_fast_len(length + width - 1 + int(sps.max()))
     nsym = -(-size // int(sps.min()))
@@ -195,33 +240,42 @@ def _shaped(
     return _crop(y, start, length)
 
 
+def _points(name: str, m: Modulation) -> np.ndarray:
+    if m.ask == "unipolar" and name in ("4ASK", "8ASK"):
+        return _unit(np.arange(int(name[0]), dtype=np.float64))  # 0..M-1, as OOK is 0, 1
+    return constellation(name)
+
+
 def _linear(name: str) -> Callable[..., np.ndarray]:
-    def generate(n: int, length: int, rng: np.random.Generator, sps_range: Range, rolloff_range: Range) -> np.ndarray:
-        points = constellation(name)
+    def generate(n: int, length: int, rng: np.random.Generator, sps_range: Range, rolloff_range: Range,
+                 m: Modulation) -> np.ndarray:
+        points = _points(name, m)
 
         def train(sps: np.ndarray, size: int, nsym: int) -> np.ndarray:
             return _pulse_train(points[rng.integers(0, len(points), size=(n, nsym))], sps, size)
 
-        return _shaped(n, length, rng, sps_range, rolloff_range, train)
+        return _shaped(n, length, rng, sps_range, rolloff_range, m.pulse, train)
 
     return generate
 
 
-def _oqpsk(n: int, length: int, rng: np.random.Generator, sps_range: Range, rolloff_range: Range) -> np.ndarray:
+def _oqpsk(n: int, length: int, rng: np.random.Generator, sps_range: Range, rolloff_range: Range,
+           m: Modulation) -> np.ndarray:
     def train(sps: np.ndarray, size: int, nsym: int) -> np.ndarray:
         i = rng.choice([-1.0, 1.0], size=(n, nsym))
         q = rng.choice([-1.0, 1.0], size=(n, nsym))
         # Q lags I by half a symbol (rounded down for odd sps), so I and Q never switch together.
         return _pulse_train(i, sps, size) + 1j * _pulse_train(q, sps, size, delay=sps // 2)
 
-    return _shaped(n, length, rng, sps_range, rolloff_range, train)
+    return _shaped(n, length, rng, sps_range, rolloff_range, m.pulse, train)
 
 
-def _gmsk(n: int, length: int, rng: np.random.Generator, sps_range: Range, rolloff_range: Range) -> np.ndarray:
+def _gmsk(n: int, length: int, rng: np.random.Generator, sps_range: Range, rolloff_range: Range,
+          m: Modulation) -> np.ndarray:
     sps = _draw_sps(n, rng, sps_range)
     width = GAUSS_SPAN * int(sps.max()) + 1
     t = (np.arange(width)[None, :] - (width - 1) / 2) / sps[:, None]
-    sigma = np.sqrt(np.log(2.0)) / (2 * np.pi * GMSK_BT)  # in symbols
+    sigma = np.sqrt(np.log(2.0)) / (2 * np.pi * m.gmsk_bt)  # in symbols
     g = np.where(np.abs(t) <= GAUSS_SPAN / 2, np.exp(-(t**2) / (2 * sigma**2)), 0.0)
     g /= g.sum(axis=1, keepdims=True)  # unit DC gain keeps a full symbol's phase turn at pi*h
 
@@ -238,45 +292,41 @@ def _gmsk(n: int, length: int, rng: np.random.Generator, sps_range: Range, rollo
 
 
 # ------------------------------------------------------------------------------ analog classes
-def _message(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
+def _message(n: int, length: int, rng: np.random.Generator, m: Modulation) -> np.ndarray:
     """Band-limited Gaussian message, zero mean (no DC bin), peak |m| = 1, periodic in the frame
     so an FFT Hilbert transform of it is exact."""
     f = sfft.rfftfreq(length)
-    hi = np.maximum(rng.uniform(*MESSAGE_BW, size=(n, 1)), 4.0 / length)
+    hi = np.maximum(rng.uniform(*m.message_bw, size=(n, 1)), 4.0 / length)
     lo = np.maximum(0.1 * hi, 1.0 / length)  # voice-like: nothing at or near DC
     band = (f[None, :] >= lo) & (f[None, :] <= hi)
     spectrum = (rng.standard_normal(band.shape) + 1j * rng.standard_normal(band.shape)) * band
-    m = sfft.irfft(spectrum, n=length, axis=1)
-    return m / np.max(np.abs(m), axis=1, keepdims=True)
+    msg = sfft.irfft(spectrum, n=length, axis=1)
+    return msg / np.max(np.abs(msg), axis=1, keepdims=True)
 
 
-def _analytic(m: np.ndarray) -> np.ndarray:
-    return signal.hilbert(m, axis=1)  # m + j*H{m}: upper sideband only
+def _analytic(msg: np.ndarray) -> np.ndarray:
+    return signal.hilbert(msg, axis=1)  # m + j*H{m}: upper sideband only
 
 
-def _am_index(n: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.uniform(*AM_INDEX, size=(n, 1))
+def _am_dsb_wc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
+    return (1.0 + rng.uniform(*m.am_index, size=(n, 1)) * _message(n, length, rng, m)).astype(np.complex128)
 
 
-def _am_dsb_wc(n: int, length: int, rng: np.random.Generator, *_: Range) -> np.ndarray:
-    return (1.0 + _am_index(n, rng) * _message(n, length, rng)).astype(np.complex128)
+def _am_dsb_sc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
+    return _message(n, length, rng, m).astype(np.complex128)
 
 
-def _am_dsb_sc(n: int, length: int, rng: np.random.Generator, *_: Range) -> np.ndarray:
-    return _message(n, length, rng).astype(np.complex128)
+def _am_ssb_wc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
+    return 1.0 + rng.uniform(*m.am_index, size=(n, 1)) * _analytic(_message(n, length, rng, m))
 
 
-def _am_ssb_wc(n: int, length: int, rng: np.random.Generator, *_: Range) -> np.ndarray:
-    return 1.0 + _am_index(n, rng) * _analytic(_message(n, length, rng))
+def _am_ssb_sc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
+    return _analytic(_message(n, length, rng, m))
 
 
-def _am_ssb_sc(n: int, length: int, rng: np.random.Generator, *_: Range) -> np.ndarray:
-    return _analytic(_message(n, length, rng))
-
-
-def _fm(n: int, length: int, rng: np.random.Generator, *_: Range) -> np.ndarray:
-    deviation = rng.uniform(*FM_DEVIATION, size=(n, 1))
-    phase = 2 * np.pi * np.cumsum(deviation * _message(n, length, rng), axis=1)
+def _fm(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
+    deviation = rng.uniform(*m.fm_deviation, size=(n, 1))
+    phase = 2 * np.pi * np.cumsum(deviation * _message(n, length, rng, m), axis=1)
     return np.exp(1j * (phase + rng.uniform(0, 2 * np.pi, size=(n, 1))))
 
 
@@ -314,6 +364,14 @@ def unit_power(x: np.ndarray, inplace: bool = False) -> np.ndarray:
     return x * scale
 
 
+def unit_variance(x: np.ndarray) -> np.ndarray:
+    """Scale each row (last axis), in place, to unit variance: mean |x - mean(x)|^2 = 1. The mean
+    (a carrier, OOK's on-off offset) is kept and scaled with the rest; constant rows stay."""
+    var = row_power(x - x.mean(axis=-1, keepdims=True))
+    x *= 1.0 / np.sqrt(np.where(var > 0, var, 1.0))
+    return x
+
+
 def modulate(
     name: str,
     n: int,
@@ -321,11 +379,13 @@ def modulate(
     rng: np.random.Generator,
     sps_range: Range = (4, 8),
     rolloff_range: Range = (0.2, 0.5),
+    modulation: Modulation = Modulation(),
 ) -> np.ndarray:
     """`n` clean frames (no channel) of class `name`: complex128 (n, length), unit mean power.
 
     Samples per symbol (integer, inclusive range) and RRC roll-off are drawn per frame, and the
-    symbol timing phase is random. Analog classes and GMSK ignore the roll-off.
+    symbol timing phase is random. Analog classes and GMSK ignore the roll-off, the measured
+    pulse too (its roll-off is fixed by the measurement).
     """
     if name not in _GENERATORS:
         raise ValueError(f"unknown modulation {name!r} (one of {', '.join(CLASSES)})")
@@ -335,5 +395,5 @@ def modulate(
         return np.zeros((0, length), dtype=np.complex128)
     if not 0.0 < rolloff_range[0] <= rolloff_range[1] <= 1.0:
         raise ValueError(f"rolloff_range must be (min, max) within (0, 1], got {rolloff_range}")
-    x = _GENERATORS[name](n, length, rng, sps_range, rolloff_range)
+    x = _GENERATORS[name](n, length, rng, sps_range, rolloff_range, modulation)
     return unit_power(np.asarray(x, dtype=np.complex128), inplace=True)

@@ -8,7 +8,8 @@ Randomness comes from generators keyed by (seed, class index, SNR index) through
 `np.random.SeedSequence` spawn keys, never from a shared stream, so no frame depends on the order
 in which blocks are generated. Clean frames of a class are modulated in one call for as many SNR
 blocks as fit in memory (one call per class for small files); each block's channel and noise use
-the block's own generator.
+the block's own generator. `cfg.preset` (radioml2018 by default) decides what the frames look
+like; docs/data.md says where each of its choices comes from.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..atomic import atomic_path
 from ..config import SynthConfig
 from .channel import apply_channel, guard_samples
 from .classes import CLASSES, NUM_CLASSES
-from .modulators import modulate
+from .modulators import Modulation, modulate, unit_power, unit_variance
 
 
 CHUNK_SAMPLES = 1 << 23  # complex samples modulated per call: ~130 MB, bounded for any file size
@@ -44,6 +45,17 @@ def snr_chunks(cfg: SynthConfig) -> list[range]:
     return [range(i, min(i + per_chunk, len(cfg.snrs))) for i in range(0, len(cfg.snrs), per_chunk)]
 
 
+def modulation(cfg: SynthConfig) -> Modulation:
+    """The modulators' settings in `cfg`."""
+    return Modulation(pulse=cfg.pulse, ask=cfg.ask, gmsk_bt=cfg.gmsk_bt, message_bw=tuple(cfg.message_bw),
+                      am_index=tuple(cfg.am_index), fm_deviation=tuple(cfg.fm_deviation))
+
+
+def normalise(frames: np.ndarray, how: str) -> np.ndarray:
+    """Per-frame scaling, in place: unit mean power, or unit variance (mean kept, scaled)."""
+    return unit_power(frames, inplace=True) if how == "power" else unit_variance(frames)
+
+
 def generate_blocks(cfg: SynthConfig, class_index: int, snr_indices: range) -> np.ndarray:
     """Complex frames (len(snr_indices) * frames_per_pair, length) of consecutive (class, SNR)
     blocks after the channel. The clean frames come from a generator keyed by the class and the
@@ -57,13 +69,14 @@ def generate_blocks(cfg: SynthConfig, class_index: int, snr_indices: range) -> n
         _rng(cfg.seed, 0, class_index, snr_indices.start),
         sps_range=(cfg.samples_per_symbol[0], cfg.samples_per_symbol[1]),
         rolloff_range=(cfg.rolloff[0], cfg.rolloff[1]),
+        modulation=modulation(cfg),
     )
     out = np.empty((len(clean), cfg.length), dtype=np.complex128)
     for i, si in enumerate(snr_indices):
         rows = slice(i * fpp, (i + 1) * fpp)
         rng = block_rng(cfg.seed, class_index, si)
         out[rows] = apply_channel(clean[rows], float(cfg.snrs[si]), rng, cfg.channel, guard=guard)
-    return out
+    return normalise(out, cfg.normalise)
 
 
 def to_iq(frames: np.ndarray) -> np.ndarray:
