@@ -53,6 +53,15 @@ def test_export_is_one_verified_file(official_export):
     assert set(stages) == {"export_onnx", "export_inference_cost"}
 
 
+def test_class_changes_ignore_ties_only():
+    from toolchain.models.export_qonnx import class_changes
+
+    expected = np.array([[1.0, 1.0 - 1e-5, 0.0], [2.0, 1.0, 0.0], [0.0, 0.5, 0.1]])
+    got = np.array([[1.0, 1.0 + 1e-6, 0.0], [1.0, 2.0, 0.0], [0.0, 0.5, 0.1]])
+    assert class_changes(expected, got, 1e-4) == 1  # row 0 is a tie flipped by rounding, row 1 a real change
+    assert class_changes(expected, got, 0.0) == 2
+
+
 def test_failed_verification_fails_the_stage_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "run"
     # atol 0 demands bit-identical floats; qonnx's float path differs by rounding, so it must fail

@@ -31,6 +31,14 @@ def export_qonnx(model, input_length: int, path: Path):
     return wrapper
 
 
+def class_changes(expected: np.ndarray, got: np.ndarray, atol: float) -> int:
+    """Rows whose predicted class differs, not counting a pick that PyTorch's own logits tie with
+    its top one within 2*atol: a small 4-bit model's logits on random inputs often tie exactly,
+    and float rounding then flips argmax without any error in the export."""
+    picked = np.take_along_axis(expected, got.argmax(1)[:, None], axis=1)[:, 0]
+    return int((picked < expected.max(1) - 2 * atol).sum())
+
+
 def verify(model, wrapper, input_length: int, n: int, seed: int, atol: float) -> dict:
     """Random unit-power I/Q frames through PyTorch and through qonnx execution."""
     import torch
@@ -43,6 +51,6 @@ def verify(model, wrapper, input_length: int, n: int, seed: int, atol: float) ->
     iname, oname = wrapper.graph.input[0].name, wrapper.graph.output[0].name
     got = np.concatenate([execute_onnx(wrapper, {iname: x[i : i + 1]})[oname] for i in range(n)])
     diff = float(np.abs(got - expected).max())
-    mismatches = int((got.argmax(1) != expected.argmax(1)).sum())
+    mismatches = class_changes(expected, got, atol)
     return {"inputs": n, "seed": seed, "class_mismatches": mismatches, "max_abs_diff": diff,
             "atol": atol, "passed": mismatches == 0 and diff <= atol}
