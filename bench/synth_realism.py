@@ -30,7 +30,7 @@ from toolchain.checkpoint import load_model
 from toolchain.config import ModelConfig, load_config
 from toolchain.data.classes import CLASSES
 from toolchain.data.synth import generate_blocks, snr_chunks
-from toolchain.data.tools import parse_snrs
+from toolchain.cli.data import parse_snrs
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "models/reference/vgg10_w8a8_baseline/pretrained_VGG10_w8a8_20.pth"
 
@@ -88,7 +88,7 @@ def report(m: dict, args, synth, seconds: float) -> dict:
 
 
 def plot(r: dict, out_png: Path) -> Path:
-    from toolchain.reports.plots import pyplot
+    from toolchain.plotting import pyplot
 
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 4.8), gridspec_kw={"width_ratios": [2.2, 1]})
