@@ -11,7 +11,6 @@ the readout's final membranes and every kernel's loop iterations.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import tempfile
@@ -20,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...atomic import atomic_path
 from ...errors import ToolchainError
 from .accelerator import AcceleratorSpec, ConvSpec
-from .csim import _first_error, ap_types_dir, default_cache_dir, find_cxx
+from .csim import compile_cached
 
 KERNEL_DIR = Path(__file__).parent
 HEADERS = ("lif.hpp", "spike_stream.hpp", "constellation_encoder.hpp", "spiking_conv.hpp", "spiking_dense.hpp")
@@ -208,26 +206,8 @@ def compile_accelerator(spec: AcceleratorSpec, cache_dir: str | os.PathLike | No
                         kernel_dir: str | os.PathLike | None = None) -> Path:
     """The C-simulation executable, cached by a hash of the source, the kernels and the flags.
     `kernel_dir`: headers to use instead of the shipped ones (the tests compile broken copies)."""
-    cxx, inc = find_cxx(), ap_types_dir()
     kdir = Path(kernel_dir) if kernel_dir is not None else KERNEL_DIR
-    source = render_harness(spec)
-    key = hashlib.sha256("\0".join([source, *((kdir / h).read_text() for h in HEADERS), cxx, *CXX_FLAGS,
-                                    str(inc)]).encode())
-    out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    exe = out_dir / f"snn_accel_{key.hexdigest()[:20]}"
-    if exe.is_file():
-        return exe
-    out_dir.mkdir(parents=True, exist_ok=True)
-    src = out_dir / f"{exe.name}.cpp"
-    with atomic_path(src) as tmp:
-        tmp.write_text(source)
-    with atomic_path(exe) as tmp:
-        cmd = [cxx, *CXX_FLAGS, f"-I{inc}", f"-I{kdir}", "-o", str(tmp), str(src)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise ToolchainError(f"g++ failed on the SNN accelerator ({src}): {_first_error(res.stderr)}")
-        tmp.chmod(0o755)
-    return exe
+    return compile_cached(render_harness(spec), kdir, list(HEADERS), "snn_accel", "the SNN accelerator", cache_dir)
 
 
 @dataclass

@@ -182,12 +182,18 @@ def default_cache_dir() -> Path:
 
 def compile_harness(cfg: KernelConfig, cache_dir: str | os.PathLike | None = None) -> Path:
     """The C-simulation executable for `cfg`, compiled once per (harness, kernel, flags)."""
-    cxx = find_cxx()
-    inc = ap_types_dir()
-    source = render_harness(cfg)
-    key = hashlib.sha256("\0".join([source, KERNEL.read_text(), cxx, *CXX_FLAGS, str(inc)]).encode())
+    return compile_cached(render_harness(cfg), KERNEL.parent, [KERNEL.name], "lif", "the LIF kernel", cache_dir)
+
+
+def compile_cached(source: str, kernel_dir: Path, headers: list[str], prefix: str, what: str,
+                   cache_dir: str | os.PathLike | None = None) -> Path:
+    """g++ of `source` against the headers in `kernel_dir` and hls4ml's ap_types; the executable
+    is cached under a hash of the source, the headers' text, the compiler and its flags."""
+    cxx, inc = find_cxx(), ap_types_dir()
+    key = hashlib.sha256("\0".join([source, *((kernel_dir / h).read_text() for h in headers), cxx, *CXX_FLAGS,
+                                    str(inc)]).encode())
     out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    exe = out_dir / f"lif_{key.hexdigest()[:20]}"
+    exe = out_dir / f"{prefix}_{key.hexdigest()[:20]}"
     if exe.is_file():
         return exe
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -195,11 +201,10 @@ def compile_harness(cfg: KernelConfig, cache_dir: str | os.PathLike | None = Non
     with atomic_path(src) as tmp:
         tmp.write_text(source)
     with atomic_path(exe) as tmp:
-        cmd = [cxx, *CXX_FLAGS, f"-I{inc}", f"-I{KERNEL.parent}", "-o", str(tmp), str(src)]
+        cmd = [cxx, *CXX_FLAGS, f"-I{inc}", f"-I{kernel_dir}", "-o", str(tmp), str(src)]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
-            raise ToolchainError(f"g++ failed on the LIF kernel ({src}): "
-                                 f"{_first_error(res.stderr)}")
+            raise ToolchainError(f"g++ failed on {what} ({src}): {_first_error(res.stderr)}")
         tmp.chmod(0o755)
     return exe
 
