@@ -9,7 +9,8 @@ cycles per frame (median, p99, worst over the frames; the guaranteed bound with 
 active), frames/s at the clock, and the resource estimates (toolchain/hw/snn/resources.py).
 A frame takes about the slowest kernel's iterations (the kernels run concurrently, decoupled
 by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the cycle model of
-the kernels' schedules (toolchain/hw/snn/accel_fifo.py) on frames spread over the split.
+the kernels' schedules (toolchain/hw/snn/accel_fifo.py) on the same frames, back to back.
+`toolchain finn_build` writes the same figures for the default mapping into finn_report.json.
 
     python bench/snn_hw.py CHECKPOINT DATA.h5 [--frames N] [--sp 2] [--mhz 250]
 """
@@ -31,7 +32,7 @@ from toolchain.checkpoint import load_model  # noqa: E402
 from toolchain.data.dataset import RadioMLDataset  # noqa: E402
 from toolchain.hw.snn import accel_fifo, resources  # noqa: E402
 from toolchain.hw.snn.accel_csim import compile_accelerator  # noqa: E402
-from toolchain.hw.snn.accel_verify import cycle_summary, model_reference, quantize, verify  # noqa: E402
+from toolchain.hw.snn.accel_verify import cycle_summary, quantize, verify_frames  # noqa: E402
 from toolchain.hw.snn.accelerator import map_model  # noqa: E402
 
 # The same network's dense FINN build and the CNN, ZCU104 at 250 MHz (docs/snn_hardware.md,
@@ -45,11 +46,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
     ap.add_argument("data")
-    ap.add_argument("--frames", type=int, default=0, help="test frames to run (0 = the whole test split)")
+    ap.add_argument("--frames", type=int, default=0,
+                    help="test frames to run, spread evenly over the split (0 = the whole test split)")
     ap.add_argument("--sp", type=int, nargs="+", default=None,
                     help="positions swept per cycle, one for every conv or one per conv (default: the mapping's)")
     ap.add_argument("--mhz", type=float, default=250.0)
-    ap.add_argument("--fifo-frames", type=int, default=250, help="frames (spread over the split) for the FIFO model")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
@@ -57,22 +58,23 @@ def main() -> None:
     spec = map_model(model, sweep_positions=args.sp[0] if args.sp and len(args.sp) == 1 else args.sp)
     ds = RadioMLDataset.splits(args.data)["test"]
     n = len(ds) if args.frames <= 0 else min(args.frames, len(ds))
-    x, _, _ = ds.read(np.arange(n))
+    x, _, _ = ds.read(np.linspace(0, len(ds) - 1, n).round().astype(int))
     codes = quantize(x, spec)
     t0 = time.time()
     exe = compile_accelerator(spec)
-    result, hw = verify(model, spec, codes, exe=exe)
+    result, hw, words = verify_frames(model, spec, codes, exe=exe)
     seconds = time.time() - t0
     cyc = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
-    pick = np.linspace(0, n - 1, min(args.fifo_frames, n)).round().astype(int)
-    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, model_reference(model, spec, codes[pick]), len(pick)))
+    t0 = time.time()
+    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, words))
+    fifo_seconds = time.time() - t0
     res = resources.accelerator(spec, fifo["depths"])
     hz = args.mhz * 1e6
     frame = cyc["frame"]
     print(f"# event-driven SNN accelerator, {n} test frames of {args.data}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
-          f"C simulation + check {seconds:.1f} s")
+          f"C simulation + check {seconds:.1f} s, FIFO model {fifo_seconds:.1f} s")
     print(f"bit exact vs PyTorch: {result['ok']} (class mismatches {result['class_mismatches']}, membrane "
           f"mismatches {result['membrane_mismatches']}, cycle-formula mismatches {result['cycle_formula_mismatches']})")
     print(f"SP per conv: {[c.sp for c in spec.convs]}\n")
@@ -83,7 +85,8 @@ def main() -> None:
         print(f"| {k} | {s['median']:,.0f} | {s['p99']:,.0f} | {s['worst']:,} | {bound[k]:,} | {r['lut']:,} | "
               f"{r['ff']:,} | {r['bram18']} | {r['dsp']} |")
     r = res["layers"]["fifos"]
-    print(f"| FIFOs, depths {fifo['depths']} | | | | | {r['lut']:,} | 0 | {r['bram18']} | 0 |")
+    print(f"| FIFOs, depths {fifo['depths']} ({', '.join(r['storage'])}) | | | | | {r['lut']:,} | 0 | "
+          f"{r['bram18']} | 0 |")
     tot = res["total"]
     worst_bound = max(bound.values())
     print(f"| **frame** (slowest kernel) | {frame['median']:,.0f} | {frame['p99']:,.0f} | {frame['worst']:,} | "
@@ -95,11 +98,11 @@ def main() -> None:
           f"{DENSE['bram36']}, DSP 0 -> {fps['median'] / (hz / DENSE['cycles']):.1f}x at the median; "
           f"{VGG10['name']}: {VGG10['fps']:,} frames/s, BRAM36 {VGG10['bram36']}, DSP {VGG10['dsp']}")
     names = ["encoder"] + [c.name for c in spec.convs]
-    print(f"FIFO depths (cycle model, {len(pick)} frames in a row, within 1 % of unbounded FIFOs): "
+    print(f"FIFO depths (cycle model, the {n} frames in a row, within 1 % of unbounded FIFOs): "
           + ", ".join(f"{a} -> {b}: {d}" for a, b, d in zip(names, names[1:] + [spec.dense.name], fifo["depths"]))
-          + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / len(pick):,.0f} cycles each "
-          f"({hz * len(pick) / fifo['cycles_with_depths']:,.0f} frames/s), "
-          f"{fifo['cycles_unbounded'] / len(pick):,.0f} with unbounded FIFOs")
+          + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / n:,.0f} cycles each "
+          f"({hz * n / fifo['cycles_with_depths']:,.0f} frames/s), "
+          f"{fifo['cycles_unbounded'] / n:,.0f} with unbounded FIFOs")
     if args.json:
         from toolchain.atomic import write_json
 

@@ -16,7 +16,7 @@ import torch
 from toolchain.config import ModelConfig
 from toolchain.errors import ToolchainError
 from toolchain.hw.snn import accel_csim
-from toolchain.hw.snn.accel_verify import check_frames, compare, model_reference, verify
+from toolchain.hw.snn.accel_verify import check_frames, compare, model_reference, verify, verify_frames
 from toolchain.hw.snn.accelerator import map_model
 from toolchain.models import build_model
 
@@ -147,6 +147,22 @@ def test_ram_style_emits_the_storage_pragma(small):
             spec, convs=(dataclasses.replace(spec.convs[0], ram_style="flash"), *spec.convs[1:])))
 
 
+def test_deep_fifos_go_to_block_ram_where_that_saves_luts(shipped):
+    from toolchain.hw.snn import resources
+
+    _, spec, _ = shipped
+    depths = [2, 32, 128]
+    src = accel_csim.render_sources(spec, dict(zip(["encoder", "conv0", "conv1"], depths)))
+    assert "variable=conv1_out depth=128\n#pragma HLS BIND_STORAGE variable=conv1_out type=fifo impl=bram" in src
+    assert "BIND_STORAGE variable=encoder_out type=fifo impl=srl" in src
+    widths = resources.stream_widths(spec)
+    r = resources.fifos(spec, depths)
+    assert r["storage"] == ["srl", "srl", "bram"]
+    assert r["bram18"] == resources.bram18_count(128, widths[2]) > 0
+    all_srl = sum(w * -(-d // 32) for w, d in zip(widths, depths))
+    assert r["lut"] == all_srl - widths[2] * 4 + resources.BRAM_FIFO_LUTS < all_srl
+
+
 def test_cycle_bound_is_the_formula_with_every_input_active(shipped):
     from toolchain.hw.snn.accelerator import layer_cycles, word_iterations
     from toolchain.hw.snn.resources import cycle_bound
@@ -175,9 +191,11 @@ def test_fifo_model_follows_the_kernels_schedules(shipped):
     codes, _ = check_frames(spec, n_random=6, seed=3, synthetic_classes=0)
     ref = model_reference(model, spec, codes)
     hw = accel_csim.run_frames(spec, codes, exe=exe)
-    sched = accel_fifo.schedules(spec, ref, len(codes))
-    # every kernel's modelled iterations are the ones the C simulation counted
+    sched = accel_fifo.schedules(spec, ref["words"])
+    # every kernel's modelled iterations are the ones the C simulation counted, and its pops the
+    # words the kernel before it pushed
     assert [len(pop) for pop, _ in sched] == [int(v.sum()) for v in hw.iterations.values()]
+    assert [int(push.sum()) for _, push in sched[:-1]] == [int(pop.sum()) for pop, _ in sched[1:]]
     r = accel_fifo.fifo_depths(sched)
     assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.02
     # depth-1 FIFOs throughout cost cycles: the model sees back-pressure
@@ -187,6 +205,34 @@ def test_fifo_model_follows_the_kernels_schedules(shipped):
     cons = (np.tile(np.array([1, 0], np.int8), 8), np.zeros(16, np.int8))
     cycles, peak = accel_fifo.simulate([prod, cons], [64])
     assert cycles == 17 and peak == [4]
+
+
+def test_fifo_model_follows_the_binary_encoders_dropped_samples(small):
+    """BINARY sends no word for a repeat of its step's cell: the encoder's pushes are conv0's
+    pops, and each kernel's modelled iterations are the C simulation's counts."""
+    from toolchain.hw.snn import accel_fifo
+
+    model, spec, codes, ref = small
+    hw = accel_csim.run_frames(spec, codes[:20])
+    sched = accel_fifo.schedules(spec, [w[:20] for w in ref["words"]])
+    assert [len(pop) for pop, _ in sched] == [int(v.sum()) for v in hw.iterations.values()]
+    assert [int(push.sum()) for _, push in sched[:-1]] == [int(pop.sum()) for pop, _ in sched[1:]]
+    words = int(sched[0][1].sum())
+    assert words < 20 * (spec.encoder.frame + 1)  # repeats were dropped
+    assert words == int(hw.iterations["conv0"].sum()) - 20 * spec.steps * spec.convs[0].groups
+    r = accel_fifo.fifo_depths(sched)
+    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.02
+
+
+def test_chunked_verification_sums_the_chunks(small):
+    model, spec, codes, ref = small
+    exe = accel_csim.compile_accelerator(spec)
+    whole, hw = verify(model, spec, codes[:50], exe=exe)
+    check, hw_chunked, words = verify_frames(model, spec, codes[:50], chunk=16, exe=exe)
+    assert check == whole and check["frames"] == 50
+    assert (hw_chunked.classes == hw.classes).all() and (hw_chunked.membranes == hw.membranes).all()
+    assert all((hw_chunked.iterations[k] == v).all() for k, v in hw.iterations.items())
+    assert all((a == b[:50]).all() for a, b in zip(words, ref["words"]))
 
 
 def test_sweep_mux_counts_the_banks_each_lane_reaches(shipped):

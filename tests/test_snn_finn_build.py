@@ -17,6 +17,7 @@ import pytest
 from onnx import helper as oh
 
 from toolchain.cli import main
+from toolchain.data.dataset import RadioMLDataset
 
 REPO = Path(__file__).parents[1]
 PIPELINE = REPO / "build" / "snn-radioml" / "pipeline.yaml"
@@ -51,14 +52,18 @@ def test_pipeline_runs_every_stage_and_the_build_is_bit_exact(pipeline_run):
     csim = check["csim"]
     assert csim["ran"] and csim["mismatches"] == 0 and len(csim["layers"]) == 3 and csim["values"] > 0
     assert "C simulation of 3 LIF kernels" in printed
-    # the whole event-driven accelerator of the same checkpoint, C-simulated on the same I/Q frames
+    # the whole event-driven accelerator of the same checkpoint, C-simulated on the run's test split
     ev = report["event_driven"]
-    assert ev["mapped"] and ev["passed"] and ev["frames"] == 2
+    split = RadioMLDataset.splits(out / "synthetic.h5", require_train=False)["test"]
+    assert ev["mapped"] and ev["passed"] and ev["frames"] == len(split) > 2
+    assert ev["frames_source"] == {"file": str(out / "synthetic.h5"), "split": "test", "frames_in_split": len(split)}
+    assert ev["check"]["frames"] == len(split)
     assert check["accelerator_csim"]["check"]["class_mismatches"] == 0
     assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
     assert set(ev["fifo_depths"]) == {"encoder->conv0", "conv0->conv1", "conv1->dense0"}
     assert ev["resources"]["dsp"] == 0 and ev["resources"]["lut"] > 0
-    assert "event-driven accelerator C-simulated bit exact on 2 frames" in printed
+    assert f"event-driven accelerator C-simulated bit exact on {len(split)} frames of the test split" in printed
+    assert ev["streamed_cycles_per_frame"]["with_depths"] >= ev["cycles_per_frame"]["median"] * 0.5
 
 
 def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):
@@ -140,3 +145,36 @@ def test_evaluating_the_snn_qonnx_points_to_the_checkpoint(pipeline_run, tmp_pat
     out, _ = pipeline_run
     rc = main(["evaluate", str(out / "model_export.onnx"), "--data", str(out / "synthetic.h5"), "--out", str(tmp_path)])
     assert_one_line_error(rc, capsys.readouterr().err, "encoded spike counts", "checkpoint (.pth)")
+
+
+def test_event_driven_section_without_a_data_file_runs_the_verification_frames(pipeline_run, tmp_path):
+    from toolchain.hw.snn import accel_report
+
+    out, _ = pipeline_run
+    ev = accel_report.evaluate(out / "initial_model.pth", None, tmp_path, n_random=2, n_synthetic=1, seed=0)
+    assert ev["passed"] and ev["frames"] == 3 and ev["frames_source"]["kind"].startswith("verification frames")
+    assert "on 3 frames of the verification frames" in accel_report.summary_line(ev)
+
+
+def test_event_driven_frames_spread_over_the_test_split(pipeline_run):
+    from toolchain.config import load_config
+    from toolchain.stages.finn_build import _test_frames
+
+    out, _ = pipeline_run
+    split = RadioMLDataset.splits(out / "synthetic.h5", require_train=False)["test"]
+    cfg = load_config(None, ["finn.event_driven_frames=3"])
+    frames = _test_frames(cfg, out / "synthetic.h5")
+    x, _, _ = split.read([0, round((len(split) - 1) / 2), len(split) - 1])  # first, middle, last
+    assert frames.x.shape == (3, 2, 1024) and (frames.x == x).all()
+    assert frames.source["frames_in_split"] == len(split)
+
+
+def test_a_missing_data_file_is_a_one_line_error_before_any_work(pipeline_run, tmp_path, capsys):
+    from checks import assert_one_line_error
+
+    out, _ = pipeline_run
+    rc = main(["finn_build", str(out / "model_export.onnx"), "--build", str(REPO / "build" / "snn-radioml"),
+               "--checkpoint", str(out / "initial_model.pth"), "--data", str(tmp_path / "none.h5"),
+               "--out", str(tmp_path / "b")])
+    assert_one_line_error(rc, capsys.readouterr().err, "data.path", "none.h5")
+    assert not (tmp_path / "b" / "finn_output").exists()

@@ -367,6 +367,10 @@ class FinnConfig:
     verify_inputs: int = key(8, "random unit-power frames through every model")
     verify_synthetic: int = key(4, "synthetic modulated frames (toolchain generator, 30 dB), spread over the classes")
     seed: int = key(0, "seed of the verification frames")
+    event_driven_frames: Optional[int] = key(
+        None,
+        "SNNs: test-split frames (of data.path, else the run's synthetic file) the event-driven accelerator is "
+        "C-simulated and measured on, spread evenly over the split; None = all of it")
     require_bitstream: bool = key(
         False,
         "The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work, "
@@ -383,6 +387,8 @@ class FinnConfig:
         _check(self.verify_inputs + self.verify_synthetic > 0, "finn.verify_inputs", self.verify_inputs,
                "at least one frame together with finn.verify_synthetic")
         _check(self.seed >= 0, "finn.seed", self.seed, "an integer >= 0")
+        _check(self.event_driven_frames is None or self.event_driven_frames > 0, "finn.event_driven_frames",
+               self.event_driven_frames, "a positive integer or null")
 
 
 @dataclass

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "folding may use, e.g. 0.7 (finn.budget; default: the board file's)")
     parser.add_argument("--checkpoint", metavar="PTH", help="PyTorch checkpoint of the model, compared as well "
                         "(finn.checkpoint; default: the run's, when INPUT is the run's model)")
+    parser.add_argument("--data", metavar="FILE", help="RadioML-format file whose test split the SNN event-driven "
+                        "accelerator is C-simulated and measured on (data.path; default: the run's synthetic.h5, "
+                        "else the verification frames)")
     parser.add_argument("--require-bitstream", action="store_true",
                         help="fail (exit 1) instead of stopping after HW code generation where Vivado/Vitis "
                         "are missing (finn.require_bitstream)")
@@ -52,6 +55,7 @@ def overrides(args: argparse.Namespace) -> list[str]:
     out = [text_override(f"finn.{key}", getattr(args, key)) for key in ("build", "board", "checkpoint")
            if getattr(args, key)]
     out += [f"finn.{key}={getattr(args, key)}" for key in ("target_fps", "budget") if getattr(args, key) is not None]
+    out += [text_override("data.path", args.data)] if args.data else []
     return out + (["finn.require_bitstream=true"] if args.require_bitstream else [])
 
 
@@ -69,6 +73,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         raise ToolchainError(f"finn.require_bitstream is set but {', '.join(missing)} not found on PATH: no bitstream "
                              "can be built here; nothing was run (see docs/finn_build.md, docker/Dockerfile.finn)")
     checkpoint = _checkpoint(cfg, from_run)
+    data = _data_file(cfg) if snn else None
     with tempfile.TemporaryDirectory() as tmp:  # check step names and FINN options before writing anything
         prepare_finn(tmp)
         from ..hw.finn.runner import dataflow_config
@@ -80,11 +85,11 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         raise ToolchainError(f"{plan.build_file}: the steps that can run here end before HW layers are specialised "
                              "(step_specialize_by_structure): nothing to estimate")
 
-    inputs = [onnx_file, *plan.files] + ([checkpoint] if checkpoint else [])
+    inputs = [onnx_file, *plan.files] + [p for p in (checkpoint, data) if p]
     try:
         with stage_run(cfg.run.out_dir, "finn_build", cfg, inputs) as run, \
                 _replacing(run.artifact("finn_output")) as out:
-            report = _build(cfg, plan, onnx_file, shape, snn, checkpoint, steps, skipped, missing, out)
+            report = _build(cfg, plan, onnx_file, shape, snn, checkpoint, data, steps, skipped, missing, out)
             run.outputs.update(finn_report=f"{out.name}/finn_report.json",
                                finn_report_plot=f"{out.name}/finn_report.png")
             run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "folding", "steps")}
@@ -101,8 +106,8 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     return run
 
 
-def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, checkpoint: Optional[Path], steps,
-           skipped, missing: list[str], out: Path) -> dict:
+def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, checkpoint: Optional[Path],
+           data: Optional[Path], steps, skipped, missing: list[str], out: Path) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from ..hw.finn import report as rep
@@ -127,9 +132,11 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
                                                inputs, kinds, checkpoint, out / CODE_DIR / "lif_csim"))
             if not verification["passed"]:
                 raise ToolchainError(f"{snn_ver.summary_line(verification)}; nothing was kept")
-            # the same I/Q frames, before encoding, through the whole event-driven accelerator
-            event_driven.update(accel_report.evaluate(checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
-                                                      cfg.finn.seed, out / CODE_DIR / "accel_csim"))
+            # the data file's test split (else the same I/Q frames, before encoding) through the
+            # whole event-driven accelerator
+            event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data),
+                                                      out / CODE_DIR / "accel_csim", cfg.finn.verify_inputs,
+                                                      cfg.finn.verify_synthetic, cfg.finn.seed))
             verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
                                                 if k in event_driven}
             if event_driven["mapped"] and not event_driven["passed"]:
@@ -232,6 +239,36 @@ def _checkpoint(cfg: Config, from_run: bool) -> Optional[Path]:
         return trained_model(cfg)
     except ToolchainError:
         return None
+
+
+def _data_file(cfg: Config) -> Optional[Path]:
+    """The file whose test split the event-driven accelerator runs: data.path, else the run's
+    synthetic file; None without either (it then runs the verification frames)."""
+    if cfg.data.path:
+        if not Path(cfg.data.path).is_file():
+            raise ToolchainError(f"config key 'data.path': {cfg.data.path}: no such file")
+        return Path(cfg.data.path)
+    generated = Path(cfg.run.out_dir) / ARTIFACTS["dataset"]
+    return generated if generated.is_file() else None
+
+
+def _test_frames(cfg: Config, data: Optional[Path]):
+    """The official test split of `data` (with the data.classes filter): all of it, or
+    finn.event_driven_frames spread evenly over it."""
+    if data is None:
+        return None
+    import numpy as np
+
+    from ..data.dataset import RadioMLDataset
+    from ..hw.snn.accel_report import Frames
+
+    ds = RadioMLDataset.splits(data, classes=cfg.data.classes, require_train=False)["test"]
+    if len(ds) == 0:
+        raise ToolchainError(f"{data}: the official test split has no frames")
+    cap = cfg.finn.event_driven_frames
+    pos = np.arange(len(ds)) if cap is None or cap >= len(ds) else np.linspace(0, len(ds) - 1, cap).round().astype(int)
+    x, _, _ = ds.read(pos)
+    return Frames(x, {"file": str(data), "split": "test", "frames_in_split": len(ds)})
 
 
 @contextmanager

@@ -22,6 +22,7 @@ import numpy as np
 from ...errors import ToolchainError
 from .accelerator import AcceleratorSpec, ConvSpec
 from .csim import compile_cached
+from .resources import fifo_storage, stream_widths
 
 KERNEL_DIR = Path(__file__).parent
 HEADERS = ("lif.hpp", "spike_stream.hpp", "constellation_encoder.hpp", "spiking_conv.hpp", "spiking_dense.hpp")
@@ -55,7 +56,9 @@ def _storage(var: str, style: str) -> str:
 
 
 def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = None) -> str:
-    """The top translation unit: parameters, per-layer wrappers and the dataflow top."""
+    """The top translation unit: parameters, per-layer wrappers and the dataflow top.
+    `fifo_depths`: the depth of each kernel's output FIFO by kernel name (default 2), stored
+    as `resources.fifo_storage` says (SRLs, or block RAM where that saves LUTs)."""
     e, d = spec.encoder, spec.dense
     fifo_depths = fifo_depths or {}
     src = ['#include "constellation_encoder.hpp"', '#include "spiking_conv.hpp"', '#include "spiking_dense.hpp"', ""]
@@ -108,9 +111,11 @@ def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = N
                "#pragma HLS INTERFACE axis port=iq\n#pragma HLS INTERFACE axis port=cls\n"
                "#pragma HLS INTERFACE axis port=membranes\n#pragma HLS INTERFACE ap_ctrl_none port=return\n"
                "#pragma HLS DATAFLOW")
-    for name, t in zip(names, types):
+    for name, t, width in zip(names, types, stream_widths(spec)):
+        depth = fifo_depths.get(name, 2)
         src.append(f"    static hls::stream<{t}> {name}_out(\"{name}_out\");\n"
-                   f"#pragma HLS STREAM variable={name}_out depth={fifo_depths.get(name, 2)}")
+                   f"#pragma HLS STREAM variable={name}_out depth={depth}\n"
+                   f"#pragma HLS BIND_STORAGE variable={name}_out type=fifo impl={fifo_storage(depth, width)}")
     src.append("    encoder(iq, encoder_out);")
     for prev, c in zip(names, spec.convs):
         src.append(f"    {c.name}({prev}_out, {c.name}_out);")

@@ -3,116 +3,121 @@
 The sequential C simulation runs one kernel after the other and cannot show how full a FIFO
 gets. Here each kernel is the list of its II = 1 loop iterations over the frames, each marked
 with whether it pops a word from its input FIFO and whether it pushes one into its output FIFO
-(`schedules`, made from the model's own spikes, the same events the C simulation counts); the
-model then runs all kernels concurrently, one iteration per kernel per cycle when its input
-word is there and its output FIFO has room (FIFO latency one cycle), the encoder fed one
-sample per cycle whenever it can take one. `fifo_depths` gives each FIFO the smallest depth
-(powers of two) that keeps the frames' total cycles within 1 % of unbounded FIFOs.
+(`schedules`, made from the words the model's own encoder cells and spikes make, the same
+events the C simulation counts); the model (`fifo_model.cpp`, compiled with g++) then runs all
+kernels concurrently, one iteration per kernel per cycle when its input word is there and its
+output FIFO has room (FIFO latency one cycle), the encoder fed one sample per cycle whenever
+it can take one. `fifo_depths` gives each FIFO the smallest depth (2, 8, 32, ...) that keeps
+the frames' total cycles within 1 % of unbounded FIFOs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
 from ...errors import ToolchainError
 from .accelerator import AcceleratorSpec
+from .csim import compile_cached
 
 LARGE = 1 << 16
+MODEL = Path(__file__).with_name("fifo_model.cpp")
+Schedule = list[tuple[np.ndarray, np.ndarray]]
 
 
-def _conv_words(spikes: np.ndarray, sp: int) -> np.ndarray:
+def conv_words(spikes: np.ndarray, sp: int) -> np.ndarray:
     """(n, T, C, H, W) 0/1 -> (n, T, groups) events of each sweep group (in sweep order)."""
     n, t, c, h, w = spikes.shape
-    return spikes.reshape(n, t, c, h, w // sp, sp).sum((2, 5)).reshape(n, t, -1)
+    return spikes.reshape(n, t, c, h, w // sp, sp).sum((2, 5), dtype=np.int16).reshape(n, t, -1)
 
 
-def schedules(spec: AcceleratorSpec, ref: dict[str, Any], frames: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per kernel (encoder, convs, readout): (pop, push) 0/1 arrays over its iterations for the
-    first `frames` frames. Needs `ref["spikes"]` (per conv (n, T, C, H, W)) of accel_verify."""
-    e = spec.encoder
-    if e.binary:
-        raise ToolchainError("FIFO model: the binary encoder's dropped samples are not modelled (model.snn_binary)")
-    enc_pop, enc_push, sched = [], [], []
-    for _ in range(frames):  # one sample per iteration, every word sent (non-binary), then FRAME
-        enc_pop.append(np.zeros(e.frame + 1, np.int8))
-        enc_push.append(np.ones(e.frame + 1, np.int8))
-    sched.append((np.concatenate(enc_pop), np.concatenate(enc_push)))
-    in_words = [np.ones((frames, spec.steps, e.group), np.int64)]  # events of each input word
-    for c, s in zip(spec.convs, ref["spikes"]):
-        in_words.append(_conv_words(s[:frames], c.sp))
+def _expand(counts: np.ndarray, pop_first: np.ndarray, push_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items (in order) of `counts` iterations each -> per-iteration pop and push flags, set on
+    an item's first iteration where `pop_first` / `push_first` say so."""
+    counts, pop_first, push_first = counts.reshape(-1), pop_first.reshape(-1), push_first.reshape(-1)
+    first = np.cumsum(counts) - counts
+    pop, push = np.zeros(int(counts.sum()), np.int8), np.zeros(int(counts.sum()), np.int8)
+    keep = counts > 0
+    pop[first[keep & pop_first]] = 1
+    push[first[keep & push_first]] = 1
+    return pop, push
+
+
+def _sent(words: np.ndarray) -> np.ndarray:
+    """The words a kernel sends: those with events, and each step's last (it carries STEP)."""
+    sent = words > 0
+    sent[..., -1] = True
+    return sent
+
+
+def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
+    """Per kernel (encoder, convs, readout): (pop, push) 0/1 arrays over its iterations. `words`
+    (accel_verify.model_reference's): per encoder sample (n, T, group) 1 where its word carries
+    an event (all but BINARY's repeats), then per conv (n, T, groups) each sweep word's events."""
+    n = len(words[0])
+    ones = lambda *shape: np.ones(shape, bool)  # noqa: E731
+    # the encoder: one sample per iteration, a word for each sent sample, then FRAME
+    enc_push = np.concatenate([_sent(words[0]).reshape(n, -1), ones(n, 1)], 1)
+    sched = [(np.zeros(enc_push.size, np.int8), enc_push.reshape(-1).astype(np.int8))]
     epcs = [1] * len(spec.convs) + [spec.dense.events_per_cycle]
-    for k, words in enumerate(in_words):
+    for k, w in enumerate(words):
         conv = spec.convs[k] if k < len(spec.convs) else None
-        pop, push = [], []
-        for f in range(frames):
-            for t in range(spec.steps):
-                w = words[f, t]
-                sent = w > 0
-                if k > 0:
-                    sent[-1] = True  # the step's last group always goes (it carries STEP)
-                for ev in w[sent]:
-                    it = max(1, -(-int(ev) // epcs[k]))
-                    pop += [1] + [0] * (it - 1)
-                    push += [0] * it
-                if conv is not None:
-                    out = _conv_words(ref["spikes"][k][f:f + 1, t:t + 1], conv.sp)[0, 0] > 0
-                    out[-1] = True
-                    pop += [0] * conv.groups
-                    push += out.astype(int).tolist()
-                else:  # the readout's one-lane update of its neurons
-                    pop += [0] * spec.dense.outputs
-                    push += [0] * spec.dense.outputs
-            pop.append(1)  # FRAME in, and passed on by a conv
-            push.append(1 if conv is not None else 0)
-        sched.append((np.array(pop, np.int8), np.array(push, np.int8)))
+        sent = _sent(w)
+        it = np.where(sent, np.maximum(1, -(-w.astype(np.int64) // epcs[k])), 0)
+        # per step: the input words' iterations, then the sweep (pushing the groups that
+        # spike) or the readout's one-lane update of its neurons
+        outs = _sent(words[k + 1]) if conv is not None else np.zeros((n, spec.steps, spec.dense.outputs), bool)
+        counts = np.concatenate([it, np.ones(outs.shape, np.int64)], 2).reshape(n, -1)
+        pop_first = np.concatenate([sent, np.zeros(outs.shape, bool)], 2).reshape(n, -1)
+        push_first = np.concatenate([np.zeros(sent.shape, bool), outs], 2).reshape(n, -1)
+        # FRAME in, and passed on by a conv
+        sched.append(_expand(np.concatenate([counts, np.ones((n, 1), np.int64)], 1),
+                             np.concatenate([pop_first, ones(n, 1)], 1),
+                             np.concatenate([push_first, np.full((n, 1), conv is not None)], 1)))
     return sched
 
 
-def simulate(sched: list[tuple[np.ndarray, np.ndarray]], depths: list[int]) -> tuple[int, list[int]]:
-    """(cycles until every kernel has finished, the most words each FIFO held)."""
-    n = len(sched)
-    pos = [0] * n
-    occ = [0] * (n - 1)
-    peak = [0] * (n - 1)
-    ends = [len(p) for p, _ in sched]
-    cycle = 0
-    while any(pos[k] < ends[k] for k in range(n)):
-        snap = occ[:]
-        for k in range(n):
-            i = pos[k]
-            if i >= ends[k]:
-                continue
-            pop, push = sched[k][0][i], sched[k][1][i]
-            if pop and k > 0 and snap[k - 1] == 0:
-                continue
-            if push and k < n - 1 and snap[k] >= depths[k]:
-                continue
-            if pop and k > 0:
-                occ[k - 1] -= 1
-            if push and k < n - 1:
-                occ[k] += 1
-            pos[k] += 1
-        peak = [max(a, b) for a, b in zip(peak, occ)]  # after the clock edge: this cycle's pops and pushes
-        cycle += 1
-    return cycle, peak
+def _model_exe(cache_dir: Optional[os.PathLike]) -> Path:
+    return compile_cached(MODEL.read_text(), MODEL.parent, [], "fifo_model", "the FIFO model", cache_dir)
 
 
-def fifo_depths(sched: list[tuple[np.ndarray, np.ndarray]], tolerance: float = 0.01) -> dict[str, Any]:
-    """The smallest power-of-two depth per FIFO (the others unbounded) within `tolerance` of
+def simulate_many(sched: Schedule, depth_sets: list[list[int]],
+                  cache_dir: Optional[os.PathLike] = None) -> list[tuple[int, list[int]]]:
+    """Per set of FIFO depths: (cycles until every kernel has finished, the most words each FIFO held)."""
+    flags = np.concatenate([pop | (push << 1) for pop, push in sched]).astype(np.uint8)
+    with tempfile.TemporaryDirectory(prefix="fifo_model_") as tmp:
+        path = Path(tmp) / "schedule.bin"
+        flags.tofile(path)
+        cmd = [str(_model_exe(cache_dir)), str(path), str(len(sched)), *(str(len(p)) for p, _ in sched)]
+        res = subprocess.run(cmd, input="".join(" ".join(map(str, d)) + "\n" for d in depth_sets),
+                             capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ToolchainError(f"FIFO model failed: {res.stderr.strip() or res.returncode}")
+    rows = [list(map(int, line.split())) for line in res.stdout.splitlines()]
+    return [(r[0], r[1:]) for r in rows]
+
+
+def simulate(sched: Schedule, depths: list[int], cache_dir: Optional[os.PathLike] = None) -> tuple[int, list[int]]:
+    return simulate_many(sched, [depths], cache_dir)[0]
+
+
+def fifo_depths(sched: Schedule, tolerance: float = 0.01, cache_dir: Optional[os.PathLike] = None) -> dict[str, Any]:
+    """The smallest depth of 2, 8, 32, ... per FIFO (the others unbounded) within `tolerance` of
     the unbounded total; also the unbounded run's cycles and peaks."""
     nf = len(sched) - 1
-    free_cycles, peaks = simulate(sched, [LARGE] * nf)
+    sizes = [4 ** i * 2 for i in range(8)]  # 2 ... 32,768 (< LARGE)
+    trials = [[LARGE] * nf] + [[d if j == k else LARGE for j in range(nf)] for k in range(nf) for d in sizes]
+    runs = simulate_many(sched, trials, cache_dir)
+    free_cycles, peaks = runs[0]
     depths = []
     for k in range(nf):
-        d = 2
-        while d < LARGE:
-            trial = [LARGE] * nf
-            trial[k] = d
-            if simulate(sched, trial)[0] <= free_cycles * (1 + tolerance):
-                break
-            d *= 4
-        depths.append(d)
-    together, _ = simulate(sched, depths)
+        mine = runs[1 + k * len(sizes):]
+        fits = [d for d, (cycles, _) in zip(sizes, mine) if cycles <= free_cycles * (1 + tolerance)]
+        depths.append(fits[0] if fits else LARGE)
+    together, _ = simulate(sched, depths, cache_dir)
     return {"depths": depths, "cycles_unbounded": free_cycles, "cycles_with_depths": together, "peaks": peaks}

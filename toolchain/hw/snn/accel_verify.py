@@ -49,10 +49,23 @@ def check_frames(spec: AcceleratorSpec, n_random: int, seed: int = 0, synthetic_
     return quantize(np.concatenate(frames), spec), kinds
 
 
+def _first_in_step(cells: np.ndarray) -> np.ndarray:
+    """(n, T, G) cells -> True where a cell appears for the first time in its step."""
+    order = np.argsort(cells, axis=-1, kind="stable")
+    ranked = np.take_along_axis(cells, order, -1)
+    first = np.ones(cells.shape, bool)
+    first[..., 1:] = ranked[..., 1:] != ranked[..., :-1]
+    out = np.empty_like(first)
+    np.put_along_axis(out, order, first, -1)
+    return out
+
+
 def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str, Any]:
     """The model on codes x scale: final readout membranes, readout values the class is taken
-    from, and each layer's event-loop iterations per (frame, step)."""
+    from, each layer's event-loop iterations per (frame, step), and the words of each kernel's
+    input for the FIFO model (`accel_fifo.schedules`)."""
     from ...snn.encoders import encode
+    from .accel_fifo import conv_words
 
     x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
     with torch.no_grad():
@@ -66,19 +79,18 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
     if e.binary:
         b = 1 << e.input_bits
         cells = (e.qbin[codes[:, 1] % b] * e.resolution + e.ibin[codes[:, 0] % b]).reshape(n, steps, e.group)
-        distinct = np.array([[len(set(c.tolist())) for c in f] for f in cells])
-        dup_last = np.array([[c[-1] in c[:-1] for c in f] for f in cells])
-        loops = [distinct + dup_last]
+        words = [_first_in_step(cells).astype(np.int16)]
+        loops = [words[0][..., :-1].sum(2) + 1]
     else:
+        words = [np.ones((n, steps, e.group), np.int16)]
         loops = [np.full((n, steps), e.group)]
-    spikes = []
     for i, c in enumerate(spec.convs):
         s = torch.stack(trace[i], 1).to(torch.int8).numpy()  # (n, T, C, H, W)
         epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
         loops.append(word_iterations(s, c.sp, epc))
-        spikes.append(s)
+        words.append(conv_words(s, c.sp))
     return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
-            "loops": loops, "spikes": spikes}
+            "loops": loops, "words": words}
 
 
 def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[str, Any]:
@@ -93,14 +105,50 @@ def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[
     formula = [layer_cycles(spec, [lp[f] for lp in ref["loops"]]) for f in range(n)]
     out["cycle_formula_mismatches"] = {k: int(sum(formula[f][k] != v[f] for f in range(n)))
                                        for k, v in hw.iterations.items()}
-    out["ok"] = (out["class_mismatches"] == 0 and out["membrane_mismatches"] == 0 and out["bad_frames"] == 0
-                 and not any(out["cycle_formula_mismatches"].values()))
+    out["ok"] = _exact(out)
     return out
+
+
+def _exact(check: dict[str, Any]) -> bool:
+    return (check["class_mismatches"] == 0 and check["membrane_mismatches"] == 0 and check["bad_frames"] == 0
+            and not any(check["cycle_formula_mismatches"].values()))
 
 
 def verify(model, spec: AcceleratorSpec, codes: np.ndarray, **kw) -> tuple[dict[str, Any], CsimResult]:
     hw = run_frames(spec, codes, **kw)
     return compare(spec, model_reference(model, spec, codes), hw), hw
+
+
+def verify_frames(model, spec: AcceleratorSpec, codes: np.ndarray, chunk: int = 256, desc: str = "accelerator csim",
+                  **kw) -> tuple[dict[str, Any], CsimResult, list[np.ndarray]]:
+    """`verify` a chunk of frames at a time (the model's spike record of a whole test split
+    would take GBs), with a progress bar: the summed check, the C simulation's results and
+    the words of every kernel's input (for `accel_fifo.schedules`) over all frames. Stops at
+    the first chunk whose frames the hardware did not close one for one."""
+    from tqdm import tqdm
+
+    check: dict[str, Any] = {"frames": 0, "class_mismatches": 0, "membrane_mismatches": 0, "bad_frames": 0,
+                             "cycle_formula_mismatches": {}}
+    parts: list[CsimResult] = []
+    words: list[list[np.ndarray]] = []
+    with tqdm(total=len(codes), unit="frame", desc=desc, disable=None, leave=False) as bar:
+        for lo in range(0, len(codes), chunk):
+            ref = model_reference(model, spec, codes[lo:lo + chunk])
+            hw = run_frames(spec, codes[lo:lo + chunk], **kw)
+            part = compare(spec, ref, hw)
+            if "frames_out" in part:
+                return {**part, "frames": check["frames"] + part["frames"], "ok": False}, hw, []
+            for k in ("frames", "class_mismatches", "membrane_mismatches", "bad_frames"):
+                check[k] += part[k]
+            for k, v in part["cycle_formula_mismatches"].items():
+                check["cycle_formula_mismatches"][k] = check["cycle_formula_mismatches"].get(k, 0) + v
+            parts.append(hw)
+            words.append(ref["words"])
+            bar.update(part["frames"])
+    check["ok"] = _exact(check)
+    hw = CsimResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("classes", "bad", "membranes")),
+                    {k: np.concatenate([p.iterations[k] for p in parts]) for k in parts[0].iterations})
+    return check, hw, [np.concatenate(w) for w in zip(*words)]
 
 
 def cycle_summary(spec: AcceleratorSpec, hw: CsimResult) -> dict[str, Any]:

@@ -14,6 +14,10 @@ from ...snn.lif import refractory_bits
 
 LUTRAM_MAX_DEPTH = 128  # FINN's MVAU threshold for small memories kept in LUTs
 CONTROL_LUTS = 40  # loop counters, flags, stream handshakes (per kernel)
+# A block-RAM FIFO's read/write pointers, level counter and output register: FINN's fitted
+# cost of its fifo.sv in block RAM (finn.util.resource_models, 54 + 3 per cascade level) for
+# one RAMB18 level.
+BRAM_FIFO_LUTS = 57
 
 
 def bram18_count(depth: int, width: int) -> int:
@@ -155,15 +159,25 @@ def stream_widths(spec) -> list[int]:
     return [la + ad + 3 for la, ad in zip(lanes, addr)]
 
 
-def fifos(spec, depths: list[int]) -> dict[str, int]:
-    """FIFOs as SRL32 shift registers (width x ceil(depth / 32) LUTs) up to 256 deep, else RAMB18s."""
+def fifo_storage(depth: int, width: int) -> str:
+    """"srl" or "bram": the storage of a depth x width FIFO that costs fewer LUTs. SRL32 shift
+    registers take width x ceil(depth / 32) LUTs; a RAMB18 FIFO BRAM_FIFO_LUTS of control
+    whatever its size (FINN's fifo.sv picks block RAM the same way past a few SRL stages)."""
+    return "bram" if width * math.ceil(depth / 32) > BRAM_FIFO_LUTS else "srl"
+
+
+def fifos(spec, depths: list[int]) -> dict[str, Any]:
+    """The FIFOs between the kernels, each in its `fifo_storage`."""
     lut = bram = 0
+    storage = []
     for width, depth in zip(stream_widths(spec), depths):
-        if depth <= 256:
+        storage.append(fifo_storage(depth, width))
+        if storage[-1] == "srl":
             lut += width * math.ceil(depth / 32)
         else:
+            lut += BRAM_FIFO_LUTS
             bram += bram18_count(depth, width)
-    return {"lut": lut, "ff": 0, "bram18": bram, "dsp": 0}
+    return {"lut": lut, "ff": 0, "bram18": bram, "dsp": 0, "storage": storage}
 
 
 def accelerator(spec, fifo_depths: list[int] | None = None) -> dict[str, Any]:
