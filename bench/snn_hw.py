@@ -18,6 +18,7 @@ the kernels' schedules (toolchain/hw/snn/accel_fifo.py) on the same frames, back
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -40,6 +41,37 @@ from toolchain.hw.snn.accelerator import map_model  # noqa: E402
 DENSE = {"name": "dense FINN build (MVAU + LIF), same network", "cycles": 40960, "lut": ">= 41,847", "bram36": 113,
          "dsp": 0}
 VGG10 = {"name": "w4a4 VGG10, 32 filters (CNN)", "fps": 243191, "dsp": 1080, "bram36": 189.5}
+
+
+def overlapped_cycles(spec, words: list[np.ndarray]) -> np.ndarray:
+    """An estimate, not built: cycles per frame (the slowest kernel's) if each conv and the
+    readout ran the events of step t+1 during the sweep of step t, with two current buffers
+    (events of step t wait for the sweep of step t-2 to free theirs; the sweep of step t for
+    the events of step t and the sweep of step t-1)."""
+    per_kernel = [np.full(len(words[0]), spec.encoder.frame + 1)]
+    sweeps = [c.groups for c in spec.convs] + [spec.dense.outputs]
+    for it, sweep in zip(accel_fifo.input_iterations(spec, words), sweeps):
+        events = it.sum(2)
+        e_end = w_end = w_before = np.zeros(len(events), np.int64)
+        for t in range(spec.steps):
+            e_end = np.maximum(e_end, w_before) + events[:, t]
+            w_before, w_end = w_end, np.maximum(e_end, w_end) + sweep
+        per_kernel.append(w_end + 1)
+    return np.max(per_kernel, axis=0)
+
+
+def estimate(spec, words: list[np.ndarray], readout_epc: int) -> tuple[np.ndarray, dict]:
+    """Cycles per frame (`overlapped_cycles`) and resources of a design not built: the overlap,
+    with `readout_epc` events per cycle in the readout. LUTs: a second read port on every
+    conv's accumulator banks (RAM32M16 then holds 7 bits, not 14, per 8 LUTs: their LUTs
+    twice; both current buffers fit the 32 words at the shipped depth of 16); past two events
+    per cycle one more copy of the readout's weight ROM (two read ports) per two events."""
+    spec = dataclasses.replace(spec, dense=dataclasses.replace(spec.dense, events_per_cycle=readout_epc))
+    res = resources.accelerator(spec)["total"]
+    layers = resources.accelerator(spec)["layers"]
+    extra_rom = (-(-readout_epc // 2) - 1) * layers[spec.dense.name]["bram18"]
+    lut = res["lut"] + sum(layers[c.name]["parts"]["accumulators"] for c in spec.convs)
+    return overlapped_cycles(spec, words), {"lut": lut, "bram18": res["bram18"] + extra_rom}
 
 
 def main() -> None:
@@ -67,7 +99,8 @@ def main() -> None:
     cyc = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
     t0 = time.time()
-    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, words))
+    sched = accel_fifo.schedules(spec, words)
+    fifo = accel_fifo.fifo_depths(sched)
     fifo_seconds = time.time() - t0
     res = resources.accelerator(spec, fifo["depths"])
     hz = args.mhz * 1e6
@@ -103,6 +136,22 @@ def main() -> None:
           + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / n:,.0f} cycles each "
           f"({hz * n / fifo['cycles_with_depths']:,.0f} frames/s), "
           f"{fifo['cycles_unbounded'] / n:,.0f} with unbounded FIFOs")
+    deep = int(np.argmax(fifo["depths"]))
+    smaller = [d for d in (32, 128, 512, 2048) if d < fifo["depths"][deep]]
+    if smaller:
+        trials = [fifo["depths"][:deep] + [d] + fifo["depths"][deep + 1:] for d in smaller]
+        runs = accel_fifo.simulate_many(sched, trials)
+        print(f"the {names[deep]} -> {(names[1:] + [spec.dense.name])[deep]} FIFO shallower, cycles per frame "
+              "streamed: " + ", ".join(f"depth {d}: {c / n:,.0f} ({hz * n / c:,.0f} frames/s)"
+                                      for d, (c, _) in zip(smaller, runs)))
+    print("\nestimates, not built: each conv and the readout run the events of step t+1 during the sweep of step t "
+          "(two current buffers, a second accumulator read port), by the kernels' cycle rules on the same frames; "
+          "LUT/BRAM18 without the FIFOs")
+    for epc in (spec.dense.events_per_cycle, 4):
+        over, r = estimate(spec, words, epc)
+        print(f"- overlap, readout {epc} events/cycle: median {np.median(over):,.0f}, p99 "
+              f"{np.percentile(over, 99):,.0f}, worst {over.max():,} cycles/frame ({hz / np.median(over):,.0f} "
+              f"frames/s at the median), LUT {r['lut']:,}, BRAM18 {r['bram18']}")
     if args.json:
         from toolchain.atomic import write_json
 

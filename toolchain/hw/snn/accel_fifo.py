@@ -55,6 +55,13 @@ def _sent(words: np.ndarray) -> np.ndarray:
     return sent
 
 
+def input_iterations(spec: AcceleratorSpec, words: list[np.ndarray]) -> list[np.ndarray]:
+    """Per conv and the readout: (n, T, words) event-loop iterations of each input word,
+    max(1, ceil(events / events per cycle)) for a sent word, 0 for one not sent."""
+    epcs = [1] * len(spec.convs) + [spec.dense.events_per_cycle]
+    return [np.where(_sent(w), np.maximum(1, -(-w.astype(np.int64) // epc)), 0) for w, epc in zip(words, epcs)]
+
+
 def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
     """Per kernel (encoder, convs, readout): (pop, push) 0/1 arrays over its iterations. `words`
     (accel_verify.model_reference's): per encoder sample (n, T, group) 1 where its word carries
@@ -64,11 +71,9 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
     # the encoder: one sample per iteration, a word for each sent sample, then FRAME
     enc_push = np.concatenate([_sent(words[0]).reshape(n, -1), ones(n, 1)], 1)
     sched = [(np.zeros(enc_push.size, np.int8), enc_push.reshape(-1).astype(np.int8))]
-    epcs = [1] * len(spec.convs) + [spec.dense.events_per_cycle]
-    for k, w in enumerate(words):
+    for k, (w, it) in enumerate(zip(words, input_iterations(spec, words))):
         conv = spec.convs[k] if k < len(spec.convs) else None
         sent = _sent(w)
-        it = np.where(sent, np.maximum(1, -(-w.astype(np.int64) // epcs[k])), 0)
         # per step: the input words' iterations, then the sweep (pushing the groups that
         # spike) or the readout's one-lane update of its neurons
         outs = _sent(words[k + 1]) if conv is not None else np.zeros((n, spec.steps, spec.dense.outputs), bool)
