@@ -158,6 +158,7 @@ def test_deep_fifos_go_to_block_ram_where_that_saves_luts(shipped):
     widths = resources.stream_widths(spec)
     r = resources.fifos(spec, depths)
     assert r["storage"] == ["srl", "srl", "bram"]
+    assert resources.fifo_storage(32, 500) == "srl"  # one SRL32 per bit, however wide (FINN's fifo.sv too)
     assert r["bram18"] == resources.bram18_count(128, widths[2]) > 0
     all_srl = sum(w * -(-d // 32) for w, d in zip(widths, depths))
     assert r["lut"] == all_srl - widths[2] * 4 + resources.BRAM_FIFO_LUTS < all_srl

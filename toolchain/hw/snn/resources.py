@@ -160,10 +160,10 @@ def stream_widths(spec) -> list[int]:
 
 
 def fifo_storage(depth: int, width: int) -> str:
-    """"srl" or "bram": the storage of a depth x width FIFO that costs fewer LUTs. SRL32 shift
-    registers take width x ceil(depth / 32) LUTs; a RAMB18 FIFO BRAM_FIFO_LUTS of control
-    whatever its size (FINN's fifo.sv picks block RAM the same way past a few SRL stages)."""
-    return "bram" if width * math.ceil(depth / 32) > BRAM_FIFO_LUTS else "srl"
+    """"srl" or "bram": up to 32 deep one SRL32 per bit (FINN's fifo.sv builds a shift register
+    up to 33 whatever the style asked); deeper, the cheaper in LUTs of width x ceil(depth / 32)
+    SRL32s and a block-RAM FIFO's BRAM_FIFO_LUTS of control."""
+    return "bram" if depth > 32 and width * math.ceil(depth / 32) > BRAM_FIFO_LUTS else "srl"
 
 
 def fifos(spec, depths: list[int]) -> dict[str, Any]:
