@@ -38,6 +38,7 @@ def test_yaml_then_overrides_win(tmp_path):
         ("synth.channel.enabled=2", "'synth.channel.enabled'"),
         ("data=3", "'data'"),
         ("data.batch_size.x=3", "'data.batch_size'"),
+        ("finn.event_driven_frames=0", "'finn.event_driven_frames'"),
     ],
 )
 def test_bad_override_names_the_key(override, named):

@@ -48,7 +48,7 @@ STAGES: dict[str, Stage] = {
               ("run", "model")),
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json", ("run", "cost")),
         Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists",
-              ("run", "model", "finn")),
+              ("run", "model", "finn", "data")),
         Stage("classify", "classify every frame of a SigMF, raw I/Q or RadioML HDF5 recording -> classes.json/.csv, "
               "SigMF annotations", ("run", "classify", "eval", "model")),
     )
