@@ -67,9 +67,9 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
     (accel_verify.model_reference's): per encoder sample (n, T, group) 1 where its word carries
     an event (all but BINARY's repeats), then per conv (n, T, groups) each sweep word's events."""
     n = len(words[0])
-    ones = lambda *shape: np.ones(shape, bool)  # noqa: E731
+    last = np.ones((n, 1), bool)  # the FRAME word, one per frame
     # the encoder: one sample per iteration, a word for each sent sample, then FRAME
-    enc_push = np.concatenate([_sent(words[0]).reshape(n, -1), ones(n, 1)], 1)
+    enc_push = np.concatenate([_sent(words[0]).reshape(n, -1), last], 1)
     sched = [(np.zeros(enc_push.size, np.int8), enc_push.reshape(-1).astype(np.int8))]
     for k, (w, it) in enumerate(zip(words, input_iterations(spec, words))):
         conv = spec.convs[k] if k < len(spec.convs) else None
@@ -82,8 +82,8 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
         push_first = np.concatenate([np.zeros(sent.shape, bool), outs], 2).reshape(n, -1)
         # FRAME in, and passed on by a conv
         sched.append(_expand(np.concatenate([counts, np.ones((n, 1), np.int64)], 1),
-                             np.concatenate([pop_first, ones(n, 1)], 1),
-                             np.concatenate([push_first, np.full((n, 1), conv is not None)], 1)))
+                             np.concatenate([pop_first, last], 1),
+                             np.concatenate([push_first, last & (conv is not None)], 1)))
     return sched
 
 
