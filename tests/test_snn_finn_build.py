@@ -169,12 +169,17 @@ def test_event_driven_frames_spread_over_the_test_split(pipeline_run):
     assert frames.source["frames_in_split"] == len(split)
 
 
-def test_a_missing_data_file_is_a_one_line_error_before_any_work(pipeline_run, tmp_path, capsys):
+@pytest.mark.parametrize("problem", ["missing", "frame length"])
+def test_a_bad_data_file_is_a_one_line_error_before_any_work(pipeline_run, tmp_path, capsys, problem):
     from checks import assert_one_line_error
+    from radioml_files import write_radioml
 
     out, _ = pipeline_run
+    data = tmp_path / "data.h5"
+    if problem == "frame length":
+        write_radioml(data, per_block=2, length=512)
     rc = main(["finn_build", str(out / "model_export.onnx"), "--build", str(REPO / "build" / "snn-radioml"),
-               "--checkpoint", str(out / "initial_model.pth"), "--data", str(tmp_path / "none.h5"),
-               "--out", str(tmp_path / "b")])
-    assert_one_line_error(rc, capsys.readouterr().err, "data.path", "none.h5")
+               "--checkpoint", str(out / "initial_model.pth"), "--data", str(data), "--out", str(tmp_path / "b")])
+    named = ("data.path", "data.h5") if problem == "missing" else ("frames of 512 samples", "takes 1024")
+    assert_one_line_error(rc, capsys.readouterr().err, *named)
     assert not (tmp_path / "b" / "finn_output").exists()

@@ -73,7 +73,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
         raise ToolchainError(f"finn.require_bitstream is set but {', '.join(missing)} not found on PATH: no bitstream "
                              "can be built here; nothing was run (see docs/finn_build.md, docker/Dockerfile.finn)")
     checkpoint = _checkpoint(cfg, from_run)
-    data = _data_file(cfg) if snn else None
+    data = _data_file(cfg, checkpoint) if snn else None
     with tempfile.TemporaryDirectory() as tmp:  # check step names and FINN options before writing anything
         prepare_finn(tmp)
         from ..hw.finn.runner import dataflow_config
@@ -241,15 +241,24 @@ def _checkpoint(cfg: Config, from_run: bool) -> Optional[Path]:
         return None
 
 
-def _data_file(cfg: Config) -> Optional[Path]:
+def _data_file(cfg: Config, checkpoint: Optional[Path]) -> Optional[Path]:
     """The file whose test split the event-driven accelerator runs: data.path, else the run's
-    synthetic file; None without either (it then runs the verification frames)."""
-    if cfg.data.path:
-        if not Path(cfg.data.path).is_file():
-            raise ToolchainError(f"config key 'data.path': {cfg.data.path}: no such file")
-        return Path(cfg.data.path)
-    generated = Path(cfg.run.out_dir) / ARTIFACTS["dataset"]
-    return generated if generated.is_file() else None
+    synthetic file; None without either (it then runs the verification frames). Its frame
+    length must be the checkpoint's."""
+    from ..checkpoint import load_model
+    from ..data.radioml import scan
+
+    if cfg.data.path and not Path(cfg.data.path).is_file():
+        raise ToolchainError(f"config key 'data.path': {cfg.data.path}: no such file")
+    path = Path(cfg.data.path) if cfg.data.path else Path(cfg.run.out_dir) / ARTIFACTS["dataset"]
+    if not path.is_file():
+        return None
+    if checkpoint is not None:
+        length, expected = scan(path).frame_length, load_model(checkpoint)[1].input_length
+        if length != expected:
+            raise ToolchainError(f"{path}: frames of {length} samples, the checkpoint {checkpoint} takes {expected} "
+                                 "(model.input_length)")
+    return path
 
 
 def _test_frames(cfg: Config, data: Optional[Path]):
