@@ -64,6 +64,7 @@ def test_pipeline_runs_every_stage_and_the_build_is_bit_exact(pipeline_run):
     assert ev["resources"]["dsp"] == 0 and ev["resources"]["lut"] > 0
     assert f"event-driven accelerator C-simulated bit exact on {len(split)} frames of the test split" in printed
     assert ev["streamed_cycles_per_frame"]["with_depths"] >= ev["cycles_per_frame"]["median"] * 0.5
+    assert (out / "finn_output" / "event_driven.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):

@@ -31,6 +31,7 @@ from ..rundir import ARTIFACTS, RunDir, stage_run, trained_model
 SUMMARY = "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"
 FAILED_LOG = "finn_build_failed.log"  # FINN's build log of a failed build, in the run directory
 CODE_DIR = "code_gen"  # FINN's build directory inside finn_output: generated HLS/RTL per layer
+EVENT_DRIVEN_PLOT = "event_driven.png"  # SNNs: the event-driven accelerator's cycles per frame
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +93,8 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
             report = _build(cfg, plan, onnx_file, shape, snn, checkpoint, data, steps, skipped, missing, out)
             run.outputs.update(finn_report=f"{out.name}/finn_report.json",
                                finn_report_plot=f"{out.name}/finn_report.png")
+            if (out / EVENT_DRIVEN_PLOT).is_file():
+                run.outputs["event_driven_plot"] = f"{out.name}/{EVENT_DRIVEN_PLOT}"
             run.extra["finn_build"] = {k: report[k] for k in ("board", "totals", "folding", "steps")}
             run.extra["verification"] = {k: v for k, v in report["verification"].items()
                                          if k not in ("kinds", "classes", "model_config")}
@@ -136,7 +139,8 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
             # whole event-driven accelerator
             event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data),
                                                       out / CODE_DIR / "accel_csim", cfg.finn.verify_inputs,
-                                                      cfg.finn.verify_synthetic, cfg.finn.seed))
+                                                      cfg.finn.verify_synthetic, cfg.finn.seed,
+                                                      figure=out / EVENT_DRIVEN_PLOT))
             verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
                                                 if k in event_driven}
             if event_driven["mapped"] and not event_driven["passed"]:

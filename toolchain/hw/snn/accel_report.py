@@ -38,10 +38,11 @@ def verification_frames(n_random: int, n_synthetic: int, length: int, seed: int)
 
 
 def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Path,
-             n_random: int = 0, n_synthetic: int = 0, seed: int = 0) -> dict[str, Any]:
+             n_random: int = 0, n_synthetic: int = 0, seed: int = 0, figure: Optional[Path] = None) -> dict[str, Any]:
     """The section on `frames` (None: the verification frames of n_random, n_synthetic, seed);
     {"mapped": False, "reason": ...} when the model cannot be mapped (or no checkpoint is
-    known), which leaves the dense build untouched."""
+    known), which leaves the dense build untouched. `figure`: where to write the histogram of
+    the cycles per frame (`accel_plot`)."""
     if checkpoint is None:
         return {"mapped": False, "reason": "no checkpoint: the accelerator is mapped from the trained model"}
     from ...checkpoint import load_model
@@ -86,6 +87,11 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
                note="cycles per frame: the C simulation's counts of the kernels' II = 1 loops (a frame takes the "
                     "slowest kernel's); FIFO depths and the streamed cycles: the schedule model on the same frames "
                     "back to back; resources: the analytic estimates of toolchain/hw/snn/resources.py")
+    if figure is not None:
+        from ...atomic import save_figure
+        from .accel_plot import cycles_figure
+
+        save_figure(cycles_figure(out, hw.iterations), figure)
     return out
 
 
