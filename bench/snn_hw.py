@@ -67,11 +67,11 @@ def estimate(spec, words: list[np.ndarray], readout_epc: int) -> tuple[np.ndarra
     twice; both current buffers fit the 32 words at the shipped depth of 16); past two events
     per cycle one more copy of the readout's weight ROM (two read ports) per two events."""
     spec = dataclasses.replace(spec, dense=dataclasses.replace(spec.dense, events_per_cycle=readout_epc))
-    res = resources.accelerator(spec)["total"]
-    layers = resources.accelerator(spec)["layers"]
+    res = resources.accelerator(spec)
+    layers = res["layers"]
     extra_rom = (-(-readout_epc // 2) - 1) * layers[spec.dense.name]["bram18"]
-    lut = res["lut"] + sum(layers[c.name]["parts"]["accumulators"] for c in spec.convs)
-    return overlapped_cycles(spec, words), {"lut": lut, "bram18": res["bram18"] + extra_rom}
+    lut = res["total"]["lut"] + sum(layers[c.name]["parts"]["accumulators"] for c in spec.convs)
+    return overlapped_cycles(spec, words), {"lut": lut, "bram18": res["total"]["bram18"] + extra_rom}
 
 
 def main() -> None:
