@@ -59,6 +59,14 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
         spikes_in = encode(model.config, x)
         v, counts, trace = model.run(spikes_in, record=True)
     readout = counts if counts is not None else v
+    spikes = [torch.stack(trace[i], 1).to(torch.int8).numpy() for i in range(len(spec.convs))]  # (n, T, C, H, W)
+    return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
+            "loops": event_loops(spec, codes, spikes), "spikes": spikes}
+
+
+def event_loops(spec: AcceleratorSpec, codes: np.ndarray, spikes: list[np.ndarray]) -> list[np.ndarray]:
+    """Each kernel's event-loop iterations per (frame, step) (conv0, ..., the readout), from the
+    I/Q codes (conv0 takes a word per sample) and each conv's spikes (n, T, C, H, W)."""
     e = spec.encoder
     n, steps = len(codes), spec.steps
     # conv0's input: one word per sample (no event when BINARY drops a repeat of its step's cell;
@@ -71,14 +79,10 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
         loops = [distinct + dup_last]
     else:
         loops = [np.full((n, steps), e.group)]
-    spikes = []
-    for i, c in enumerate(spec.convs):
-        s = torch.stack(trace[i], 1).to(torch.int8).numpy()  # (n, T, C, H, W)
+    for i, (c, s) in enumerate(zip(spec.convs, spikes)):
         epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
         loops.append(word_iterations(s, c.sp, epc))
-        spikes.append(s)
-    return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
-            "loops": loops, "spikes": spikes}
+    return loops
 
 
 def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[str, Any]:
