@@ -113,7 +113,29 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     prepare_finn(out / CODE_DIR)
     verification: dict = {}
     event_driven: dict = {}
-    if snn:
+    event = snn and any(name == "step_snn_event_driven" for name, _ in steps)
+    if event:  # the default SNN build: the event-driven kernels' HW graph takes int I/Q codes
+        import numpy as np
+
+        from ..hw.snn import event_verify
+        from ..hw.snn.steps import IQ_CODES_FILE
+
+        codes, kinds = event_verify.make_codes(onnx_file, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
+                                               cfg.finn.verify_inputs, cfg.finn.seed)
+        (out / "verification_output").mkdir(parents=True, exist_ok=True)
+        np.save(out / "verification_output" / IQ_CODES_FILE, codes)  # step_snn_event_driven measures activity on them
+        npy = None
+
+        def check(outcome) -> None:
+            from ..hw.snn import accel_report
+
+            verification.update(event_verify.verify(onnx_file, outcome.hw_model, codes, kinds, checkpoint,
+                                                    out / CODE_DIR / "accel_csim"))
+            if not verification["passed"]:
+                raise ToolchainError(f"{event_verify.summary_line(verification)}; nothing was kept")
+            event_driven.update(accel_report.evaluate(checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
+                                                      cfg.finn.seed, out / CODE_DIR / "accel_csim"))
+    elif snn:
         from ..hw.snn import verify as snn_ver
 
         inputs, kinds = snn_ver.make_inputs(onnx_file, checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
@@ -152,7 +174,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     outcome = run_build(onnx_file, dataflow_config(plan, out, npy), steps, skipped, check)
     model = ModelWrapper(str(outcome.hw_model))
     rows = rep.layer_rows(model, plan.board.part)
-    steps_per_frame = shape[0] if snn else 1
+    steps_per_frame = shape[0] if snn and not event else 1  # the event-driven graph's cycles are per frame
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
@@ -164,7 +186,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         "layers": rows,
         "totals": rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources),
                              steps_per_frame),
-        "notes": rep.NOTES + (rep.SNN_NOTES if snn else []),
+        "notes": rep.NOTES + (rep.EVENT_NOTES if event else rep.SNN_NOTES if snn else []),
         "code": _code_summary(model, out),
         "verification": verification,
         "measured": _measured(out),
@@ -328,7 +350,9 @@ def _measured(out: Path) -> dict:
 def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
     from ..hw.finn.report import folding_line, summary_line
 
-    if "time_steps" in report["verification"]:
+    if report["verification"].get("event_driven"):
+        from ..hw.snn.event_verify import summary_line as verification_line
+    elif "time_steps" in report["verification"]:
         from ..hw.snn.verify import summary_line as verification_line
     else:
         from ..hw.finn.verify import summary_line as verification_line
@@ -341,8 +365,12 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
         print(f"finn_build: {accel_line(report['event_driven'])}")
     skipped = report["steps"]["skipped"]
     if skipped:
-        which = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"
-        print(f"finn_build: {', '.join(missing)} not found on PATH: skipped {', '.join(skipped)} and the C++ "
-              f"simulation of {which}; estimates, HLS/RTL code and finn_report.json are in {out}")
+        if report["verification"].get("event_driven"):
+            what = "Vitis HLS synthesis of the kernels (their g++ C simulation ran)"
+        else:
+            layers = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"
+            what = f"the C++ simulation of {layers}"
+        print(f"finn_build: {', '.join(missing)} not found on PATH: skipped {', '.join(skipped)} and {what}; "
+              f"estimates, HLS/RTL code and finn_report.json are in {out}")
     else:
         print(f"finn_build: all {len(report['steps']['ran'])} steps ran; outputs in {out}")
