@@ -209,3 +209,32 @@ def test_a_qonnx_the_kernels_cannot_map_is_a_one_line_error():
     next(a for a in conv.attribute if a.name == "strides").ints[:] = [2, 2]
     with pytest.raises(ToolchainError, match=r"^cannot map layer conv0 .*stride-1"):
         event_graph.spec_from_qonnx(qonnx)
+
+
+def test_automatic_folding_chooses_sp_by_the_ops_estimates_and_stays_bit_exact(small, finn_env, tmp_path):
+    from toolchain.hw.finn_env import prepare_finn
+
+    prepare_finn(tmp_path)
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    from toolchain.hw.finn.autofold import auto_fold, units
+
+    model, spec, codes, ref, _ = small
+    board = {"LUT": 230400, "BRAM36": 312, "URAM": 96, "DSP": 1728}
+    chosen = {}
+    for target in (2_000, 400_000):  # frames/s at 250 MHz: a lax and a tight cycle target
+        hw = event_graph.spec_graph(spec).transform(SpecializeLayers(PART))
+        event_graph.annotate_cycles(hw, codes)  # measured activity, as the build does
+        convs = [n for n in hw.graph.node if n.op_type == "SpikingConv_hls"]
+        options = {u.place: u.options for u in units(hw, PART, uram=True)}
+        assert [len(options[f"conv{i}.spiking_conv"]) for i in range(2)] == [4, 4]  # SP = 1, 2, 4, 8 (width 8)
+        info = auto_fold(hw, PART, board, target, 4.0)
+        assert info["fits"]
+        event_graph.restream(hw)
+        chosen[target] = [getCustomOp(n).get_nodeattr("sp") for n in convs]
+        back = event_graph.graph_spec(hw)
+        assert [c.sp for c in back.convs] == chosen[target] and back.convs[1].in_lanes == chosen[target][0] * 4
+        # the words (hence the loop counts) follow the new SP: the reference is recomputed for it
+        assert compare(back, model_reference(model, back, codes), event_graph.csim(hw, codes, tmp_path / "b"))["ok"]
+    assert chosen[2_000] == [1, 1]  # the cheapest sweep meets the lax target
+    assert chosen[400_000][0] > 1  # the tight one needs a wider sweep in conv0

@@ -197,6 +197,16 @@ def annotate_cycles(model: ModelWrapper, codes: np.ndarray) -> dict[str, int]:
     return out
 
 
+def restream(model: ModelWrapper) -> None:
+    """After a change of SP (the automatic folding): each kernel's input word is its upstream's
+    output word (lanes, words per frame)."""
+    nodes = [getCustomOp(n) for n in model.graph.node if _op(n) in OPS]
+    for up, down in zip(nodes, nodes[1:]):
+        lanes = 1 if _op(up.onnx_node) == "ConstellationEncoder" else up.get_nodeattr("sp") * up.get_nodeattr("cout")
+        down.set_nodeattr("in_lanes", lanes)
+        down.set_nodeattr("max_in_words", up.max_out_words())
+
+
 def csim(model: ModelWrapper, codes: np.ndarray, cache_dir: Path | None = None):
     """The whole accelerator generated from the graph (`graph_spec`), compiled with g++ and run
     on the frames (accel_csim.CsimResult)."""

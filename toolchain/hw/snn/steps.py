@@ -155,14 +155,23 @@ def step_snn_event_driven(model: ModelWrapper, cfg) -> ModelWrapper:
     from pathlib import Path
 
     from ...snn.export_qonnx import MODEL_CONFIG_KEY
-    from .event_graph import annotate_cycles, spec_from_qonnx, spec_graph
+    from .event_graph import spec_from_qonnx, spec_graph
 
     hw = spec_graph(spec_from_qonnx(model))
     hw.set_metadata_prop(MODEL_CONFIG_KEY, model.get_metadata_prop(MODEL_CONFIG_KEY))
-    codes = Path(cfg.output_dir) / "verification_output" / IQ_CODES_FILE
-    if codes.is_file():
-        hw.set_metadata_prop("toolchain_exp_event_cycles", repr(annotate_cycles(hw, np.load(codes))))
+    measure_activity(hw, Path(cfg.output_dir))
     return hw.transform(GiveUniqueNodeNames())
+
+
+def measure_activity(model: ModelWrapper, output_dir) -> None:
+    """Each event-driven kernel's `exp_event_cycles` from the verification frames, if the build has them."""
+    from pathlib import Path
+
+    from .event_graph import annotate_cycles
+
+    codes = Path(output_dir) / "verification_output" / IQ_CODES_FILE
+    if codes.is_file():
+        model.set_metadata_prop("toolchain_exp_event_cycles", repr(annotate_cycles(model, np.load(codes))))
 
 
 SNN_STEPS = {f.__name__: f for f in (step_snn_event_driven, step_snn_time_steps, step_snn_lower, step_snn_to_hw,
