@@ -72,7 +72,7 @@ def test_each_op_executes_the_pytorch_layer_bit_exact(small):
     from toolchain.snn.encoders import encode
 
     model, spec, codes, ref, graph = small
-    contexts = event_graph._contexts(graph, codes, full=True)
+    contexts = event_graph.exec_contexts(graph, codes, full=True)
     x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
     with torch.no_grad():
         counts = encode(model.config, x).numpy()

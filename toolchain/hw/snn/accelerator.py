@@ -204,6 +204,8 @@ def map_layers(cfg, layers: Sequence[LayerData], sweep_positions: int | Sequence
         name = f"conv{i}"
         wt = np.asarray(layer.weights, dtype=np.int64)  # (co, ci, kh, kw)
         co, ci, kh, kw = wt.shape
+        if ci != cin:
+            raise _cannot(f"layer {name} ({ci} input channels)", f"the {cin} channels of the layer before it")
         if kh != kw or kh % 2 == 0 or kh > MAX_KERNEL or kh > min(h, w):
             raise _cannot(f"layer {name} (kernel {kh}x{kw})", f"a square odd kernel of at most "
                           f"{min(MAX_KERNEL, h, w)} on its {h}x{w} plane")
@@ -226,6 +228,8 @@ def map_layers(cfg, layers: Sequence[LayerData], sweep_positions: int | Sequence
         in_lanes, cin = sp * co, co
     ro = layers[-1]
     wt = np.asarray(ro.weights, dtype=np.int64)  # (outputs, cin * h * w)
+    if wt.shape[1] != cin * h * w:
+        raise _cannot(f"layer dense0 (readout, {wt.shape[1]} inputs)", f"the {cin} x {h} x {w} spikes of the layer before")
     if wt.shape[0] * ro.params.state_bits > MAX_WORD_BITS:
         raise _cannot(f"layer dense0 (readout, {wt.shape[0]} outputs)", f"outputs x state bits <= {MAX_WORD_BITS} "
                       "(the final membranes leave in one word)")

@@ -164,7 +164,8 @@ def graph_spec(model: ModelWrapper) -> AcceleratorSpec:
 
 
 # ------------------------------------------------------------------------------- running it
-def _contexts(model: ModelWrapper, codes: np.ndarray, full: bool) -> list[dict]:
+def exec_contexts(model: ModelWrapper, codes: np.ndarray, full: bool) -> list[dict]:
+    """qonnx execute_onnx of the graph on each frame (n, 2, L): the outputs, or every tensor (`full`)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     iname = model.graph.input[0].name
@@ -174,7 +175,7 @@ def _contexts(model: ModelWrapper, codes: np.ndarray, full: bool) -> list[dict]:
 def execute(model: ModelWrapper, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """FINN's Python execution of the graph on frames (n, 2, L) of int I/Q codes: (classes (n,),
     final membranes (n, NO)), one frame per call as the hardware takes them."""
-    outs = _contexts(model, codes, False)
+    outs = exec_contexts(model, codes, False)
     cls, mem = (o.name for o in model.graph.output)
     return (np.array([int(o[cls].ravel()[0]) for o in outs]),
             np.stack([o[mem].ravel() for o in outs]).round().astype(np.int64))
@@ -187,7 +188,7 @@ def annotate_cycles(model: ModelWrapper, codes: np.ndarray) -> dict[str, int]:
 
     spec = graph_spec(model)
     nodes = [n for n in model.graph.node if _op(n) in OPS]
-    contexts = _contexts(model, codes, True)
+    contexts = exec_contexts(model, codes, True)
     spikes = [np.stack([c[n.output[0]] for c in contexts]).astype(np.int8) for n in nodes[1:-1]]
     out = {}
     for node, loops in zip(nodes[1:], event_loops(spec, codes, spikes)):

@@ -157,18 +157,16 @@ class EventHLS(HLSBackend):
         (out / f"hls_syn_{name}.tcl").write_text(
             _IPGEN_TCL.format(name=name, src=out, part=fpgapart, clk=clk, directives=directives))
 
-    # FINN's template hooks, for callers that assemble code from code_gen_dict themselves
-    def global_includes(self):
-        self.code_gen_dict["$GLOBALS$"] = list(accel_csim.INCLUDES)
+    # FINN's template-based code paths (its cppsim harness, its ipgen template) do not apply:
+    # code_generation_ipgen above writes the whole top, and the kernels are C-simulated as one
+    # accelerator (event_graph.csim), not node by node.
+    def _no_template(self, *args):
+        raise ToolchainError(f"{self.onnx_node.name}: FINN's template code generation and node-by-node cppsim do not "
+                             "apply to the event-driven ops (code_generation_ipgen writes top_<node>.cpp; "
+                             "event_graph.csim simulates the whole accelerator)")
 
-    def defines(self, var):
-        self.code_gen_dict["$DEFINES$"] = []
-
-    def docompute(self):
-        self.code_gen_dict["$DOCOMPUTE$"] = [f"// {self.onnx_node.op_type}: see top_{self.onnx_node.name}.cpp"]
-
-    def blackboxfunction(self):
-        self.code_gen_dict["$BLACKBOXFUNCTION$"] = [f"void {self.onnx_node.name}(...)"]
+    code_generation_cppsim = compile_singlenode_code = _no_template
+    global_includes = defines = docompute = blackboxfunction = _no_template
 
 
 def run_neurons(currents: np.ndarray, params: LIFParams, readout: bool) -> tuple[np.ndarray, np.ndarray]:

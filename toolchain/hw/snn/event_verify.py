@@ -44,15 +44,14 @@ def _reference(onnx_file: Path, spec, codes: np.ndarray, checkpoint: Optional[Pa
     import torch
     from qonnx.core.modelwrapper import ModelWrapper
 
+    from ...config import ModelConfig
     from ...snn.encoders import encode
+    from ...snn.export_qonnx import MODEL_CONFIG_KEY
     from .accel_verify import model_reference
     from .verify import _qonnx_readout, membrane_readout, readout_scores
 
     qonnx = ModelWrapper(str(onnx_file))
     membrane = membrane_readout(qonnx)
-    from ...config import ModelConfig
-    from ...snn.export_qonnx import MODEL_CONFIG_KEY
-
     cfg = ModelConfig(**json.loads(qonnx.get_metadata_prop(MODEL_CONFIG_KEY)))
     with torch.no_grad():
         counts = encode(cfg, torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))).numpy()
@@ -84,7 +83,7 @@ def verify(onnx_file: Path, hw_file: Path, codes: np.ndarray, kinds: list[str], 
     from ...snn.export_qonnx import MODEL_CONFIG_KEY
     from .accel_verify import event_loops
     from .accelerator import layer_cycles
-    from .event_graph import _contexts, csim, graph_spec, is_event_graph
+    from .event_graph import csim, exec_contexts, graph_spec, is_event_graph
 
     hw = ModelWrapper(str(hw_file))
     if not is_event_graph(hw):
@@ -103,7 +102,7 @@ def verify(onnx_file: Path, hw_file: Path, codes: np.ndarray, kinds: list[str], 
         result["pytorch_checkpoint"] = str(checkpoint)
         result["mismatches"]["qonnx"] = int(((ref["qonnx"]["scores"] != ref["scores"]).any(1)
                                              | (ref["qonnx"]["classes"] != ref["classes"])).sum())
-    contexts = _contexts(hw, codes, full=True)
+    contexts = exec_contexts(hw, codes, full=True)
     cls, mem = (o.name for o in hw.graph.output)
     classes = np.array([int(c[cls].ravel()[0]) for c in contexts])
     membranes = np.stack([c[mem].ravel() for c in contexts]).round().astype(np.int64)
