@@ -79,7 +79,8 @@ def test_each_op_executes_the_pytorch_layer_bit_exact(small):
     assert (np.stack([c["counts"] for c in contexts]) == counts).all()  # the encoder
     for i in range(len(spec.convs)):  # every conv's spikes at every step
         assert (np.stack([c[f"spikes{i}"] for c in contexts]) == ref["spikes"][i]).all()
-    classes, membranes = event_graph.execute(graph, codes)
+    classes = np.array([int(c["class_index"].ravel()[0]) for c in contexts])
+    membranes = np.stack([c["membranes"].ravel() for c in contexts]).astype(np.int64)
     assert (classes == ref["classes"]).all() and (membranes == ref["membranes"]).all()
     # what makes this network hard: saturated 7-bit membranes, tied spike counts (lowest index wins)
     assert (membranes == -64).any() or (membranes == 63).any()
@@ -106,8 +107,8 @@ def test_the_graph_generated_accelerator_is_bit_exact_and_a_corrupted_attribute_
     getCustomOp(conv1).set_nodeattr("threshold", spec.convs[1].params.threshold + 1)
     result = compare(spec, ref, event_graph.csim(bad, codes, cache_dir=tmp_path))
     assert not result["ok"] and result["membrane_mismatches"] > 0
-    classes, membranes = event_graph.execute(bad, codes)  # the Python model of the corrupted graph too
-    assert (membranes != ref["membranes"]).any()
+    _, membranes = event_graph.execute(bad, codes[:40])  # the Python model of the corrupted graph too
+    assert (membranes != ref["membranes"][:40]).any()
 
 
 def test_a_corrupted_header_fails_the_graph_generated_accelerator(small, tmp_path):
@@ -219,7 +220,8 @@ def test_automatic_folding_chooses_sp_by_the_ops_estimates_and_stays_bit_exact(s
 
     from toolchain.hw.finn.autofold import auto_fold, units
 
-    model, spec, codes, ref, _ = small
+    model, spec, codes, _, _ = small
+    codes = codes[::3]  # 55 frames of every kind
     board = {"LUT": 230400, "BRAM36": 312, "URAM": 96, "DSP": 1728}
     chosen = {}
     for target in (2_000, 400_000):  # frames/s at 250 MHz: a lax and a tight cycle target
