@@ -124,7 +124,7 @@ def test_a_qonnx_the_kernels_cannot_map_is_a_one_line_error_and_nothing_is_built
     bad = tmp_path / "strided.onnx"
     onnx.save(model, str(bad))
     rc = main(["finn_build", str(bad), "--build", str(REPO / "build" / "snn-radioml"), "--out", str(tmp_path / "b")])
-    assert_one_line_error(rc, capsys.readouterr().err, "cannot map layer conv0", "stride-1")
+    assert_one_line_error(rc, capsys.readouterr().err, "strided.onnx", "cannot map layer conv0", "stride-1")
     assert not (tmp_path / "b" / "finn_output").exists()
 
 

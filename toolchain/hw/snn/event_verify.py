@@ -31,7 +31,10 @@ def make_codes(onnx_file: Path, n_frames: int, n_synthetic: int, n_random: int, 
     from .accel_verify import quantize
     from .event_graph import spec_from_qonnx
 
-    spec = spec_from_qonnx(ModelWrapper(str(onnx_file)))
+    try:  # a QONNX the kernels cannot map stops here, before the build writes anything
+        spec = spec_from_qonnx(ModelWrapper(str(onnx_file)))
+    except ToolchainError as exc:
+        raise ToolchainError(f"{onnx_file}: {exc}") from None
     b, length = spec.encoder.input_bits, spec.encoder.frame
     frames, kinds = make_frames(n_frames, n_synthetic, 2, length, seed)
     rng = np.random.default_rng(seed + 1)
