@@ -229,7 +229,8 @@ def map_layers(cfg, layers: Sequence[LayerData], sweep_positions: int | Sequence
     ro = layers[-1]
     wt = np.asarray(ro.weights, dtype=np.int64)  # (outputs, cin * h * w)
     if wt.shape[1] != cin * h * w:
-        raise _cannot(f"layer dense0 (readout, {wt.shape[1]} inputs)", f"the {cin} x {h} x {w} spikes of the layer before")
+        raise _cannot(f"layer dense0 (readout, {wt.shape[1]} inputs)",
+                      f"the {cin} x {h} x {w} spikes of the layer before")
     if wt.shape[0] * ro.params.state_bits > MAX_WORD_BITS:
         raise _cannot(f"layer dense0 (readout, {wt.shape[0]} outputs)", f"outputs x state bits <= {MAX_WORD_BITS} "
                       "(the final membranes leave in one word)")

@@ -75,7 +75,8 @@ class ConstellationEncoder(EventOp):
         self.check_shape(codes)
         b, r, g = self.attr("input_bits"), self.attr("resolution"), self.attr("group")
         if codes.min() < -(1 << (b - 1)) or codes.max() >= 1 << (b - 1):
-            raise ToolchainError(f"{self.onnx_node.name}: I/Q codes in [{codes.min()}, {codes.max()}] do not fit INT{b}")
+            raise ToolchainError(f"{self.onnx_node.name}: I/Q codes in [{codes.min()}, {codes.max()}] "
+                                 f"do not fit INT{b}")
         ibin, qbin = self.context_input(context, 1), self.context_input(context, 2)
         n = 1 << b
         cells = qbin[codes[0, :, 1] % n] * r + ibin[codes[0, :, 0] % n]  # two's complement index
