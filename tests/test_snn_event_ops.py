@@ -175,6 +175,12 @@ def test_finn_generates_hls_code_for_every_node_that_compiles(shipped_codegen):
         assert res.returncode == 0, res.stderr[:2000]
         text = open(top).read()
         assert f"void {node.name}(" in text and "#pragma HLS INTERFACE axis port=in0_V" in text
+        inst = getCustomOp(node)  # FINN's code_gen_dict hooks give the same pieces as the written top
+        inst.code_gen_dict = {}
+        for hook in (inst.global_includes, inst.blackboxfunction, inst.pragmas, inst.docompute):
+            hook()
+        inst.defines("")
+        assert all(line in text for lines in inst.code_gen_dict.values() for line in lines), inst.code_gen_dict
     conv0, conv1 = [n for n in hw.graph.node if n.op_type == "SpikingConv_hls"]
     top0 = open(f"{getCustomOp(conv0).get_nodeattr('code_gen_dir_ipgen')}/top_{conv0.name}.cpp").read()
     top1 = open(f"{getCustomOp(conv1).get_nodeattr('code_gen_dir_ipgen')}/top_{conv1.name}.cpp").read()

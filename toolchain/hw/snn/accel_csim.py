@@ -129,15 +129,27 @@ def layer_sources(spec: AcceleratorSpec) -> list[LayerSource]:
             dense_source(spec.dense, len(spec.convs) + 1)]
 
 
+@dataclass(frozen=True)
+class NodeInterface:
+    """A kernel as its own HLS top function: FINN's stream names (in0_V, out0_V, out1_V) as AXI
+    streams and no block control, as FINN's layers."""
+
+    signature: str
+    pragmas: list[str]
+    call: str
+
+
+def node_interface(src: LayerSource, top: str) -> NodeInterface:
+    names = ("in0_V", "out0_V", "out1_V")[:len(src.streams)]
+    ports = ", ".join(f"hls::stream<{t}> &{n}" for t, n in zip(src.streams, names))
+    pragmas = [f"#pragma HLS INTERFACE axis port={n}" for n in names] + ["#pragma HLS INTERFACE ap_ctrl_none port=return"]
+    return NodeInterface(f"void {top}({ports})", pragmas, f"{src.name}({', '.join(names)});")
+
+
 def render_node_top(src: LayerSource, top: str) -> str:
-    """One kernel as its own HLS top function `top` (a FINN node's `top_<node>.cpp`): FINN's
-    stream names (in0_V, out0_V, out1_V) as AXI streams, no block control, as FINN's layers."""
-    ports = [f"hls::stream<{t}> &{n}" for t, n in zip(src.streams, ("in0_V", "out0_V", "out1_V"))]
-    names = [p.split("&")[1] for p in ports]
-    pragmas = "".join(f"#pragma HLS INTERFACE axis port={n}\n" for n in names)
-    return "\n".join([*INCLUDES, "", src.source(),
-                      f"void {top}({', '.join(ports)}) {{\n{pragmas}#pragma HLS INTERFACE ap_ctrl_none port=return\n"
-                      f"    {src.name}({', '.join(names)});\n}}\n"])
+    """One kernel as its own HLS top function `top` (a FINN node's `top_<node>.cpp`)."""
+    i = node_interface(src, top)
+    return "\n".join([*INCLUDES, "", src.source(), f"{i.signature} {{", *i.pragmas, f"    {i.call}", "}", ""])
 
 
 def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = None) -> str:

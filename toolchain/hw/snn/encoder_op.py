@@ -110,5 +110,5 @@ class ConstellationEncoder_hls(ConstellationEncoder, EventHLS):  # noqa: N801 - 
         attrs.update(EventHLS.get_nodeattr_types(self))
         return attrs
 
-    def layer_source(self, model) -> accel_csim.LayerSource:
-        return accel_csim.encoder_source(self.model_spec(model))
+    def layer_source(self, model=None) -> accel_csim.LayerSource:
+        return accel_csim.encoder_source(self.spec() if model is None else self.model_spec(model))

@@ -141,7 +141,8 @@ class EventHLS(HLSBackend):
     tables and memories with their storage pragmas, from `accel_csim`) as a top function with
     FINN's stream names, the kernel headers copied beside it, and FINN's ipgen tcl."""
 
-    def layer_source(self, model) -> accel_csim.LayerSource:
+    def layer_source(self, model=None) -> accel_csim.LayerSource:
+        """The kernel's glue; its tables and weights from `model`'s initializers (zeros without one)."""
         raise NotImplementedError
 
     def code_generation_ipgen(self, model, fpgapart, clk):
@@ -157,16 +158,34 @@ class EventHLS(HLSBackend):
         (out / f"hls_syn_{name}.tcl").write_text(
             _IPGEN_TCL.format(name=name, src=out, part=fpgapart, clk=clk, directives=directives))
 
-    # FINN's template-based code paths (its cppsim harness, its ipgen template) do not apply:
-    # code_generation_ipgen above writes the whole top, and the kernels are C-simulated as one
-    # accelerator (event_graph.csim), not node by node.
-    def _no_template(self, *args):
-        raise ToolchainError(f"{self.onnx_node.name}: FINN's template code generation and node-by-node cppsim do not "
-                             "apply to the event-driven ops (code_generation_ipgen writes top_<node>.cpp; "
-                             "event_graph.csim simulates the whole accelerator)")
+    # FINN's code_gen_dict hooks, for callers that assemble a top from them (code_generation_ipgen
+    # above writes the same text itself): the kernel headers, the typedef and tables, the
+    # top's signature, its interface pragmas and the kernel call.
+    def _interface(self) -> accel_csim.NodeInterface:
+        return accel_csim.node_interface(self.layer_source(), self.onnx_node.name)
 
-    code_generation_cppsim = compile_singlenode_code = _no_template
-    global_includes = defines = docompute = blackboxfunction = _no_template
+    def global_includes(self):
+        self.code_gen_dict["$GLOBALS$"] = list(accel_csim.INCLUDES)
+
+    def defines(self, var):
+        src = self.layer_source()
+        self.code_gen_dict["$DEFINES$"] = [src.typedef]
+
+    def blackboxfunction(self):
+        self.code_gen_dict["$BLACKBOXFUNCTION$"] = [self._interface().signature]
+
+    def pragmas(self):
+        self.code_gen_dict["$PRAGMAS$"] = self._interface().pragmas
+
+    def docompute(self):
+        self.code_gen_dict["$DOCOMPUTE$"] = [self._interface().call]
+
+    # the kernels are C-simulated as one accelerator (event_graph.csim), not node by node
+    def _no_cppsim(self, *args):
+        raise ToolchainError(f"{self.onnx_node.name}: FINN's node-by-node cppsim does not apply to the event-driven "
+                             "ops; event_graph.csim simulates the whole accelerator generated from the graph")
+
+    code_generation_cppsim = compile_singlenode_code = _no_cppsim
 
 
 def run_neurons(currents: np.ndarray, params: LIFParams, readout: bool) -> tuple[np.ndarray, np.ndarray]:

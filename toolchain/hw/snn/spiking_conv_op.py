@@ -121,6 +121,7 @@ class SpikingConv_hls(SpikingConv, EventHLS):  # noqa: N801 - FINN's <Op>_hls na
         attrs.update(EventHLS.get_nodeattr_types(self))
         return attrs
 
-    def layer_source(self, model) -> accel_csim.LayerSource:
+    def layer_source(self, model=None) -> accel_csim.LayerSource:
         i = self.attr("layer_index")
-        return accel_csim.conv_source(self.model_spec(model, f"conv{i - 1}"), i)
+        name = f"conv{i - 1}"
+        return accel_csim.conv_source(self.spec(name=name) if model is None else self.model_spec(model, name), i)

@@ -120,5 +120,6 @@ class SpikingDense_hls(SpikingDense, EventHLS):  # noqa: N801 - FINN's <Op>_hls 
         attrs.update(EventHLS.get_nodeattr_types(self))
         return attrs
 
-    def layer_source(self, model) -> accel_csim.LayerSource:
-        return accel_csim.dense_source(self.model_spec(model), self.attr("layer_index"))
+    def layer_source(self, model=None) -> accel_csim.LayerSource:
+        spec = self.spec() if model is None else self.model_spec(model)
+        return accel_csim.dense_source(spec, self.attr("layer_index"))
