@@ -88,6 +88,8 @@ def layer_rows(model, fpgapart: str) -> list[dict[str, Any]]:
             "FF": float(inst.ff_estimation(fpgapart)) if hasattr(inst, "ff_estimation") else None,
             "notes": [],
         }
+        if hasattr(inst, "get_bound_cycles"):  # data-dependent cycles (the SNN's event-driven ops): every input active
+            row["bound_cycles"] = int(inst.get_bound_cycles())
         gap = _lut_gap(inst)
         if gap is not None:
             row["notes"].append(gap.format(lut=int(row["LUT"])))
