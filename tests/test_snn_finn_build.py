@@ -1,7 +1,10 @@
 """The SNN hardware path end to end: `toolchain run --config build/snn-radioml/pipeline.yaml`
 (synthetic data -> SNN training -> evaluate -> QONNX export -> cost -> finn_build), shrunk to CI
-size, with the shipped build folder; and a build whose QONNX disagrees with its checkpoint fails
-and keeps nothing. Without Vivado the build stops after HW code generation (exit 0)."""
+size, with the shipped build folder (the event-driven kernels' HW ops); the same QONNX alone (no
+checkpoint) through the default build, and through the dense build folder
+build/snn-radioml-dense (FINN's MVAUs + LIF_hls); a build whose QONNX disagrees with its
+checkpoint, or that the kernels cannot map, fails and keeps nothing. Without Vivado the build
+stops after HW code generation (exit 0)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from toolchain.cli import main
 from toolchain.data.dataset import RadioMLDataset
 
 REPO = Path(__file__).parents[1]
+DENSE = REPO / "build" / "snn-radioml-dense"
 PIPELINE = REPO / "build" / "snn-radioml" / "pipeline.yaml"
 # The pipeline's network (2 x 16 filters 5x5, T = 16: the shipped folding applies) on an 8 x 8
 # plane, trained for two batches on a small file: what is checked is the flow, not accuracy.
@@ -40,25 +44,55 @@ def pipeline_run(finn_env, tmp_path_factory):
     return out, printed.getvalue()
 
 
-def test_pipeline_runs_every_stage_and_the_build_is_bit_exact(pipeline_run):
+def _build(onnx_file: Path, folder: Path, out: Path, checkpoint: Path | None = None) -> tuple[int, str]:
+    args = ["finn_build", str(onnx_file), "--build", str(folder), "--out", str(out), "--set", "finn.verify_inputs=1",
+            "--set", "finn.verify_synthetic=1"] + (["--checkpoint", str(checkpoint)] if checkpoint else [])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        rc = main(args)
+    return rc, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dense_run(pipeline_run, tmp_path_factory):
+    """The pipeline's QONNX and checkpoint through the dense build folder."""
+    out, _ = pipeline_run
+    dense = tmp_path_factory.mktemp("dense")
+    rc, printed = _build(out / "model_export.onnx", DENSE, dense, out / "initial_model.pth")
+    assert rc == 0
+    return dense, printed
+
+
+def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit_exact(pipeline_run):
     out, printed = pipeline_run
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"data", "train_initial", "evaluate", "export_onnx", "export_inference_cost", "finn_build"} <= \
         set(manifest["stages"])
     report = json.loads((out / "finn_output" / "finn_report.json").read_text())
     check = report["verification"]
-    assert check["passed"] and check["time_steps"] == 16
-    assert check["mismatches"] == {"pytorch": 0, "lowered": 0, "hw": 0}
-    csim = check["csim"]
-    assert csim["ran"] and csim["mismatches"] == 0 and len(csim["layers"]) == 3 and csim["values"] > 0
-    assert "C simulation of 3 LIF kernels" in printed
-    # the whole event-driven accelerator of the same checkpoint, C-simulated on the run's test split
+    assert check["passed"] and check["event_driven"] and check["time_steps"] == 16
+    # PyTorch is the reference; the QONNX, FINN's Python execution of the HW graph and the C
+    # simulation generated from it give the same class and final membranes on every frame
+    assert check["mismatches"] == {"qonnx": 0, "hw": 0, "csim": 0} and check["inputs"] == 3
+    assert check["csim"]["bad_frames"] == 0 and not any(check["csim"]["cycle_formula_mismatches"].values())
+    assert "verification passed: 3 I/Q frames" in printed
+    # the report's layers are the kernels' ops, their cycles per frame, with no DSP
+    assert [(r["layer"], r["op_type"]) for r in report["layers"]] == [
+        ("input.encoder", "ConstellationEncoder_hls"), ("conv0.spiking_conv", "SpikingConv_hls"),
+        ("conv1.spiking_conv", "SpikingConv_hls"), ("dense0.spiking_dense", "SpikingDense_hls")]
+    totals = report["totals"]
+    assert "time_steps" not in totals and totals["cycles_per_frame"] == max(r["cycles"] for r in report["layers"])
+    assert totals["resources"]["DSP"]["estimate"] == 0 and totals["resources"]["LUT"]["complete"]
+    # each kernel's cycles: measured activity on the verification frames, within the guaranteed bound
     ev = report["event_driven"]
+    assert ev["mapped"] and ev["passed"]
+    for row in report["layers"][1:]:
+        assert row["cycles"] <= row["bound_cycles"] == ev["bound_per_kernel"][row["layer"].split(".")[0]]
+    assert report["layers"][0]["cycles"] == 1024 + 1  # the encoder: a sample per cycle, the FRAME word
+    # the cycle distribution and FIFO depths: over the run's data file's whole test split
     split = RadioMLDataset.splits(out / "synthetic.h5", require_train=False)["test"]
-    assert ev["mapped"] and ev["passed"] and ev["frames"] == len(split) > 2
+    assert ev["frames"] == ev["check"]["frames"] == len(split) > 3
     assert ev["frames_source"] == {"file": str(out / "synthetic.h5"), "split": "test", "frames_in_split": len(split)}
-    assert ev["check"]["frames"] == len(split)
-    assert check["accelerator_csim"]["check"]["class_mismatches"] == 0
     assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
     assert set(ev["fifo_depths"]) == {"encoder->conv0", "conv0->conv1", "conv1->dense0"}
     assert ev["resources"]["dsp"] == 0 and ev["resources"]["lut"] > 0
@@ -67,8 +101,63 @@ def test_pipeline_runs_every_stage_and_the_build_is_bit_exact(pipeline_run):
     assert (out / "finn_output" / "event_driven.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):
+def test_the_default_build_writes_each_kernels_hls_project(pipeline_run):
     out, _ = pipeline_run
+    from toolchain.hw.snn.csim import ap_types_dir
+
+    tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_*/top_*.cpp"))
+    assert [t.name.split("_hls")[0] for t in tops] == ["top_ConstellationEncoder", "top_SpikingConv",
+                                                      "top_SpikingConv", "top_SpikingDense"]
+    for top in tops:
+        assert (top.parent / "spiking_conv.hpp").is_file() and list(top.parent.glob("hls_syn_*.tcl"))
+        res = subprocess.run(["g++", "-std=c++14", "-fsyntax-only", f"-I{ap_types_dir()}", f"-I{top.parent}",
+                              str(top)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[:2000]
+
+
+def test_the_default_build_from_the_qonnx_alone_checks_against_the_qonnx(pipeline_run, tmp_path):
+    out, _ = pipeline_run
+    rc, printed = _build(out / "model_export.onnx", REPO / "build" / "snn-radioml", tmp_path)
+    assert rc == 0, printed
+    check = json.loads((tmp_path / "finn_output" / "finn_report.json").read_text())["verification"]
+    assert check["passed"] and check["reference"].startswith("qonnx execution")
+    assert check["mismatches"] == {"hw": 0, "csim": 0}
+
+
+def test_a_qonnx_the_kernels_cannot_map_is_a_one_line_error_and_nothing_is_built(pipeline_run, tmp_path, capsys):
+    from checks import assert_one_line_error
+
+    out, _ = pipeline_run
+    model = onnx.load(str(out / "model_export.onnx"))
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    next(a for a in conv.attribute if a.name == "strides").ints[:] = [2, 2]
+    bad = tmp_path / "strided.onnx"
+    onnx.save(model, str(bad))
+    rc = main(["finn_build", str(bad), "--build", str(REPO / "build" / "snn-radioml"), "--out", str(tmp_path / "b")])
+    assert_one_line_error(rc, capsys.readouterr().err, "strided.onnx", "cannot map layer conv0", "stride-1")
+    assert not (tmp_path / "b" / "finn_output").exists()
+
+
+def test_the_dense_build_folder_is_bit_exact(dense_run):
+    out, printed = dense_run
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    check = report["verification"]
+    assert check["passed"] and check["time_steps"] == 16
+    assert check["mismatches"] == {"pytorch": 0, "lowered": 0, "hw": 0}
+    csim = check["csim"]
+    assert csim["ran"] and csim["mismatches"] == 0 and len(csim["layers"]) == 3 and csim["values"] > 0
+    assert "C simulation of 3 LIF kernels" in printed
+    # the whole event-driven accelerator of the same checkpoint: no data file given, so the I/Q frames
+    ev = report["event_driven"]
+    assert ev["mapped"] and ev["passed"] and ev["frames"] == 2
+    assert ev["frames_source"]["kind"].startswith("verification frames")
+    assert check["accelerator_csim"]["check"]["class_mismatches"] == 0
+    assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
+    assert "event-driven accelerator C-simulated bit exact on 2 frames" in printed
+
+
+def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(dense_run):
+    out, _ = dense_run
     report = json.loads((out / "finn_output" / "finn_report.json").read_text())
     rows = {r["layer"]: r for r in report["layers"]}
     assert [r["op_type"] for r in report["layers"] if r["layer"].endswith(".lif")] == ["LIF_hls"] * 3
@@ -86,8 +175,8 @@ def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(pipeline_run):
     assert types == [b"BINARY", b"BINARY"]
 
 
-def test_spike_mvaus_are_their_own_op_and_get_their_weight_memory(pipeline_run):
-    out, _ = pipeline_run
+def test_spike_mvaus_are_their_own_op_and_get_their_weight_memory(dense_run):
+    out, _ = dense_run
     report = json.loads((out / "finn_output" / "finn_report.json").read_text())
     ops = {r["layer"]: r["op_type"] for r in report["layers"] if r["layer"].endswith(".mvau")}
     assert ops == {"conv0.mvau": "MVAU_hls", "conv1.mvau": "MVAU_spike_hls", "dense0.mvau": "MVAU_spike_hls"}
@@ -100,8 +189,8 @@ def test_spike_mvaus_are_their_own_op_and_get_their_weight_memory(pipeline_run):
     assert spike_tops and all("Slice<ap_uint<1>>" in t.read_text() for t in spike_tops)
 
 
-def test_generated_lif_code_compiles(pipeline_run):
-    out, _ = pipeline_run
+def test_generated_lif_code_compiles(dense_run):
+    out, _ = dense_run
     from toolchain.hw.snn.csim import ap_types_dir
 
     tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_LIF_hls_*/top_LIF_hls_*.cpp"))
@@ -133,11 +222,9 @@ def test_a_qonnx_model_that_disagrees_with_its_checkpoint_fails_and_keeps_nothin
             attr.i += 1
     bad = tmp_path / "bad.onnx"
     onnx.save(model, str(bad))
-    args = ["finn_build", str(bad), "--build", str(REPO / "build" / "snn-radioml"), "--out", str(tmp_path / "b"),
-            "--checkpoint", str(out / "initial_model.pth"), "--set", "finn.verify_inputs=1",
-            "--set", "finn.verify_synthetic=1"]
-    assert main(args) == 1
-    assert not (tmp_path / "b" / "finn_output").exists()
+    for folder in (REPO / "build" / "snn-radioml", DENSE):  # both builds check the QONNX against PyTorch
+        assert _build(bad, folder, tmp_path / folder.name, out / "initial_model.pth")[0] == 1
+        assert not (tmp_path / folder.name / "finn_output").exists()
 
 
 def test_evaluating_the_snn_qonnx_points_to_the_checkpoint(pipeline_run, tmp_path, capsys):

@@ -121,7 +121,40 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     prepare_finn(out / CODE_DIR)
     verification: dict = {}
     event_driven: dict = {}
-    if snn:
+    event = snn and any(name == "step_snn_event_driven" for name, _ in steps)
+
+    def measure_event_driven() -> None:
+        """The data file's test split (else the verification's I/Q frames) through the whole
+        event-driven accelerator of the checkpoint: cycles, FIFO depths, bit exact or nothing kept."""
+        from ..hw.snn import accel_report
+
+        event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data), out / CODE_DIR / "accel_csim",
+                                                  cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
+                                                  figure=out / EVENT_DRIVEN_PLOT))
+        verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
+                                            if k in event_driven}
+        if event_driven["mapped"] and not event_driven["passed"]:
+            raise ToolchainError(f"{accel_report.summary_line(event_driven)}; nothing was kept")
+    if event:  # the default SNN build: the event-driven kernels' HW graph takes int I/Q codes
+        import numpy as np
+
+        from ..hw.snn import event_verify
+        from ..hw.snn.steps import IQ_CODES_FILE
+
+        codes, kinds = event_verify.make_codes(onnx_file, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
+                                               cfg.finn.verify_inputs, cfg.finn.seed)
+        (out / "verification_output").mkdir(parents=True, exist_ok=True)
+        # step_snn_event_driven measures each kernel's activity on the I/Q frames (not on the random codes)
+        np.save(out / "verification_output" / IQ_CODES_FILE, codes[[k != "random codes" for k in kinds]])
+        npy = None
+
+        def check(outcome) -> None:
+            verification.update(event_verify.verify(onnx_file, outcome.hw_model, codes, kinds, checkpoint,
+                                                    out / CODE_DIR / "accel_csim"))
+            if not verification["passed"]:
+                raise ToolchainError(f"{event_verify.summary_line(verification)}; nothing was kept")
+            measure_event_driven()
+    elif snn:
         from ..hw.snn import verify as snn_ver
 
         inputs, kinds = snn_ver.make_inputs(onnx_file, checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
@@ -129,22 +162,11 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         npy = None  # FINN's own cppsim needs finn-hlslib; the LIF kernels are C-simulated with g++ instead
 
         def check(outcome) -> None:
-            from ..hw.snn import accel_report
-
             verification.update(snn_ver.verify(onnx_file, outcome.intermediate("step_snn_lower"), outcome.hw_model,
                                                inputs, kinds, checkpoint, out / CODE_DIR / "lif_csim"))
             if not verification["passed"]:
                 raise ToolchainError(f"{snn_ver.summary_line(verification)}; nothing was kept")
-            # the data file's test split (else the same I/Q frames, before encoding) through the
-            # whole event-driven accelerator
-            event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data),
-                                                      out / CODE_DIR / "accel_csim", cfg.finn.verify_inputs,
-                                                      cfg.finn.verify_synthetic, cfg.finn.seed,
-                                                      figure=out / EVENT_DRIVEN_PLOT))
-            verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
-                                                if k in event_driven}
-            if event_driven["mapped"] and not event_driven["passed"]:
-                raise ToolchainError(f"{accel_report.summary_line(event_driven)}; nothing was kept")
+            measure_event_driven()
     else:
         from ..hw.finn import verify as ver
 
@@ -163,7 +185,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     outcome = run_build(onnx_file, dataflow_config(plan, out, npy), steps, skipped, check)
     model = ModelWrapper(str(outcome.hw_model))
     rows = rep.layer_rows(model, plan.board.part)
-    steps_per_frame = shape[0] if snn else 1
+    steps_per_frame = shape[0] if snn and not event else 1  # the event-driven graph's cycles are per frame
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
@@ -175,7 +197,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         "layers": rows,
         "totals": rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources),
                              steps_per_frame),
-        "notes": rep.NOTES + (rep.SNN_NOTES if snn else []),
+        "notes": rep.NOTES + (rep.EVENT_NOTES if event else rep.SNN_NOTES if snn else []),
         "code": _code_summary(model, out),
         "verification": verification,
         "measured": _measured(out),
@@ -378,7 +400,9 @@ def _measured(out: Path) -> dict:
 def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
     from ..hw.finn.report import folding_line, summary_line
 
-    if "time_steps" in report["verification"]:
+    if report["verification"].get("event_driven"):
+        from ..hw.snn.event_verify import summary_line as verification_line
+    elif "time_steps" in report["verification"]:
         from ..hw.snn.verify import summary_line as verification_line
     else:
         from ..hw.finn.verify import summary_line as verification_line
@@ -391,8 +415,12 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
         print(f"finn_build: {accel_line(report['event_driven'])}")
     skipped = report["steps"]["skipped"]
     if skipped:
-        which = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"
-        print(f"finn_build: {', '.join(missing)} not found on PATH: skipped {', '.join(skipped)} and the C++ "
-              f"simulation of {which}; estimates, HLS/RTL code and finn_report.json are in {out}")
+        if report["verification"].get("event_driven"):
+            what = "Vitis HLS synthesis of the kernels (their g++ C simulation ran)"
+        else:
+            layers = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"
+            what = f"the C++ simulation of {layers}"
+        print(f"finn_build: {', '.join(missing)} not found on PATH: skipped {', '.join(skipped)} and {what}; "
+              f"estimates, HLS/RTL code and finn_report.json are in {out}")
     else:
         print(f"finn_build: all {len(report['steps']['ran'])} steps ran; outputs in {out}")

@@ -35,7 +35,7 @@ class Option:
 
     @property
     def parallelism(self) -> int:
-        return math.prod(v for attrs in self.attrs.values() for a, v in attrs.items() if a in ("PE", "SIMD"))
+        return math.prod(v for attrs in self.attrs.values() for a, v in attrs.items() if a in ("PE", "SIMD", "sp"))
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _evaluate(insts: list, configs: list[dict[str, Any]], part: str) -> Optional
 
 
 def _folding_attrs(inst) -> tuple[Any, dict[str, Any]]:
-    names = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "depth_trigger_bram", "depth_trigger_uram")
+    names = ("PE", "SIMD", "sp", "parallel_window", "ram_style", "resType", "depth_trigger_bram", "depth_trigger_uram")
     return inst, {a: inst.get_nodeattr(a) for a in names if a in inst.get_nodeattr_types()}
 
 

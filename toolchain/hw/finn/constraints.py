@@ -17,7 +17,8 @@ import numpy as np
 # Attribute -> the dimension it must divide.
 FOLD_DIMS = {"MVAU": {"SIMD": "MW", "PE": "MH"}, "VVAU": {"PE": "Channels"}, "Thresholding": {"PE": "NumChannels"},
              "ConvolutionInputGenerator": {"SIMD": "IFMChannels"}, "FMPadding": {"SIMD": "NumChannels"},
-             "Pool": {"PE": "Channels"}, "LabelSelect": {"PE": "Labels"}, "LIF": {"PE": "NumChannels"}}
+             "Pool": {"PE": "Channels"}, "LabelSelect": {"PE": "Labels"}, "LIF": {"PE": "NumChannels"},
+             "SpikingConv": {"sp": "width"}}  # the event-driven conv's positions swept per cycle
 
 
 def generic_op(op_type: str) -> str:
@@ -62,6 +63,11 @@ def violation(inst) -> Optional[tuple[str, str]]:
         return "ram_style", "ultra (URAM weights) needs runtime_writeable_weights=1 (FINN, outside Versal)"
     if inst.onnx_node.op_type == "MVAU_rtl" and inst.get_nodeattr("resType") == "lut":
         return "resType", "the RTL MVAU multiplies in DSPs only (use the HLS MVAU for LUT multipliers)"
+    if op == "SpikingConv":
+        from ..snn.accelerator import MAX_WORD_BITS
+
+        if inst.get_nodeattr("sp") * inst.get_nodeattr("cout") + 32 > MAX_WORD_BITS:
+            return "sp", f"SP x {inst.get_nodeattr('cout')} filters + 32 must fit an event word of {MAX_WORD_BITS} bits"
     if inst.onnx_node.op_type.endswith("_hls"):
         return _stream_width(inst)
     return None

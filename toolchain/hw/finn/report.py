@@ -43,6 +43,15 @@ SNN_NOTES = [
 ]
 
 
+EVENT_NOTES = [
+    "SNN (event-driven): the graph is one frame; each kernel's cycles are the median over the build's "
+    "verification frames of its measured event-loop iterations plus its sweeps (node attribute exp_event_cycles; "
+    "the guaranteed bound with every input active is in event_driven.bound_per_kernel).",
+    "SNN (event-driven): LUT, FF and BRAM of the kernels are the toolchain's analytic formulas "
+    "(toolchain/hw/snn/resources.py, docs/snn_hardware.md), not fitted to synthesis results.",
+]
+
+
 def _lut_gap(inst) -> Optional[str]:
     from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
@@ -79,6 +88,8 @@ def layer_rows(model, fpgapart: str) -> list[dict[str, Any]]:
             "FF": float(inst.ff_estimation(fpgapart)) if hasattr(inst, "ff_estimation") else None,
             "notes": [],
         }
+        if hasattr(inst, "get_bound_cycles"):  # data-dependent cycles (the SNN's event-driven ops): every input active
+            row["bound_cycles"] = int(inst.get_bound_cycles())
         gap = _lut_gap(inst)
         if gap is not None:
             row["notes"].append(gap.format(lut=int(row["LUT"])))

@@ -210,7 +210,15 @@ def step_fold_by_structure(model: ModelWrapper, cfg, fold: Optional[FoldSettings
             model = model.transform(ApplyStructuralConfig(fold.spec, fold.file))
             info.update(current_folding(model, fold.part, fold.board, fold.clock_ns, fold.budget),
                         mode="hand folding file over the automatic one")
-    attrs = ["PE", "SIMD", "parallel_window", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
+    from ..snn.event_graph import is_event_graph
+
+    if is_event_graph(model):  # a conv's SP sets the next kernel's input word, hence its activity
+        from ..snn.event_graph import restream
+        from ..snn.steps import measure_activity
+
+        restream(model)
+        measure_activity(model, cfg.output_dir)
+    attrs = ["PE", "SIMD", "sp", "parallel_window", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
              "runtime_writeable_weights", "depth_trigger_uram", "depth_trigger_bram"]
     report = Path(cfg.output_dir) / "report"
     report.mkdir(parents=True, exist_ok=True)

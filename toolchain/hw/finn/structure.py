@@ -26,12 +26,13 @@ from qonnx.transformation.base import Transformation
 from ...errors import ConfigError
 from .constraints import generic_op, violation
 
-COMPUTE = ("MVAU", "VVAU")
+COMPUTE = ("MVAU", "VVAU", "SpikingConv", "SpikingDense")  # the last two: the SNN's event-driven kernels
 FEEDERS = {"FMPadding": "pad", "ConvolutionInputGenerator": "swg"}
 ROLES = {"MVAU": "mvau", "VVAU": "vvau", "Thresholding": "thresholds", "Pool": "pool", "StreamingMaxPool": "pool",
          "LabelSelect": "label_select", "ElementwiseAdd": "add", "ElementwiseMul": "mul",
          "ChannelwiseOp": "channelwise", "FMPadding": "pad", "StreamingDataWidthConverter": "dwc",
-         "StreamingFIFO": "fifo", "Requant": "requant", "LIF": "lif"}
+         "StreamingFIFO": "fifo", "Requant": "requant", "LIF": "lif",
+         "ConstellationEncoder": "encoder", "SpikingConv": "spiking_conv", "SpikingDense": "spiking_dense"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def places(model: ModelWrapper) -> dict[str, Place]:
     for i, node in enumerate(nodes):
         if generic_op(node.op_type) in COMPUTE:
             conv = any(idx == i and role == "swg" for idx, role in feeders.values())
-            kind = "conv" if conv or generic_op(node.op_type) == "VVAU" else "dense"
+            kind = "conv" if conv or generic_op(node.op_type) in ("VVAU", "SpikingConv") else "dense"
             layer_of[i] = f"{kind}{counts[kind]}"
             counts[kind] += 1
 

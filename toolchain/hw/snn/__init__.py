@@ -1,6 +1,9 @@
 """The SNN hardware path: the LIF kernel (`lif.hpp`), its g++ C simulation (`csim`), the FINN
 HW op `LIF` / `LIF_hls` (`lif_op`, `lif_hls`), the spike-input MVAU `MVAU_spike_hls`
-(`spike_mvau`) and the QONNX -> FINN rewrite (`infer_lif`).
+(`spike_mvau`) and the QONNX -> FINN rewrite (`infer_lif`) of the dense build; the
+event-driven kernels' HW ops `ConstellationEncoder`, `SpikingConv`, `SpikingDense` (and their
+`_hls` backends: `encoder_op`, `spiking_conv_op`, `spiking_dense_op`) and their graph
+(`event_graph`) of the default build.
 See docs/snn_hardware.md.
 
 Importing this package registers these FINN ops with qonnx's op registry: FINN finds HW ops
@@ -16,13 +19,19 @@ from __future__ import annotations
 def register_finn_ops() -> None:
     from qonnx.custom_op.registry import add_op_to_domain
 
+    from .encoder_op import ConstellationEncoder, ConstellationEncoder_hls
     from .lif_hls import HLS_DOMAIN, LIF_hls
     from .lif_op import LIF
     from .spike_mvau import MVAU_spike_hls
+    from .spiking_conv_op import SpikingConv, SpikingConv_hls
+    from .spiking_dense_op import SpikingDense, SpikingDense_hls
 
-    add_op_to_domain("finn.custom_op.fpgadataflow", LIF)
-    add_op_to_domain(HLS_DOMAIN, LIF_hls)
-    add_op_to_domain(HLS_DOMAIN, MVAU_spike_hls)
+    hw = (LIF, ConstellationEncoder, SpikingConv, SpikingDense)
+    hls = (LIF_hls, MVAU_spike_hls, ConstellationEncoder_hls, SpikingConv_hls, SpikingDense_hls)
+    for op in hw:
+        add_op_to_domain("finn.custom_op.fpgadataflow", op)
+    for op in hls:
+        add_op_to_domain(HLS_DOMAIN, op)
     # FINN's own helpers look HW ops up in these module dicts, not in the registry:
     # despecialize_model (Python execution of a specialised graph) and SpecializeLayers.
     # Only names of ours are added; FINN's own entries stay as they are.
@@ -30,10 +39,11 @@ def register_finn_ops() -> None:
     from finn.custom_op.fpgadataflow.hls import custom_op as hls_ops
     from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 
-    hw_ops.setdefault("LIF", LIF)
+    for op in hw:
+        hw_ops.setdefault(op.__name__, op)
     hw_ops.setdefault("MVAU_spike", MVAU)  # the spike MVAU's abstraction: FINN's MVAU
-    hls_ops.setdefault("LIF_hls", LIF_hls)
-    hls_ops.setdefault("MVAU_spike_hls", MVAU_spike_hls)
+    for op in hls:
+        hls_ops.setdefault(op.__name__, op)
 
 
 try:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ToolchainError
-from .accelerator import AcceleratorSpec, ConvSpec
+from .accelerator import AcceleratorSpec, ConvSpec, DenseSpec, EncoderSpec
 from .csim import compile_cached
 from .resources import fifo_storage, stream_widths
 
@@ -29,6 +29,7 @@ HEADERS = ("lif.hpp", "spike_stream.hpp", "constellation_encoder.hpp", "spiking_
 # -O2: unlike the LIF harness, this one runs millions of ap_int adds (compile ~6 s, runs much faster)
 CXX_FLAGS = ("-O2", "-std=c++14", "-Wno-unused-variable")
 STORAGE = {"distributed": "lutram", "block": "bram", "ultra": "uram"}
+INCLUDES = ('#include "constellation_encoder.hpp"', '#include "spiking_conv.hpp"', '#include "spiking_dense.hpp"')
 TOP = "snn_accelerator"
 
 
@@ -49,63 +50,121 @@ def _conv_type(c: ConvSpec, layer: int) -> str:
             f"{_b(p.reset == 'zero')}, {p.refractory}, {layer}>")
 
 
-def _storage(var: str, style: str) -> str:
+def _storage(var: str, style: str, rom: bool = False) -> str:
     if style not in STORAGE:
         raise ToolchainError(f"ram_style: expected one of {', '.join(STORAGE)}, got {style!r}")
-    return f"#pragma HLS BIND_STORAGE variable={var} type=ram_t2p impl={STORAGE[style]}\n"
+    kind = "rom_2p" if rom else "ram_t2p"  # the readout's weights: a ROM read through two ports (EPC 2)
+    return f"#pragma HLS BIND_STORAGE variable={var} type={kind} impl={STORAGE[style]}\n"
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """One kernel's C++ glue: its template typedef, its constant tables, and a wrapper function
+    `<name>(in, out...)` declaring its memories with their storage pragmas."""
+
+    name: str
+    typedef: str
+    tables: str
+    wrapper: str
+    streams: tuple[str, ...]  # word types: the input, then each output
+
+    def source(self) -> str:
+        return "\n".join([self.typedef, "", self.tables, self.wrapper])
+
+
+def encoder_source(e: EncoderSpec) -> LayerSource:
+    return LayerSource(
+        "encoder",
+        f"typedef constellation_encoder<{e.input_bits}, {e.resolution}, {e.group}, {e.frame}, {_b(e.binary)}, 0> "
+        "encoder_t;",
+        _array("ibin", "encoder_t::bin_t", e.ibin) + _array("qbin", "encoder_t::bin_t", e.qbin),
+        "static void encoder(hls::stream<encoder_t::in_t> &in, hls::stream<encoder_t::out_word::type> &out) {\n"
+        "    encoder_t::run(in, out, ibin, qbin);\n}\n",
+        ("encoder_t::in_t", "encoder_t::out_word::type"))
+
+
+def conv_source(c: ConvSpec, layer: int) -> LayerSource:
+    t = f"{c.name}_t"
+    wrapper = (
+        f"static void {c.name}(hls::stream<{t}::in_word::type> &in, hls::stream<{t}::out_word::type> &out) {{\n"
+        f"    // accumulators: K x K banks (by output row and column), CO per word\n"
+        f"    static {t}::acc_mem acc;\n"
+        f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=1\n"
+        f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=2\n"
+        f"#pragma HLS ARRAY_RESHAPE variable=acc complete dim=4\n"
+        + _storage("acc", c.ram_style) +
+        f"    // membranes (and refractory counters): SP banks, CO per word\n"
+        f"    static {t}::v_mem vmem;\n"
+        f"    static {t}::r_mem rmem;\n"
+        f"#pragma HLS ARRAY_PARTITION variable=vmem complete dim=1\n"
+        f"#pragma HLS ARRAY_RESHAPE variable=vmem complete dim=3\n"
+        f"#pragma HLS ARRAY_PARTITION variable=rmem complete dim=1\n"
+        f"#pragma HLS ARRAY_RESHAPE variable=rmem complete dim=3\n"
+        + _storage("vmem", c.state_ram_style) +
+        f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=1\n"
+        f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=2\n"
+        f"#pragma HLS ARRAY_RESHAPE variable={c.name}_w complete dim=6\n"
+        f"    {t}::run(in, out, {c.name}_w, acc, vmem, rmem);\n}}\n")
+    return LayerSource(c.name, f"typedef {_conv_type(c, layer)} {t};",
+                       _array(f"{c.name}_w", f"{t}::w_t", c.bank_weights()), wrapper,
+                       (f"{t}::in_word::type", f"{t}::out_word::type"))
+
+
+def dense_source(d: DenseSpec, layer: int) -> LayerSource:
+    p = d.params
+    t = f"{d.name}_t"
+    typedef = (f"typedef spiking_dense<{d.positions}, {d.cin}, {d.in_lanes}, {d.outputs}, {d.weight_bits}, "
+               f"{d.acc_bits}, {p.state_bits}, {p.leak_shift}, {p.threshold}, {_b(p.reset == 'zero')}, "
+               f"{p.refractory}, {_b(d.membrane)}, {d.events_per_cycle}, {layer}> {t};")
+    wrapper = (f"static void {d.name}(hls::stream<{t}::in_word::type> &in, "
+               f"hls::stream<{t}::class_t> &cls, hls::stream<{t}::membranes_t> &mem) {{\n"
+               + _storage(f"{d.name}_w", d.rom_style, rom=True) +
+               f"    {t}::run(in, cls, mem, {d.name}_w);\n}}\n")
+    return LayerSource(d.name, typedef, _array(f"{d.name}_w", f"{t}::w_t", d.weights), wrapper,
+                       (f"{t}::in_word::type", f"{t}::class_t", f"{t}::membranes_t"))
+
+
+def layer_sources(spec: AcceleratorSpec) -> list[LayerSource]:
+    """The glue of every kernel, in stream order (encoder, convs, readout)."""
+    return [encoder_source(spec.encoder), *(conv_source(c, i + 1) for i, c in enumerate(spec.convs)),
+            dense_source(spec.dense, len(spec.convs) + 1)]
+
+
+@dataclass(frozen=True)
+class NodeInterface:
+    """A kernel as its own HLS top function: FINN's stream names (in0_V, out0_V, out1_V) as AXI
+    streams and no block control, as FINN's layers."""
+
+    signature: str
+    pragmas: list[str]
+    call: str
+
+
+def node_interface(src: LayerSource, top: str) -> NodeInterface:
+    names = ("in0_V", "out0_V", "out1_V")[:len(src.streams)]
+    ports = ", ".join(f"hls::stream<{t}> &{n}" for t, n in zip(src.streams, names))
+    pragmas = [f"#pragma HLS INTERFACE axis port={n}" for n in names] + ["#pragma HLS INTERFACE ap_ctrl_none port=return"]
+    return NodeInterface(f"void {top}({ports})", pragmas, f"{src.name}({', '.join(names)});")
+
+
+def render_node_top(src: LayerSource, top: str) -> str:
+    """One kernel as its own HLS top function `top` (a FINN node's `top_<node>.cpp`)."""
+    i = node_interface(src, top)
+    return "\n".join([*INCLUDES, "", src.source(), f"{i.signature} {{", *i.pragmas, f"    {i.call}", "}", ""])
 
 
 def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = None) -> str:
     """The top translation unit: parameters, per-layer wrappers and the dataflow top.
     `fifo_depths`: the depth of each kernel's output FIFO by kernel name (default 2), stored
     as `resources.fifo_storage` says (SRLs, or block RAM where that saves LUTs)."""
-    e, d = spec.encoder, spec.dense
+    d = spec.dense
     fifo_depths = fifo_depths or {}
-    src = ['#include "constellation_encoder.hpp"', '#include "spiking_conv.hpp"', '#include "spiking_dense.hpp"', ""]
-    src.append(f"typedef constellation_encoder<{e.input_bits}, {e.resolution}, {e.group}, {e.frame}, "
-               f"{_b(e.binary)}, 0> encoder_t;")
-    for i, c in enumerate(spec.convs):
-        src.append(f"typedef {_conv_type(c, i + 1)} {c.name}_t;")
-    p = d.params
-    src.append(f"typedef spiking_dense<{d.positions}, {d.cin}, {d.in_lanes}, {d.outputs}, {d.weight_bits}, "
-               f"{d.acc_bits}, {p.state_bits}, {p.leak_shift}, {p.threshold}, {_b(p.reset == 'zero')}, "
-               f"{p.refractory}, {_b(d.membrane)}, {d.events_per_cycle}, {len(spec.convs) + 1}> {d.name}_t;")
-    src.append("")
-    src.append(_array("ibin", "encoder_t::bin_t", e.ibin) + _array("qbin", "encoder_t::bin_t", e.qbin))
-    for c in spec.convs:
-        src.append(_array(f"{c.name}_w", f"{c.name}_t::w_t", c.bank_weights()))
-    src.append(_array(f"{d.name}_w", f"{d.name}_t::w_t", d.weights))
-
-    src.append("static void encoder(hls::stream<encoder_t::in_t> &in, hls::stream<encoder_t::out_word::type> &out) {\n"
-               "    encoder_t::run(in, out, ibin, qbin);\n}\n")
-    for c in spec.convs:
-        t = f"{c.name}_t"
-        src.append(
-            f"static void {c.name}(hls::stream<{t}::in_word::type> &in, hls::stream<{t}::out_word::type> &out) {{\n"
-            f"    // accumulators: K x K banks (by output row and column), CO per word\n"
-            f"    static {t}::acc_mem acc;\n"
-            f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=1\n"
-            f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=2\n"
-            f"#pragma HLS ARRAY_RESHAPE variable=acc complete dim=4\n"
-            + _storage("acc", c.ram_style) +
-            f"    // membranes (and refractory counters): SP banks, CO per word\n"
-            f"    static {t}::v_mem vmem;\n"
-            f"    static {t}::r_mem rmem;\n"
-            f"#pragma HLS ARRAY_PARTITION variable=vmem complete dim=1\n"
-            f"#pragma HLS ARRAY_RESHAPE variable=vmem complete dim=3\n"
-            f"#pragma HLS ARRAY_PARTITION variable=rmem complete dim=1\n"
-            f"#pragma HLS ARRAY_RESHAPE variable=rmem complete dim=3\n"
-            + _storage("vmem", c.state_ram_style) +
-            f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=1\n"
-            f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=2\n"
-            f"#pragma HLS ARRAY_RESHAPE variable={c.name}_w complete dim=6\n"
-            f"    {t}::run(in, out, {c.name}_w, acc, vmem, rmem);\n}}\n")
-    src.append(f"static void {d.name}(hls::stream<{d.name}_t::in_word::type> &in, "
-               f"hls::stream<{d.name}_t::class_t> &cls, hls::stream<{d.name}_t::membranes_t> &mem) {{\n"
-               f"    {d.name}_t::run(in, cls, mem, {d.name}_w);\n}}\n")
-
-    names = ["encoder"] + [c.name for c in spec.convs]
-    types = ["encoder_t::out_word::type"] + [f"{c.name}_t::out_word::type" for c in spec.convs]
+    layers = layer_sources(spec)
+    src = [*INCLUDES, ""]
+    src += [s.typedef for s in layers] + [""]
+    src += [s.tables for s in layers] + [s.wrapper for s in layers]
+    names = [s.name for s in layers[:-1]]
+    types = [s.streams[1] for s in layers[:-1]]
     src.append(f"void {TOP}(hls::stream<encoder_t::in_t> &iq, hls::stream<{d.name}_t::class_t> &cls,\n"
                f"        hls::stream<{d.name}_t::membranes_t> &membranes) {{\n"
                "#pragma HLS INTERFACE axis port=iq\n#pragma HLS INTERFACE axis port=cls\n"

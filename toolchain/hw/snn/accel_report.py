@@ -4,8 +4,8 @@ accelerator C-simulated on a file's test split (or, without a data file, on the 
 verification frames) as int I/Q codes and checked bit exact against the PyTorch model
 (`accel_verify`), its cycles per frame over those frames (median, p99, worst), the guaranteed
 bound, FIFO depths from the schedule model run on the same frames (`accel_fifo`) and the
-resource estimates (`resources`). The bitstream itself is still FINN's dense build: the
-kernels are not FINN HW ops yet (docs/snn_hardware.md).
+resource estimates (`resources`): the cycle distribution the default build's HW ops
+(`event_graph`) are measured by on a few frames, over a whole split (docs/snn_hardware.md).
 """
 
 from __future__ import annotations

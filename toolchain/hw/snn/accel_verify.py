@@ -62,16 +62,32 @@ def _first_in_step(cells: np.ndarray) -> np.ndarray:
 
 def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str, Any]:
     """The model on codes x scale: final readout membranes, readout values the class is taken
-    from, each layer's event-loop iterations per (frame, step), and the words of each kernel's
-    input for the FIFO model (`accel_fifo.schedules`)."""
+    from, each layer's spikes and event-loop iterations per (frame, step), and the words of each
+    kernel's input for the FIFO model (`accel_fifo.schedules`)."""
     from ...snn.encoders import encode
-    from .accel_fifo import conv_words
 
     x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
     with torch.no_grad():
         spikes_in = encode(model.config, x)
         v, counts, trace = model.run(spikes_in, record=True)
     readout = counts if counts is not None else v
+    spikes = [torch.stack(trace[i], 1).to(torch.int8).numpy() for i in range(len(spec.convs))]  # (n, T, C, H, W)
+    loops, words = event_words(spec, codes, spikes)
+    return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
+            "loops": loops, "words": words, "spikes": spikes}
+
+
+def event_loops(spec: AcceleratorSpec, codes: np.ndarray, spikes: list[np.ndarray]) -> list[np.ndarray]:
+    """Each kernel's event-loop iterations per (frame, step) (conv0, ..., the readout), from the
+    I/Q codes (conv0 takes a word per sample) and each conv's spikes (n, T, C, H, W)."""
+    return event_words(spec, codes, spikes)[0]
+
+
+def event_words(spec: AcceleratorSpec, codes: np.ndarray,
+                spikes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """`event_loops` and, per kernel after the encoder, the events of each word of its input."""
+    from .accel_fifo import conv_words
+
     e = spec.encoder
     n, steps = len(codes), spec.steps
     # conv0's input: one word per sample (no event when BINARY drops a repeat of its step's cell;
@@ -84,13 +100,11 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
     else:
         words = [np.ones((n, steps, e.group), np.int16)]
         loops = [np.full((n, steps), e.group)]
-    for i, c in enumerate(spec.convs):
-        s = torch.stack(trace[i], 1).to(torch.int8).numpy()  # (n, T, C, H, W)
+    for i, (c, s) in enumerate(zip(spec.convs, spikes)):
         epc = 1 if i + 1 < len(spec.convs) else spec.dense.events_per_cycle
         loops.append(word_iterations(s, c.sp, epc))
         words.append(conv_words(s, c.sp))
-    return {"membranes": v.long().numpy(), "classes": readout.argmax(1).numpy(), "readout": readout.long().numpy(),
-            "loops": loops, "words": words}
+    return loops, words
 
 
 def compare(spec: AcceleratorSpec, ref: dict[str, Any], hw: CsimResult) -> dict[str, Any]:

@@ -103,6 +103,13 @@ class DenseSpec:
     membrane: bool  # li_step + argmax of the membranes, or lif_step + argmax of the spike counts
     weights: np.ndarray  # (cin * positions, outputs) int64
     events_per_cycle: int = 2  # two weight rows a cycle through the ROM's two read ports
+    ram_style: str = "auto"  # the weight ROM; "auto": LUTs up to LUTRAM_MAX_DEPTH rows, else block RAM
+
+    @property
+    def rom_style(self) -> str:
+        if self.ram_style != "auto":
+            return self.ram_style
+        return "distributed" if self.cin * self.positions <= LUTRAM_MAX_DEPTH else "block"
 
 
 @dataclass(frozen=True)
@@ -144,12 +151,31 @@ def _bins(cfg, scale: float) -> tuple[np.ndarray, np.ndarray]:
     return ibin.astype(np.int64), qbin
 
 
+@dataclass(frozen=True)
+class LayerData:
+    """What the mapping needs of one LIF layer, from a PyTorch model or a QONNX graph."""
+
+    weights: np.ndarray  # int64: conv (co, ci, kh, kw) as torch's Conv2d; readout (outputs, cin * h * w)
+    params: LIFParams
+    readout: bool = False  # li_step (membrane readout) rather than lif_step
+
+
+def model_layers(model) -> list[LayerData]:
+    """The integer weights and neuron parameters of an `SNN` model's layers."""
+    return [LayerData(int_weight(layer.synapse).detach().round().long().numpy(), layer.params, bool(layer.readout))
+            for layer in model.layers]
+
+
 def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> AcceleratorSpec:
     """The accelerator for a (trained or initialised) `SNN` model; raises before any code exists.
     `sweep_positions` (SP), one for every conv or one per conv: default the smallest divisor of
     the plane width that sweeps a step within 2 x group cycles in conv0 and group cycles after
     (the estimates' best trade of LUTs for cycles on the shipped network, bench/RESULTS.md)."""
-    cfg = model.config
+    return map_layers(model.config, model_layers(model), sweep_positions)
+
+
+def map_layers(cfg, layers: Sequence[LayerData], sweep_positions: int | Sequence[int] | None = None) -> AcceleratorSpec:
+    """`map_model` on a model config (`ModelConfig`) and its layers' integer data."""
     if cfg.snn_encoder != "constellation":
         raise _cannot(f"model.snn_encoder={cfg.snn_encoder}",
                       "only the constellation encoder is built from int I/Q codes (the delta encoder is not)")
@@ -170,14 +196,16 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
     in_lanes, cin = 1, 1
     # conv0's input: at most `group` events per step, each adding one weight per reached neuron
     max_count = 1 if cfg.snn_binary else cfg.snn_group
-    layers = list(model.layers)
+    layers = list(layers)
     sps = list(sweep_positions) if isinstance(sweep_positions, Sequence) else [sweep_positions] * (len(layers) - 1)
     if len(sps) != len(layers) - 1:
         raise ToolchainError(f"sweep positions: expected one per conv layer ({len(layers) - 1}), got {sps}")
     for i, layer in enumerate(layers[:-1]):
         name = f"conv{i}"
-        wt = int_weight(layer.synapse).detach().round().long().numpy()  # (co, ci, kh, kw)
+        wt = np.asarray(layer.weights, dtype=np.int64)  # (co, ci, kh, kw)
         co, ci, kh, kw = wt.shape
+        if ci != cin:
+            raise _cannot(f"layer {name} ({ci} input channels)", f"the {cin} channels of the layer before it")
         if kh != kw or kh % 2 == 0 or kh > MAX_KERNEL or kh > min(h, w):
             raise _cannot(f"layer {name} (kernel {kh}x{kw})", f"a square odd kernel of at most "
                           f"{min(MAX_KERNEL, h, w)} on its {h}x{w} plane")
@@ -199,7 +227,10 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
                               np.ascontiguousarray(wt.transpose(1, 2, 3, 0))))
         in_lanes, cin = sp * co, co
     ro = layers[-1]
-    wt = int_weight(ro.synapse).detach().round().long().numpy()  # (outputs, cin * h * w)
+    wt = np.asarray(ro.weights, dtype=np.int64)  # (outputs, cin * h * w)
+    if wt.shape[1] != cin * h * w:
+        raise _cannot(f"layer dense0 (readout, {wt.shape[1]} inputs)",
+                      f"the {cin} x {h} x {w} spikes of the layer before")
     if wt.shape[0] * ro.params.state_bits > MAX_WORD_BITS:
         raise _cannot(f"layer dense0 (readout, {wt.shape[0]} outputs)", f"outputs x state bits <= {MAX_WORD_BITS} "
                       "(the final membranes leave in one word)")
@@ -208,7 +239,7 @@ def map_model(model, sweep_positions: int | Sequence[int] | None = None) -> Acce
     if acc > MAX_ACC_BITS:
         raise _cannot("layer dense0 (readout)", f"its step current needs {acc} bits, the kernel adds <= {MAX_ACC_BITS}")
     dense = DenseSpec("dense0", h * w, cin, in_lanes, wt.shape[0], _signed_bits(int(np.abs(wt).max())), acc,
-                      ro.params, bool(ro.readout), np.ascontiguousarray(wt.T))
+                      ro.params, ro.readout, np.ascontiguousarray(wt.T))
     return AcceleratorSpec(enc, tuple(convs), dense)
 
 

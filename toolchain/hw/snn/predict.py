@@ -10,6 +10,12 @@ stateful ones across the frame's steps, specialised HLS/RTL layers by their Pyth
 the model's readout rule (`model.snn_readout`): the readout membranes after the last step, or
 the output spikes summed over the steps. These integer scores rank the classes (ties to the
 lowest index, as in argmax); no calibrated probability exists on this path.
+
+The default (event-driven) build's graph takes what its accelerator takes, int I/Q codes: the
+host only quantises each frame with the model's input quantizer (`accel_verify.quantize`), and
+the graph's Python execution returns the class and the readout's final membranes. The scores
+are those membranes (membrane readout), or 1 for the chosen class and 0 for the others (count
+readout: the accelerator returns the class, not the counts).
 """
 
 from __future__ import annotations
@@ -50,7 +56,12 @@ class SnnFinnPredictor:
             raise ToolchainError(f"{folder / 'finn_report.json'}: no encoder settings (verification.model_config); "
                                  "build it again with toolchain finn_build from a QONNX written by export_onnx")
         config = from_dict(ModelConfig, recorded, "model")
-        model = despecialize_model(ModelWrapper(str(hw_file)))
+        from .event_graph import is_event_graph
+
+        model = ModelWrapper(str(hw_file))
+        if is_event_graph(model):
+            return EventFinnPredictor(model, config, folder, hw_file)
+        model = despecialize_model(model)
         classes = int(np.prod(model.get_tensor_shape(model.graph.output[0].name)))
         if classes != config.num_classes:
             raise ToolchainError(f"{hw_file}: {classes} outputs per time step, the recorded model has "
@@ -72,3 +83,25 @@ class SnnFinnPredictor:
         readout = np.stack([execute_frame(self.model, graph_layout(self.model, frame))[self.output]
                             .reshape(frame.shape[0], -1) for frame in counts])  # (B, T, classes)
         return readout_scores(readout, self.config.snn_readout == "membrane").astype(np.float64)
+
+
+class EventFinnPredictor(SnnFinnPredictor):
+    engine = "qonnx.core.onnx_exec.execute_onnx (SNN event-driven HW model, Python execution of its kernels' ops)"
+
+    def __init__(self, model, config, folder: Path, hw_file: Path):
+        from .event_graph import graph_spec
+
+        super().__init__(model, config, folder, hw_file)
+        self.spec = graph_spec(model)
+        if self.spec.dense.outputs != config.num_classes:
+            raise ToolchainError(f"{hw_file}: {self.spec.dense.outputs} readout neurons, the recorded model has "
+                                 f"{config.num_classes} classes")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from .accel_verify import quantize
+        from .event_graph import execute
+
+        classes, membranes = execute(self.model, quantize(x, self.spec))
+        if self.spec.dense.membrane:
+            return membranes.astype(np.float64)
+        return np.eye(self.num_outputs)[classes]

@@ -1,4 +1,10 @@
-"""FINN build steps of the SNN path (`build/snn-radioml/build.yaml` lists them).
+"""FINN build steps of the SNN path (`build/snn-radioml/build.yaml` and
+`build/snn-radioml-dense/build.yaml` list them).
+
+The default build (`step_snn_event_driven`) maps the exported QONNX onto the event-driven
+kernels' HW ops in one step (`event_graph`): the graph takes the int I/Q stream and every node
+is one kernel; FINN's own dataflow partition, specialisation, estimates and HLS code generation
+follow. The dense build below keeps FINN's MVAUs with the LIF op after them:
 
 The exported QONNX SNN holds a whole frame: tensors (T, C, H, W), the LIF nodes carrying their
 state across the leading dimension. FINN's HW layers describe one image with batch 1, so the
@@ -137,4 +143,36 @@ def step_snn_spike_mvau(model: ModelWrapper, cfg) -> ModelWrapper:
     return model.transform(SpecializeSpikeMVAU())
 
 
-SNN_STEPS = {f.__name__: f for f in (step_snn_time_steps, step_snn_lower, step_snn_to_hw, step_snn_spike_mvau)}
+IQ_CODES_FILE = "snn_iq_codes.npy"  # in output_dir/verification_output: finn_build's verification frames
+
+
+def step_snn_event_driven(model: ModelWrapper, cfg) -> ModelWrapper:
+    """The exported QONNX SNN -> the event-driven accelerator's HW graph (ConstellationEncoder ->
+    SpikingConv x N -> SpikingDense), checked against the kernels' limits before anything is
+    built. Each node's `exp_event_cycles` is measured on the build's verification frames
+    (int I/Q codes that `toolchain finn_build` leaves in verification_output/) by the graph's
+    own Python execution; without them the nodes estimate the guaranteed bound."""
+    from pathlib import Path
+
+    from ...snn.export_qonnx import MODEL_CONFIG_KEY
+    from .event_graph import spec_from_qonnx, spec_graph
+
+    hw = spec_graph(spec_from_qonnx(model))
+    hw.set_metadata_prop(MODEL_CONFIG_KEY, model.get_metadata_prop(MODEL_CONFIG_KEY))
+    measure_activity(hw, Path(cfg.output_dir))
+    return hw.transform(GiveUniqueNodeNames())
+
+
+def measure_activity(model: ModelWrapper, output_dir) -> None:
+    """Each event-driven kernel's `exp_event_cycles` from the verification frames, if the build has them."""
+    from pathlib import Path
+
+    from .event_graph import annotate_cycles
+
+    codes = Path(output_dir) / "verification_output" / IQ_CODES_FILE
+    if codes.is_file():
+        model.set_metadata_prop("toolchain_exp_event_cycles", repr(annotate_cycles(model, np.load(codes))))
+
+
+SNN_STEPS = {f.__name__: f for f in (step_snn_event_driven, step_snn_time_steps, step_snn_lower, step_snn_to_hw,
+                                     step_snn_spike_mvau)}
