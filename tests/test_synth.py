@@ -341,9 +341,12 @@ def test_channel_snr_and_clean_passthrough():
     x = modulate("16QAM", 20, 512, rng)
     for cfg in (HARD, ChannelConfig()):
         assert apply_channel(x, -5.0, rng, cfg).shape == x.shape
-    noisy = apply_channel(x, -5.0, rng, ChannelConfig(enabled=False))  # shaped noise, as the default
+    noisy = apply_channel(x, -5.0, rng, ChannelConfig(enabled=False, noise="shaped", snr_reading="power"))
     # Signal 1 + noise 10^0.5; band-limited noise has few degrees of freedom per frame: average.
     assert np.mean(np.abs(noisy) ** 2) == pytest.approx(1.0 + 10**0.5, rel=0.05)
+    # The default reads the label as a noise amplitude: -5 dB is noise power 10^(10/10).
+    noisy = apply_channel(x, -5.0, rng, ChannelConfig(enabled=False))
+    assert np.mean(np.abs(noisy) ** 2) == pytest.approx(1.0 + 10**1.0, rel=0.05)
     clean = apply_channel(x, 100.0, rng, ChannelConfig(enabled=False))
     corr = np.abs(np.sum(clean * np.conj(x), axis=1)) / np.sqrt(
         np.sum(np.abs(clean) ** 2, axis=1) * np.sum(np.abs(x) ** 2, axis=1)

@@ -77,9 +77,12 @@ class ChannelConfig:
     multipath_taps: int = key(3, "with delay_spreads null: taps at integer sample delays (1 = flat fading)")
     multipath_decay: float = key(0.5, "with delay_spreads null: power ratio between consecutive taps")
     rician_k: float = key(0.0, "power ratio of the fixed line-of-sight part of the first tap (0 = Rayleigh)")
-    noise: Literal["white", "shaped"] = key("shaped", "shaped: through the measured pulse, as in the real file")
+    noise: Literal["white", "shaped"] = key("white", "white, or shaped: through the measured pulse (docs/data.md)")
     noise_sps: int = key(8, "shaped: samples per symbol the measured pulse is laid out for")
     noise_white_fraction: float = key(0.10, "shaped: share of the noise power left white (91 % within 0.07 fs, as measured)")
+    snr_reading: Literal["power", "voltage"] = key(
+        "voltage", "power: noise power = signal power / 10^(snr/10); voltage: noise amplitude = signal rms * "
+        "10^(-snr/10), as the 2016 dataset tools set GNU Radio's noise_voltage (noise power 10^(-snr/5))")
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.max_cfo < 0.5, "synth.channel.max_cfo", self.max_cfo, "a number in [0, 0.5)")
@@ -113,9 +116,11 @@ class SynthConfig:
     pulse: Literal["rrc", "measured"] = key("measured", "measured: the real file's overall pulse")
     ask: Literal["bipolar", "unipolar"] = key("unipolar", "4/8ASK levels -(M-1)..M-1 or 0..M-1 (as OOK: 0, 1)")
     gmsk_bt: float = key(0.35, "GMSK Gaussian filter bandwidth-time product")
-    message_bw: list[float] = key_factory(lambda: [0.005, 0.017], "analog message top band edge range, cycles/sample")
+    message_bw: list[float] = key_factory(lambda: [0.01, 0.03], "analog message top band edge range, cycles/sample")
+    message_slope: float = key(9.0, "dB per octave the analog message spectrum falls above its lower band edge")
     am_index: list[float] = key_factory(lambda: [0.1, 0.5], "AM modulation index range")
-    fm_deviation: list[float] = key_factory(lambda: [0.02, 0.10], "FM peak deviation range, cycles/sample")
+    fm_deviation: list[float] = key_factory(lambda: [0.015, 0.03], "FM peak deviation range, cycles/sample")
+    ssb_carrier: float = key(0.125, "frequency of the AM-SSB classes' carrier, cycles/sample")
     normalise: Literal["power", "variance"] = key("variance", "per frame: unit mean power, or unit variance (mean kept)")
     channel: ChannelConfig = key_factory(ChannelConfig, "channel impairments (synth.channel.*)")
 
@@ -130,6 +135,8 @@ class SynthConfig:
         ro = self.rolloff
         _check(len(ro) == 2 and 0.0 < ro[0] <= ro[1] <= 1.0, "synth.rolloff", ro, "[min, max] within (0, 1]")
         _check(0.0 < self.gmsk_bt <= 2.0, "synth.gmsk_bt", self.gmsk_bt, "a number in (0, 2]")
+        _check(-0.5 < self.ssb_carrier < 0.5, "synth.ssb_carrier", self.ssb_carrier, "a number in (-0.5, 0.5)")
+        _check(0.0 <= self.message_slope <= 40.0, "synth.message_slope", self.message_slope, "a number in [0, 40]")
         for key, lo, hi in (("message_bw", 0.0, 0.5), ("am_index", 0.0, 1.0), ("fm_deviation", 0.0, 0.5)):
             r = getattr(self, key)
             _check(len(r) == 2 and lo < r[0] <= r[1] <= hi, f"synth.{key}", r, f"[min, max] within ({lo:g}, {hi:g}]")
@@ -141,10 +148,11 @@ SYNTH_PRESETS: dict[str, dict[str, Any]] = {
     # The generator before the radioml2018 channel: harsher offsets and multipath, for robustness.
     "hard": {
         "samples_per_symbol": [4, 8], "rolloff": [0.2, 0.5], "pulse": "rrc", "ask": "bipolar", "gmsk_bt": 0.3,
-        "message_bw": [0.01, 0.08], "am_index": [0.3, 0.9], "normalise": "power",
+        "message_bw": [0.01, 0.08], "message_slope": 0.0, "am_index": [0.3, 0.9], "fm_deviation": [0.02, 0.10],
+        "ssb_carrier": 0.0, "normalise": "power",
         "channel": {"cfo_std": 0.0, "max_cfo": 0.01, "sro_std": 0.0, "max_sro_ppm": 200.0, "max_time_offset": 0.0,
                     "delay_spreads": None, "multipath_taps": 3, "multipath_decay": 0.5, "rician_k": 4.0,
-                    "noise": "white"},
+                    "noise": "white", "snr_reading": "power"},
     },
     # The radioml2018 modulators with no channel but the noise at each block's SNR.
     "clean": {"channel": {"enabled": False}},

@@ -192,6 +192,8 @@ def apply_channel(
         y *= rotation(o["cfo"], o["phase"], length)
     if guard:
         y = y[:, guard : length - guard]
+    if cfg.snr_reading == "voltage":
+        snr_db = 2.0 * snr_db  # the label scales the noise amplitude, so it counts twice in power
     if cfg.noise == "white":
         return awgn(y, snr_db, rng)
     return awgn(y, snr_db, rng, measured_pulse_taps(cfg.noise_sps), cfg.noise_white_fraction)

@@ -44,8 +44,10 @@ class Modulation:
     ask: Literal["bipolar", "unipolar"] = "bipolar"  # 4/8ASK levels: -(M-1)..M-1 or 0..M-1 (OOK's 0, 1 family)
     gmsk_bt: float = 0.3
     message_bw: Range = (0.01, 0.08)  # upper band edge of the analog message, cycles/sample, per frame
+    message_slope: float = 0.0  # dB per octave the message spectrum falls above its lower band edge (0: flat)
     am_index: Range = (0.3, 0.9)
     fm_deviation: Range = (0.02, 0.10)  # peak frequency deviation, cycles/sample
+    ssb_carrier: float = 0.0  # frequency the AM-SSB classes' carrier sits at, cycles/sample
 
 
 # ------------------------------------------------------------------------------ constellations
@@ -299,6 +301,8 @@ def _message(n: int, length: int, rng: np.random.Generator, m: Modulation) -> np
     hi = np.maximum(rng.uniform(*m.message_bw, size=(n, 1)), 4.0 / length)
     lo = np.maximum(0.1 * hi, 1.0 / length)  # voice-like: nothing at or near DC
     band = (f[None, :] >= lo) & (f[None, :] <= hi)
+    if m.message_slope:  # power spectrum (1 + (f/lo)^2)^(-slope/6.02): slope dB per octave well above lo
+        band = band * (1.0 + (f[None, :] / lo) ** 2) ** (-m.message_slope / (20 * np.log10(2.0)) / 2)
     spectrum = (rng.standard_normal(band.shape) + 1j * rng.standard_normal(band.shape)) * band
     msg = sfft.irfft(spectrum, n=length, axis=1)
     return msg / np.max(np.abs(msg), axis=1, keepdims=True)
@@ -316,12 +320,16 @@ def _am_dsb_sc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Ran
     return _message(n, length, rng, m).astype(np.complex128)
 
 
+def _carrier(length: int, m: Modulation) -> np.ndarray:
+    return np.exp(2j * np.pi * m.ssb_carrier * np.arange(length))
+
+
 def _am_ssb_wc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
-    return 1.0 + rng.uniform(*m.am_index, size=(n, 1)) * _analytic(_message(n, length, rng, m))
+    return (1.0 + rng.uniform(*m.am_index, size=(n, 1)) * _analytic(_message(n, length, rng, m))) * _carrier(length, m)
 
 
 def _am_ssb_sc(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:
-    return _analytic(_message(n, length, rng, m))
+    return _analytic(_message(n, length, rng, m)) * _carrier(length, m)
 
 
 def _fm(n: int, length: int, rng: np.random.Generator, _s: Range, _r: Range, m: Modulation) -> np.ndarray:

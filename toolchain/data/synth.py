@@ -48,7 +48,9 @@ def snr_chunks(cfg: SynthConfig) -> list[range]:
 def modulation(cfg: SynthConfig) -> Modulation:
     """The modulators' settings in `cfg`."""
     return Modulation(pulse=cfg.pulse, ask=cfg.ask, gmsk_bt=cfg.gmsk_bt, message_bw=tuple(cfg.message_bw),
-                      am_index=tuple(cfg.am_index), fm_deviation=tuple(cfg.fm_deviation))
+                      message_slope=cfg.message_slope,
+                      am_index=tuple(cfg.am_index), fm_deviation=tuple(cfg.fm_deviation),
+                      ssb_carrier=cfg.ssb_carrier)
 
 
 def normalise(frames: np.ndarray, how: str) -> np.ndarray:
