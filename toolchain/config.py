@@ -119,7 +119,7 @@ class SynthConfig:
     message_bw: list[float] = key_factory(lambda: [0.01, 0.03], "analog message top band edge range, cycles/sample")
     message_slope: float = key(9.0, "dB per octave the analog message spectrum falls above its lower band edge")
     am_index: list[float] = key_factory(lambda: [0.1, 0.5], "AM modulation index range")
-    fm_deviation: list[float] = key_factory(lambda: [0.015, 0.03], "FM peak deviation range, cycles/sample")
+    fm_deviation: list[float] = key_factory(lambda: [0.025, 0.05], "FM peak deviation range, cycles/sample")
     ssb_carrier: float = key(0.125, "frequency of the AM-SSB classes' carrier, cycles/sample")
     normalise: Literal["power", "variance"] = key("variance", "per frame: unit mean power, or unit variance (mean kept)")
     channel: ChannelConfig = key_factory(ChannelConfig, "channel impairments (synth.channel.*)")
