@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from toolchain.config import ChannelConfig, SynthConfig, load_config, synth_preset
-from toolchain.data.channel import awgn, delay_profiles, draw_offsets, fading_taps
+from toolchain.data.channel import apply_channel, awgn, delay_profiles, draw_offsets, fading_taps
 from toolchain.data.classes import CLASSES
 from toolchain.data.modulators import Modulation, measured_pulse_taps, modulate
 from toolchain.data.synth import generate_blocks
@@ -105,6 +105,44 @@ def test_unipolar_ask_levels_and_unit_variance_frames():
     frames = generate_blocks(cfg, CLASSES.index("AM-DSB-WC"), range(1))
     var = np.mean(np.abs(frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1)
     assert np.allclose(var, 1.0) and np.all(np.mean(np.abs(frames) ** 2, axis=1) > 2)  # carrier kept
+
+
+def test_snr_label_sets_the_noise_amplitude_white_noise():
+    """radioml2018 reads the label as the dataset tools did (GNU Radio noise_voltage =
+    10^(-snr/10)): noise power 10^(-snr/5) of the signal's, white. The power reading gives
+    10^(-snr/10)."""
+    x = np.exp(2j * np.pi * 0.01 * np.arange(1 << 15))[None, :].repeat(4, axis=0)
+    for reading, per_db in (("voltage", 2.0), ("power", 1.0)):
+        cfg = ChannelConfig(enabled=False, snr_reading=reading)
+        for snr in (-10.0, 0.0, 10.0):
+            noise = apply_channel(x, snr, np.random.default_rng(6), cfg) - x
+            measured = 10 * np.log10(np.mean(np.abs(x) ** 2) / np.mean(np.abs(noise) ** 2))
+            assert measured == pytest.approx(per_db * snr, abs=0.2)
+    noise = apply_channel(x, 0.0, np.random.default_rng(7), ChannelConfig(enabled=False)) - x
+    spectrum = np.mean(np.abs(np.fft.fft(noise, axis=1)) ** 2, axis=0)
+    f = np.fft.fftfreq(x.shape[1])
+    assert spectrum[np.abs(f) < 0.07].sum() / spectrum.sum() == pytest.approx(0.14, abs=0.01)  # white
+
+
+def test_ssb_sits_above_its_carrier_and_the_message_falls_by_the_slope():
+    cfg = SynthConfig()
+    m = Modulation(message_bw=tuple(cfg.message_bw), message_slope=cfg.message_slope, ssb_carrier=cfg.ssb_carrier)
+    f = np.fft.fftfreq(1024)
+    for name in ("AM-SSB-SC", "AM-SSB-WC"):
+        x = modulate(name, 32, 1024, np.random.default_rng(8), modulation=m)
+        spec = np.mean(np.abs(np.fft.fft(x, axis=1)) ** 2, axis=0)
+        at_carrier = np.isclose(f, cfg.ssb_carrier)
+        above = (f > cfg.ssb_carrier) & (f < cfg.ssb_carrier + cfg.message_bw[1])
+        assert spec[above].sum() / spec[~at_carrier].sum() > 0.99  # the upper sideband only
+        assert (spec[at_carrier].sum() / spec.sum() > 0.5) == (name == "AM-SSB-WC")  # carrier line: WC only
+    # The DSB-SC spectrum is the message's: power per bin falls ~slope dB per octave above the
+    # lower band edge (0.1 x the top edge); fixed edges so the octaves are the same in every frame.
+    fixed = Modulation(message_bw=(0.032, 0.032), message_slope=cfg.message_slope)
+    x = modulate("AM-DSB-SC", 512, 1024, np.random.default_rng(9), modulation=fixed).real
+    spec = np.mean(np.abs(np.fft.rfft(x, axis=1)) ** 2, axis=0)
+    k = np.arange(len(spec))  # bins of 1/1024: the band is bins 3.3..32.8
+    octave_db = 10 * np.log10(spec[(k >= 12) & (k < 16)].mean() / spec[(k >= 24) & (k < 32)].mean())
+    assert octave_db == pytest.approx(cfg.message_slope * 0.93, abs=1.5)  # (1+(f/lo)^2) is not yet a pure power law
 
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "models/reference/vgg10_w8a8_baseline/pretrained_VGG10_w8a8_20.pth"
