@@ -150,7 +150,7 @@ OFFICIAL = Path(__file__).resolve().parents[1] / "models/reference/vgg10_w8a8_ba
 
 def test_official_model_recognises_the_default_frames_not_the_hard_ones():
     """The VGG10 trained only on the real file classifies radioml2018 frames at +30 dB far above
-    chance (bench/synth_realism.py measures ~73 %), today's hard channel barely (~11 %)."""
+    chance (bench/synth_realism.py measures 77-79 %), today's hard channel barely (~11 %)."""
     import torch
 
     from toolchain.checkpoint import load_model
