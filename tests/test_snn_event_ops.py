@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from snn_networks import SHIPPED, SMALL
 from toolchain.config import ModelConfig
 from toolchain.errors import ToolchainError
 from toolchain.models import build_model
@@ -32,13 +33,6 @@ from toolchain.hw.snn import accel_csim, csim, event_graph, resources  # noqa: E
 from toolchain.hw.snn.accel_verify import check_frames, compare, model_reference  # noqa: E402
 from toolchain.hw.snn.accelerator import map_model  # noqa: E402
 
-SHIPPED = dict(name="snn", snn_encoder="constellation", snn_group=64, snn_resolution=16, snn_filters=[16, 16],
-               snn_kernel=5, weight_bits=8, snn_state_bits=24, snn_leak_shift=4, snn_threshold=128,
-               snn_readout="membrane")
-# every other option: binary cells, 7-bit state (saturates), reset to zero, refractory, count readout (ties)
-SMALL = dict(name="snn", input_length=256, snn_group=16, snn_resolution=8, snn_filters=[4, 4], snn_kernel=3,
-             weight_bits=6, snn_threshold=40, snn_state_bits=7, snn_leak_shift=1, snn_binary=True,
-             snn_reset="zero", snn_refractory=1, snn_readout="count")
 PART = "xczu7ev-ffvc1156-2-e"
 
 
