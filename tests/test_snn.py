@@ -230,3 +230,67 @@ def test_exact_float_turns_tf32_off_inside_only():
     with exact_float(torch.device("cuda")):  # flags only: no GPU needed to set them
         assert [getattr(obj, name) for obj, name, _ in _fp32_switches()] == [v for _, _, v in _fp32_switches()]
     assert [getattr(obj, name) for obj, name, _ in _fp32_switches()] == before
+
+
+@pytest.mark.parametrize("learning", ["local", "bptt"])
+def test_rate_penalty_reaches_each_layers_weights(learning):
+    """The spike-activity term alone has a gradient on every hidden layer's weights; with local
+    learning a layer's term reaches only that layer (its own loss), with BPTT the terms are summed."""
+    torch.manual_seed(0)
+    model = build_model(tiny(snn_learning=learning, snn_rate_penalty=2.0))
+    x = torch.randn(8, 2, LENGTH, generator=torch.Generator().manual_seed(2))
+    model(x)
+    rates = model.layer_rates()
+    penalty = model.rate_penalty()
+    assert torch.allclose(penalty.detach(), 2.0 * rates[:-1].sum())
+    assert 0 < float(rates[0]) < 1 and 0 < float(rates[1]) < 1, "a silent or saturated layer proves little"
+    penalty.backward()
+    for layer in model.layers[:-1]:
+        assert layer.synapse.weight.grad is not None and layer.synapse.weight.grad.abs().sum() > 0
+    readout_grad = model.layers[-1].synapse.weight.grad
+    assert readout_grad is None or readout_grad.abs().sum() == 0  # the readout's membrane is not a spike rate
+    model.zero_grad()
+    model(x)
+    model._rates_grad[1].backward()  # layer 1's term alone
+    first = model.layers[0].synapse.weight.grad
+    crossed = first is not None and first.abs().sum() > 0
+    assert crossed == (learning == "bptt")
+    # A target above every rate costs nothing.
+    model = build_model(tiny(snn_learning=learning, snn_rate_penalty=2.0, snn_rate_target=0.99))
+    model(x)
+    assert float(model.rate_penalty().detach()) == 0.0
+
+
+def _train_tiny(tmp_path, name, *extra):
+    data = tmp_path / "synth.h5"
+    if not data.exists():
+        generate(data, SynthConfig(frames_per_pair=4, snrs=[20, 30], length=LENGTH,
+                 channel=ChannelConfig(max_cfo=0.001, max_sro_ppm=50)), progress=False)
+    sets = ["model.name=snn", f"model.input_length={LENGTH}", "model.snn_filters=[4, 4]", "model.snn_kernel=3",
+            "model.snn_resolution=8", "model.snn_group=16", "model.snn_threshold=40", "model.snn_learning=local",
+            "data.batch_size=32", "train.threads=1", "train.epochs=2", "train.max_batches=4", "train.lr=0.01", *extra]
+    assert main(["train_initial", str(data), "--out", str(tmp_path / name), *[a for s in sets for a in ("--set", s)]]) == 0
+    model, _, _ = load_model(tmp_path / name / "initial_model.pth")
+    model.eval()
+    with torch.no_grad():
+        model(torch.randn(64, 2, LENGTH, generator=torch.Generator().manual_seed(3)))
+    return model
+
+
+def test_rate_penalty_zero_trains_bit_identically_and_larger_lowers_rates(tmp_path):
+    base = _train_tiny(tmp_path, "base")
+    zero = _train_tiny(tmp_path, "zero", "model.snn_rate_penalty=0", "model.snn_rate_target=0.5")
+    for (name, a), b in zip(base.state_dict().items(), zero.state_dict().values()):
+        assert torch.equal(a, b), name
+    penalised = _train_tiny(tmp_path, "penalised", "model.snn_rate_penalty=5")
+    before, after = base.layer_rates()[:-1], penalised.layer_rates()[:-1]
+    assert float(before.min()) > 0.02, before
+    assert (after < 0.7 * before).all(), (before, after)
+
+
+def test_rate_penalty_keys_are_checked():
+    from toolchain.errors import ConfigError
+    for kw, key_name in ((dict(snn_rate_penalty=-1.0), "snn_rate_penalty"), (dict(snn_rate_penalty=float("nan")),
+                         "snn_rate_penalty"), (dict(snn_rate_target=1.0), "snn_rate_target")):
+        with pytest.raises(ConfigError, match=f"model.{key_name}"):
+            tiny(**kw)

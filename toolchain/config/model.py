@@ -59,6 +59,13 @@ class ModelConfig:
         "bptt",
         "bptt: surrogate-gradient BPTT through layers and time; local: each hidden layer learns from its own "
         "fixed random readout and loss, no gradient across layers or time steps (DECOLLE-style).")
+    snn_rate_penalty: float = key(
+        0.0,
+        "spike-activity regularisation: adds lambda x max(0, rate - snn_rate_target) per hidden LIF layer to the "
+        "training loss (rate: mean spikes per neuron and step over the batch); fewer spikes = fewer events for "
+        "the event-driven hardware (docs/snn.md). With local learning each layer's term is its own local loss, "
+        "with bptt the terms are summed; 0 = off")
+    snn_rate_target: float = key(0.0, "spike rate below which snn_rate_penalty costs nothing, in 0..1")
 
     def __post_init__(self) -> None:
         for k in ("num_classes", "input_length", "filters", "dense", "conv_layers", "stats_dense"):
@@ -93,6 +100,9 @@ class ModelConfig:
             check(len(self.snn_thresholds) == len(self.snn_filters) and all(0 < t <= hi for t in self.snn_thresholds),
                   "model.snn_thresholds", self.snn_thresholds,
                   f"null or {len(self.snn_filters)} integers in 1..{hi} (one per conv LIF layer of model.snn_filters)")
+        check(0 <= self.snn_rate_penalty < float("inf"), "model.snn_rate_penalty", self.snn_rate_penalty,
+              "a finite number >= 0")
+        check(0 <= self.snn_rate_target < 1, "model.snn_rate_target", self.snn_rate_target, "a number in [0, 1)")
         check(self.snn_bptt is None or self.snn_bptt > 0, "model.snn_bptt", self.snn_bptt,
               "a positive integer or null")
 

@@ -61,6 +61,7 @@ class SNN(nn.Module):
         # the loss sees logits of a trainable size whatever the integer magnitudes.
         self.log_scale = nn.Parameter(torch.tensor(0.0))
         self._rates: Optional[torch.Tensor] = None
+        self._rates_grad: Optional[torch.Tensor] = None  # the same, differentiable, when snn_rate_penalty is on
         self._local_logits: list[torch.Tensor] = []
 
     def run(self, spikes_in: torch.Tensor, record: bool = False):
@@ -77,6 +78,7 @@ class SNN(nn.Module):
         steps = spikes_in.shape[1]
         chunk = cfg.snn_bptt or steps
         recompute = cfg.snn_bptt is not None and self.training and torch.is_grad_enabled() and not local and not record
+        rate_grad = cfg.snn_rate_penalty > 0 and self.training and torch.is_grad_enabled()
         states: list[Optional[LIFState]] = [None] * len(self.layers)
         totals = torch.zeros(len(self.layers), device=spikes_in.device)
         counts = None
@@ -89,22 +91,24 @@ class SNN(nn.Module):
                 # step before the last N without gradient.
                 states = [st if layer.readout else LIFState(st.v.detach(), st.refractory)  # type: ignore[union-attr]
                           for st, layer in zip(states, self.layers)]
-            args = (spikes_in[:, t0: t0 + chunk], states, counts, local, trace if record else None)
+            args = (spikes_in[:, t0: t0 + chunk], states, counts, local, trace if record else None, rate_grad)
             if recompute:
                 states, counts, sums = checkpoint(self._steps, *args, use_reentrant=False)
             else:
                 states, counts, sums = self._steps(*args)
             totals = totals + sums
-        self._rates = totals / steps
+        self._rates = totals.detach() / steps
+        self._rates_grad = totals / steps if rate_grad else None
         return states[-1].v, counts, (trace if record else None)  # type: ignore[union-attr]
 
     def _steps(self, spikes_in: torch.Tensor, states: list, counts: Optional[torch.Tensor], local: bool,
-               trace: Optional[list[list[torch.Tensor]]]):
+               trace: Optional[list[list[torch.Tensor]]], rate_grad: bool = False):
         """Steps along axis 1 of `spikes_in` from `states`: (states, counts, per-layer sums of
-        the mean spikes per step). No side effects but `trace` and `_local_logits` (never used
-        together with recomputation), so a checkpointed chunk can run twice."""
+        the mean spikes per step, differentiable if `rate_grad`). No side effects but `trace` and
+        `_local_logits` (never used together with recomputation), so a checkpointed chunk can run
+        twice."""
         states = list(states)
-        sums = torch.zeros(len(self.layers), device=spikes_in.device)
+        sums = [torch.zeros((), device=spikes_in.device) for _ in self.layers]
         for t in range(spikes_in.shape[1]):
             s = spikes_in[:, t]
             for i, layer in enumerate(self.layers):
@@ -122,10 +126,10 @@ class SNN(nn.Module):
                 if trace is not None:
                     trace[i].append(s.detach())
                 if not layer.readout:
-                    sums[i] += s.detach().mean()
+                    sums[i] = sums[i] + (s if rate_grad else s.detach()).mean()
             if not self.layers[-1].readout:
                 counts = s if counts is None else counts + s
-        return states, counts, sums
+        return states, counts, torch.stack(sums)
 
     def forward(self, x: torch.Tensor):
         v, counts, _ = self.run(encode(self.config, x))
@@ -138,12 +142,25 @@ class SNN(nn.Module):
 
     def training_loss(self, outputs, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the logits, plus with local learning the mean per-step cross-entropy
-        of every hidden layer's fixed random readout (the layer's only learning signal)."""
+        of every hidden layer's fixed random readout (the layer's only learning signal), plus
+        the spike-activity penalty (`rate_penalty`)."""
         if not isinstance(outputs, tuple):
-            return F.cross_entropy(outputs, labels)
-        logits, local = outputs
-        return F.cross_entropy(logits, labels) + sum(F.cross_entropy(o, labels) for o in local) / len(local) * (
-            len(self.layers) - 1)
+            loss = F.cross_entropy(outputs, labels)
+        else:
+            logits, local = outputs
+            loss = F.cross_entropy(logits, labels) + sum(F.cross_entropy(o, labels) for o in local) / len(local) * (
+                len(self.layers) - 1)
+        return loss + self.rate_penalty() if self._rates_grad is not None else loss
+
+    def rate_penalty(self) -> torch.Tensor:
+        """snn_rate_penalty x the sum over hidden LIF layers of max(0, rate - snn_rate_target),
+        rates of the last training forward pass. Local learning detaches every layer's input and
+        state, so each layer's term reaches only its own weights (a per-layer loss); with BPTT
+        a layer's term also reaches the layers before it."""
+        if self._rates_grad is None:
+            raise RuntimeError("rate_penalty: no training forward pass with model.snn_rate_penalty > 0")
+        cfg = self.config
+        return cfg.snn_rate_penalty * F.relu(self._rates_grad[:-1] - cfg.snn_rate_target).sum()
 
     def layer_rates(self) -> torch.Tensor:
         """Mean spikes per neuron and time step of every layer (0 for a membrane readout) in the
