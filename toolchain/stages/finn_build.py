@@ -123,14 +123,15 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     event_driven: dict = {}
     event = snn and any(name == "step_snn_event_driven" for name, _ in steps)
 
-    def measure_event_driven() -> None:
+    def measure_event_driven(spec=None) -> None:
         """The data file's test split (else the verification's I/Q frames) through the whole
-        event-driven accelerator of the checkpoint: cycles, FIFO depths, bit exact or nothing kept."""
+        event-driven accelerator of the checkpoint (`spec`: the one the build made): cycles, FIFO
+        depths, bit exact or nothing kept."""
         from ..hw.snn import accel_report
 
         event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data), out / CODE_DIR / "accel_csim",
                                                   cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
-                                                  figure=out / EVENT_DRIVEN_PLOT))
+                                                  figure=out / EVENT_DRIVEN_PLOT, spec=spec))
         verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
                                             if k in event_driven}
         if event_driven["mapped"] and not event_driven["passed"]:
@@ -138,7 +139,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     if event:  # the default SNN build: the event-driven kernels' HW graph takes int I/Q codes
         import numpy as np
 
-        from ..hw.snn import event_verify
+        from ..hw.snn import event_graph, event_verify
         from ..hw.snn.steps import IQ_CODES_FILE
 
         codes, kinds = event_verify.make_codes(onnx_file, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
@@ -153,7 +154,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
                                                     out / CODE_DIR / "accel_csim"))
             if not verification["passed"]:
                 raise ToolchainError(f"{event_verify.summary_line(verification)}; nothing was kept")
-            measure_event_driven()
+            measure_event_driven(event_graph.graph_spec(ModelWrapper(str(outcome.hw_model))))
     elif snn:
         from ..hw.snn import verify as snn_ver
 

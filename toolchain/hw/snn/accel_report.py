@@ -38,7 +38,8 @@ def verification_frames(n_random: int, n_synthetic: int, length: int, seed: int)
 
 
 def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Path,
-             n_random: int = 0, n_synthetic: int = 0, seed: int = 0, figure: Optional[Path] = None) -> dict[str, Any]:
+             n_random: int = 0, n_synthetic: int = 0, seed: int = 0, figure: Optional[Path] = None,
+             spec=None) -> dict[str, Any]:
     """The section on `frames` (None: the verification frames of n_random, n_synthetic, seed);
     {"mapped": False, "reason": ...} when the model cannot be mapped (or no checkpoint is
     known), which leaves the dense build untouched. `figure`: where to write the histogram of
@@ -52,10 +53,11 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
     from .accelerator import map_model
 
     model, cfg, _ = load_model(checkpoint)
-    try:
-        spec = map_model(model)
-    except ToolchainError as exc:
-        return {"mapped": False, "reason": str(exc)}
+    if spec is None:  # `spec`: the design a build made (its folding); else the checkpoint's default mapping
+        try:
+            spec = map_model(model)
+        except ToolchainError as exc:
+            return {"mapped": False, "reason": str(exc)}
     if frames is None:
         frames = verification_frames(n_random, n_synthetic, cfg.input_length, seed)
     if frames.x.shape[1:] != (2, cfg.input_length):
