@@ -95,3 +95,18 @@ def assert_same_tree(a, b, where="checkpoint"):
             assert_same_tree(x, y, f"{where}[{i}]")
     else:
         assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def require_tool(missing_reason):
+    """A test that needs a tool the install provides (browser, Verilator, Yosys): skip with the
+    reason where it is missing, but fail under CI (`.ci/run` sets TOOLCHAIN_REQUIRE_TOOLS=1),
+    where a missing tool means a broken install step, not a machine without it."""
+    import os
+
+    import pytest
+
+    if missing_reason is None:
+        return
+    if os.environ.get("TOOLCHAIN_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{missing_reason} (TOOLCHAIN_REQUIRE_TOOLS=1: CI requires it)")
+    pytest.skip(missing_reason)
