@@ -107,3 +107,23 @@ def test_missing_verilator_is_one_line_naming_the_install(monkeypatch):
     assert "verilator" in reason and "make install" in reason and "\n" not in reason
     with pytest.raises(ToolchainError, match="verilator .* is not installed"):
         rtl.build(*SMALL)
+
+
+def test_rtl_lif_synthesizes_for_ultrascale_plus():
+    """Yosys synth_xilinx -family xcup, out of context, on the shipped conv's LIF: logic only
+    (no DSP, memory or register: the update is combinational inside a kernel's read-modify-write),
+    within the analytic estimate's factor of two, and its LUT depth within the stated budget."""
+    from toolchain.hw.rtl.tools import ToolMissing, yosys_command
+    from toolchain.hw.rtl.yosys import synthesize
+    from toolchain.hw.snn.resources import lif_lane_luts
+
+    try:
+        yosys_command()
+    except ToolMissing as exc:
+        require_tool(str(exc))
+    params, cur_bits, readout = SHIPPED_CONV
+    r = synthesize([rtl.SOURCE], rtl.TOP, params=rtl.generics(params, cur_bits, readout))
+    assert (r.dsp, r.ff, r.lutram, r.srl, r.bram18, r.bram36, r.uram) == (0,) * 7
+    estimate = lif_lane_luts(params.state_bits, cur_bits, params.leak_shift, readout, 0)
+    assert estimate / 2 <= r.lut <= 2 * estimate and r.carry > 0
+    assert 1 <= r.lut_levels <= rtl.LUT_LEVEL_BUDGET

@@ -26,6 +26,11 @@ SOURCE = Path(__file__).with_name("lif_neuron.sv")
 TESTBENCH = Path(__file__).with_name("lif_neuron_tb.cpp")
 TOP = "lif_neuron"
 MAX_BITS = 32  # state and current widths: the testbench's int64 rows and lif.py's int64 sums
+# LUT levels (Yosys, synthesized) the update may take: at the assumed 250 MHz (4 ns) a kernel's
+# read-modify-write has the memory read, this update and the write in one cycle, so the update
+# keeps to a handful of LUTs beside its carry chains. A budget, not a timing result: nothing here
+# checks timing (no Vivado).
+LUT_LEVEL_BUDGET = 6
 
 
 def generics(params: LIFParams, cur_bits: int, readout: bool = False, what: str = "LIF") -> dict[str, int]:
