@@ -1,0 +1,138 @@
+"""The event-driven kernels in RTL (toolchain/hw/snn/event/*/*.sv), each simulated cycle by cycle
+with Verilator on the small network of tests/snn_networks.py and compared with the PyTorch model:
+frames back to back with random input gaps and output back-pressure; broken copies (the issue's
+faults) fail with a waveform of the failing frame left behind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from checks import require_tool
+from snn_networks import SMALL
+from toolchain.config import ModelConfig
+from toolchain.hw.rtl import stream, verilator
+from toolchain.hw.snn.event.accel_verify import check_frames
+from toolchain.hw.snn.event.accelerator import map_model
+from toolchain.hw.snn.event.encoder import rtl as enc_rtl
+from toolchain.hw.snn.event.spike_words import decode
+from toolchain.models import build_model
+from toolchain.snn.encoders import encode
+
+
+@pytest.fixture(autouse=True)
+def _verilator():
+    require_tool(verilator.missing_reason())
+
+
+@pytest.fixture(scope="module")
+def small():
+    torch.manual_seed(1)
+    model = build_model(ModelConfig(**SMALL)).eval()
+    spec = map_model(model, sweep_positions=[4, 4])  # BW = 4 divides the 8-wide plane: the edge fault shows
+    codes, _ = check_frames(spec, n_random=12, seed=3, synthetic_classes=8)  # (n, 2, L)
+    x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
+    with torch.no_grad():
+        counts = encode(model.config, x).long().numpy()
+    return model, spec, codes, counts
+
+
+def frame_samples(codes: np.ndarray) -> np.ndarray:
+    return np.asarray(codes, np.int64).transpose(0, 2, 1)  # (n, L, 2): I, Q per sample
+
+
+def encoder_stream(spec, codes, extra):
+    """Frames back to back, then the odd ones of `extra` ((samples (n, 2), TLAST index or None
+    for a frame that never sets it before the next frame's samples))."""
+    samples, last = [], []
+    for f in frame_samples(codes):
+        samples.append(f)
+        last.append(np.eye(1, len(f), len(f) - 1, dtype=np.int64)[0])
+    for s, at in extra:
+        samples.append(s)
+        flag = np.zeros(len(s), np.int64)
+        flag[at] = 1
+        last.append(flag)
+    return enc_rtl.input_words(spec.encoder, np.concatenate(samples), np.concatenate(last))
+
+
+def expected_encoder_counts(spec, samples: np.ndarray) -> np.ndarray:
+    """The encoder's definition on a frame of any length: the cells of the first FRAME_LEN
+    samples, GROUP per step (the last one partial), counts per cell (at most 1 if binary)."""
+    e = spec.encoder
+    kept = samples[: e.frame]
+    b = 1 << e.input_bits
+    cells = e.qbin[kept[:, 1] % b] * e.resolution + e.ibin[kept[:, 0] % b]
+    steps = -(-len(kept) // e.group)
+    out = np.zeros((steps, 1, e.resolution ** 2), np.int64)
+    np.add.at(out, (np.arange(len(kept)) // e.group, 0, cells), 1)
+    return np.minimum(out, 1) if e.binary else out
+
+
+def check_encoder(spec, codes, counts, exe, extra, tmp_path, **run_kw):
+    e = spec.encoder
+    fmt = enc_rtl.out_format(e)
+    words = encoder_stream(spec, codes, [(s, at) for s, at in extra])
+    n = len(codes) + len(extra)
+    res = stream.run(exe, words, frame_bit=fmt.frame_bit, frames=n, **run_kw)
+    got = decode(res.words, fmt, 1, e.resolution ** 2)
+    bad_frames = []
+    for i in range(n):
+        if i < len(codes):
+            want, want_bad = counts[i].reshape(len(counts[i]), 1, -1), False  # the model's own encoding
+        else:
+            s, at = extra[i - len(codes)]
+            want, want_bad = expected_encoder_counts(spec, s[: at + 1]), at + 1 != e.frame
+        if got.counts[i].shape != want.shape or (got.counts[i] != want).any() or got.bad[i] != want_bad:
+            bad_frames.append(i)
+    wave = None
+    if bad_frames:  # the failing frame's cycles, as a waveform
+        i = bad_frames[0]
+        lo = int(res.cycles_out[got.frame_words[i - 1]]) if i else 0
+        wave = tmp_path / f"encoder_frame{i}.vcd"
+        stream.run(exe, words, frame_bit=fmt.frame_bit, frames=n, wave=(wave, lo, int(res.cycles_out[got.frame_words[i]])),
+                   **run_kw)
+    return bad_frames, res, wave
+
+
+def odd_frames(spec, codes):
+    """A short frame (TLAST early), a long one (TLAST only 40 samples after FRAME_LEN), a TLAST
+    on the first sample: each flagged BAD, with the encoding of what it kept."""
+    s = frame_samples(codes)
+    frame = spec.encoder.frame
+    long = np.concatenate([s[0], s[1][:40]])
+    return [(s[2][:100], 99), (long, frame + 39), (s[3][:1], 0)]
+
+
+def test_rtl_encoder_matches_the_model_back_to_back_with_gaps_and_stalls(small, tmp_path):
+    model, spec, codes, counts = small
+    exe = stream.build([enc_rtl.SOURCE], enc_rtl.render_top(spec.encoder), tmp_path)
+    extra = odd_frames(spec, codes)
+    extra.append((frame_samples(codes)[4], spec.encoder.frame - 1))  # a good frame after the odd ones
+    bad, res, wave = check_encoder(spec, codes, counts, exe, extra, tmp_path, seed=5, gap_pct=20, stall_pct=30)
+    assert not bad, f"frames {bad} differ from the model; waveform {wave}"
+    assert res.counters["in_gaps"] > 0 and res.counters["out_stalls"] > 0 and res.counters["in_blocked"] > 0
+    # Without gaps or stalls: one sample per cycle, plus the tail words (a STEP word for a partial
+    # last step, the FRAME word) at most two cycles per frame.
+    words = encoder_stream(spec, codes, [])
+    fast = stream.run(exe, words, frame_bit=enc_rtl.out_format(spec.encoder).frame_bit, frames=len(codes))
+    assert fast.counters["cycles"] <= len(words) + 2 * len(codes) + 2
+
+
+ENCODER_FAULTS = {"frame longer than FRAME_LEN": ("assign keep = kept < FRAME_N;", "assign keep = kept <= FRAME_N;")}
+
+
+@pytest.mark.parametrize("fault", ENCODER_FAULTS)
+def test_broken_rtl_encoder_fails(fault, small, tmp_path):
+    model, spec, codes, counts = small
+    good, bad = ENCODER_FAULTS[fault]
+    text = enc_rtl.SOURCE.read_text()
+    assert text.count(good) == 1, f"the fault's pattern is no longer in {enc_rtl.SOURCE.name}"
+    broken = tmp_path / enc_rtl.SOURCE.name
+    broken.write_text(text.replace(good, bad))
+    exe = stream.build([broken], enc_rtl.render_top(spec.encoder), tmp_path, fatal_warnings=False,
+                       cache_dir=tmp_path / "bin")
+    bad_frames, _, wave = check_encoder(spec, codes[:2], counts[:2], exe, odd_frames(spec, codes), tmp_path)
+    assert bad_frames == [3]  # the long frame, only
+    assert wave is not None and "$enddefinitions" in wave.read_text()
