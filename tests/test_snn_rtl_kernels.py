@@ -15,8 +15,9 @@ from toolchain.config import ModelConfig
 from toolchain.hw.rtl import stream, verilator
 from toolchain.hw.snn.event.accel_verify import check_frames
 from toolchain.hw.snn.event.accelerator import map_model
+from toolchain.hw.snn.event.conv import rtl as conv_rtl
 from toolchain.hw.snn.event.encoder import rtl as enc_rtl
-from toolchain.hw.snn.event.spike_words import decode
+from toolchain.hw.snn.event.spike_words import decode, encode_frame
 from toolchain.models import build_model
 from toolchain.snn.encoders import encode
 
@@ -135,4 +136,124 @@ def test_broken_rtl_encoder_fails(fault, small, tmp_path):
                        cache_dir=tmp_path / "bin")
     bad_frames, _, wave = check_encoder(spec, codes[:2], counts[:2], exe, odd_frames(spec, codes), tmp_path)
     assert bad_frames == [3]  # the long frame, only
+    assert wave is not None and "$enddefinitions" in wave.read_text()
+
+
+# ---------------------------------------------------------------------------------------- conv
+@pytest.fixture(scope="module")
+def small_spikes(small):
+    from toolchain.hw.snn.event.accel_verify import model_reference
+
+    model, spec, codes, counts = small
+    return model_reference(model, spec, codes)["spikes"]  # per conv: (n, T, C, H, W)
+
+
+def conv_stream(conv, frames: np.ndarray, bad_at: int = -1) -> np.ndarray:
+    """Frames (n, T, C, H, W) of input counts as the words of conv's input, back to back; STEP
+    rides on the step's last event in even frames and is a word of its own in odd ones."""
+    fmt = conv_rtl.in_format(conv)
+    words = []
+    for i, x in enumerate(frames):
+        words += encode_frame(np.asarray(x, np.int64), fmt, conv.cin, conv.width, step_on_event=i % 2 == 0,
+                              bad=i == bad_at)
+    return np.array(words, dtype=np.uint64)
+
+
+def check_conv(conv, exe, x, want, tmp_path, bad_at=-1, **run_kw):
+    """Run frames x through the kernel; the frames whose spikes differ from `want` (n, T, CO, H, W)
+    or whose BAD flag was not passed on, with a VCD of the first such frame."""
+    fmt = conv_rtl.out_format(conv)
+    words = conv_stream(conv, x, bad_at)
+    res = stream.run(exe, words, frame_bit=fmt.frame_bit, frames=len(x), **run_kw)
+    got = decode(res.words, fmt, conv.cout, conv.height * conv.width)
+    failing = [i for i in range(len(x))
+               if got.counts[i].shape != (want.shape[1], conv.cout, conv.height * conv.width)
+               or (got.counts[i] != want[i].reshape(want.shape[1], conv.cout, -1)).any() or got.bad[i] != (i == bad_at)]
+    wave = None
+    if failing:
+        i = failing[0]
+        lo = int(res.cycles_out[got.frame_words[i - 1]]) if i else 0
+        wave = tmp_path / f"{conv.name}_frame{i}.vcd"
+        stream.run(exe, words, frame_bit=fmt.frame_bit, frames=len(x),
+                   wave=(wave, lo, int(res.cycles_out[got.frame_words[i]])), **run_kw)
+    return failing, res, wave
+
+
+def conv_reference(conv, x: np.ndarray) -> np.ndarray:
+    """Spikes (n, T, CO, H, W) of the layer on input counts x (n, T, CI, H, W), as the op's Python
+    execution computes them: torch's conv2d, the accumulator's wrap, lif.py."""
+    from toolchain.hw.snn.event.event_op import run_neurons
+
+    out = []
+    w = torch.from_numpy(conv.weights.transpose(3, 0, 1, 2).copy()).double()
+    for frame in x:
+        cur = torch.nn.functional.conv2d(torch.from_numpy(frame).double(), w, padding=conv.kernel // 2)
+        cur = cur.round().long().numpy()
+        half = 1 << (conv.acc_bits - 1)
+        cur = (cur + half) % (2 * half) - half
+        spikes, _ = run_neurons(cur.reshape(len(cur), -1), conv.params, readout=False)
+        out.append(spikes.reshape(cur.shape))
+    return np.array(out)
+
+
+def conv_inputs(small, small_spikes, layer: int):
+    model, spec, codes, counts = small
+    x = counts if layer == 0 else small_spikes[layer - 1]
+    return spec.convs[layer], np.asarray(x, np.int64), np.asarray(small_spikes[layer], np.int64)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_rtl_conv_matches_the_model_back_to_back_with_gaps_and_stalls(layer, small, small_spikes, tmp_path):
+    conv, x, want = conv_inputs(small, small_spikes, layer)
+    exe = stream.build(conv_rtl.SOURCES, conv_rtl.render_top(conv), tmp_path)
+    failing, res, wave = check_conv(conv, exe, x, want, tmp_path, bad_at=3, seed=layer, gap_pct=15, stall_pct=25)
+    assert not failing, f"frames {failing} differ from the model; waveform {wave}"
+    assert res.counters["in_gaps"] > 0 and res.counters["out_stalls"] > 0 and res.counters["in_blocked"] > 0
+    assert want.any() and not want.all()  # spikes, and not everywhere
+    assert (conv_reference(conv, x) == want).all()  # the test's own reference is the model's
+
+
+def test_rtl_conv_takes_one_event_per_cycle(small, small_spikes, tmp_path):
+    """A frame whose events all hit one position, n per step: exactly n events + the sweep per
+    step (STEP rides on the last event), so n -> n + 5 adds 5 cycles a step."""
+    conv, _, _ = conv_inputs(small, small_spikes, 0)
+    exe = stream.build(conv_rtl.SOURCES, conv_rtl.render_top(conv), tmp_path)
+    steps = small[1].steps
+    cycles = []
+    for n in (3, 8):
+        x = np.zeros((1, steps, conv.cin, conv.height, conv.width), np.int64)
+        x[0, :, 0, 3, 5] = n
+        res = stream.run(exe, conv_stream(conv, x), frame_bit=conv_rtl.out_format(conv).frame_bit, frames=1)
+        cycles.append(res.counters["cycles"])
+    assert cycles[1] - cycles[0] == 5 * steps
+    depth = -(-conv.height // conv.banks[0]) * -(-conv.width // conv.banks[1])  # the reset's clear
+    assert cycles[0] == depth + steps * (3 + conv.groups) + 1 + conv_rtl.LATENCY
+
+
+CONV_FAULTS = {
+    "dropped forwarding path": ("assign bank_q[B] = fwd_en && fwd_addr == addr_b ? fwd_data : rd_q;",
+                                "assign bank_q[B] = rd_q;"),
+    "plane edge ow > W": ("ow < 0 || ow >= W;", "ow < 0 || ow > W;"),
+    "no frame reset": (".v(first_b ? '0 : v_q[co*STATE_BITS+:STATE_BITS]),", ".v(v_q[co*STATE_BITS+:STATE_BITS]),"),
+}
+
+
+@pytest.mark.parametrize("fault", CONV_FAULTS)
+def test_broken_rtl_conv_fails(fault, small, small_spikes, tmp_path):
+    conv, x, want = conv_inputs(small, small_spikes, 1)
+    assert conv.width % conv.banks[1] == 0  # the plane edge fault shows only then
+    good, bad = CONV_FAULTS[fault]
+    text = conv_rtl.SOURCE.read_text()
+    assert text.count(good) == 1, f"the fault's pattern is no longer in {conv_rtl.SOURCE.name}"
+    broken = tmp_path / conv_rtl.SOURCE.name
+    broken.write_text(text.replace(good, bad))
+    exe = stream.build([conv_rtl.LIF_SOURCE, broken], conv_rtl.render_top(conv), tmp_path, fatal_warnings=False,
+                       cache_dir=tmp_path / "bin")
+    # two model frames, then one whose last column fires in every channel and step (where the
+    # plane edge's outputs are), then one more model frame
+    edge = np.zeros_like(x[:1])
+    edge[..., -1] = 1
+    frames = np.concatenate([x[:2], edge, x[2:3]])
+    failing, _, wave = check_conv(conv, exe, frames, conv_reference(conv, frames), tmp_path)
+    assert failing
     assert wave is not None and "$enddefinitions" in wave.read_text()
