@@ -257,3 +257,24 @@ def test_broken_rtl_conv_fails(fault, small, small_spikes, tmp_path):
     failing, _, wave = check_conv(conv, exe, frames, conv_reference(conv, frames), tmp_path)
     assert failing
     assert wave is not None and "$enddefinitions" in wave.read_text()
+
+
+def test_rtl_conv_is_lint_clean_and_rejects_what_it_cannot_map(small, tmp_path):
+    import dataclasses
+
+    from toolchain.errors import ToolchainError
+    from toolchain.snn.lif import LIFParams
+
+    model, spec, codes, counts = small
+    variants = [*spec.convs, dataclasses.replace(spec.convs[1], params=LIFParams(12, 0, 100, "subtract", 0)),
+                dataclasses.replace(spec.convs[0], sp=8)]
+    for conv in variants:
+        top = tmp_path / "stream_top.sv"
+        top.write_text(conv_rtl.render_top(conv))
+        verilator.lint([*conv_rtl.SOURCES, top], "stream_top")
+    with pytest.raises(ToolchainError, match="conv1: SP 3 must divide the plane width 8") as err:
+        conv_rtl.render_top(dataclasses.replace(spec.convs[1], sp=3))
+    assert "\n" not in str(err.value)
+    big = dataclasses.replace(spec.convs[1], cout=64, weights=np.zeros((4, 3, 3, 64), np.int64))
+    with pytest.raises(ToolchainError, match="conv1: its bank weight ROMs hold .* at most 65536"):
+        conv_rtl.render_top(big)

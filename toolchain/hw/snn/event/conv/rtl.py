@@ -18,6 +18,9 @@ SOURCE = Path(__file__).with_name("spiking_conv.sv")
 SOURCES = (LIF_SOURCE, SOURCE)
 # cycles from a stage-A op to its word on m_tdata: stage B, then the output register
 LATENCY = 2
+# The weights travel as one packed parameter, and Verilator takes numbers of at most 65,536 bits
+# (the shipped network's convs need 80,000 and 1.28 M: those become per-bank ROM files next).
+MAX_WEIGHT_BITS = 65536
 
 
 def in_format(spec: ConvSpec) -> WordFormat:
@@ -48,6 +51,10 @@ def generics(spec: ConvSpec) -> dict[str, str]:
     if spec.in_lanes % spec.cin or spec.width % (spec.in_lanes // spec.cin):
         raise ToolchainError(f"{spec.name}: an input word of {spec.in_lanes} lanes must carry whole positions "
                              f"of one row ({spec.cin} channels, width {spec.width})")
+    bits = spec.bank_weights().size * spec.weight_bits
+    if bits > MAX_WEIGHT_BITS:
+        raise ToolchainError(f"{spec.name}: its bank weight ROMs hold {bits} bits; the RTL kernel takes at most "
+                             f"{MAX_WEIGHT_BITS} as a parameter")
     lif = lif_generics(spec.params, spec.acc_bits, what=spec.name)
     return {"H": str(spec.height), "W": str(spec.width), "CI": str(spec.cin), "CO": str(spec.cout),
             "K": str(spec.kernel), "IN_LANES": str(spec.in_lanes), "SP": str(spec.sp),

@@ -278,7 +278,9 @@ module spiking_conv #(
         if (adv && op_b == OP_SWEEP) rmem[g_b] <= r_new;
       end
     end else begin : g_no_ref
+      logic unused_r;  // no refractory period: the neurons' counters stay 0 (Verilator skips *unused*)
       assign r_q = '0;
+      assign unused_r = ^r_new;
     end
 
     assign col_r = (sw0_r_b + j) % BW;
