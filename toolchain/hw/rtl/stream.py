@@ -63,17 +63,15 @@ def run(exe: Path, words: np.ndarray, *, frame_bit: int, frames: int, seed: int 
 
 def pack(fields: Sequence[tuple[np.ndarray | int, int]]) -> np.ndarray:
     """Words from (values, bits) fields, the first in the least significant bits."""
-    word = np.uint64(0)
+    out = np.uint64(0)
     shift = 0
-    out = None
     for values, bits in fields:
         v = np.asarray(values, dtype=np.int64).astype(np.uint64) & np.uint64((1 << bits) - 1)
-        part = v << np.uint64(shift)
-        out = part if out is None else out | part
+        out = out | (v << np.uint64(shift))
         shift += bits
     if shift > MAX_WORD_BITS:
         raise ToolchainError(f"a stream word of {shift} bits: the RTL testbench takes at most {MAX_WORD_BITS}")
-    return out if out is not None else word
+    return out
 
 
 def field(words: np.ndarray, lo: int, bits: int) -> np.ndarray:
