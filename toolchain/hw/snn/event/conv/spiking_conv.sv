@@ -93,6 +93,11 @@ module spiking_conv #(
   logic step_r, first;
   logic [HB-1:0] sh;  // sweep row
   logic [WB-1:0] sgc;  // sweep column group (0..GW-1)
+  // the same as quotient and residue by the bank grid, kept by counting (no divider in hardware):
+  // sh = sh_q * BH + sh_r, sw0 = sgc * SP = sw0_q * BW + sw0_r, and the group index g
+  logic [HB-1:0] sh_q, sh_r;
+  logic [WB-1:0] sw0_q, sw0_r;
+  logic [GB-1:0] g;
 
   logic [IN_LANES-1:0] cur_mask, rem_mask;
   logic [ADDR_BITS-1:0] cur_addr;
@@ -134,6 +139,7 @@ module spiking_conv #(
       first <= 1'b1;
       sh <= '0;
       sgc <= '0;
+      {sh_q, sh_r, sw0_q, sw0_r, g} <= '0;
     end else if (state == CLEAR) begin
       clr_addr <= clr_addr + 1'b1;
       if (clr_addr == AB'(DEPTH - 1)) state <= EVENTS;
@@ -149,31 +155,71 @@ module spiking_conv #(
             state <= SWEEP;
             sh <= '0;
             sgc <= '0;
+            {sh_q, sh_r, sw0_q, sw0_r, g} <= '0;
           end
         end
       end else if (state == SWEEP) begin
+        g <= g + 1'b1;
         if (sgc == WB'(GW - 1)) begin
           sgc <= '0;
+          sw0_q <= '0;
+          sw0_r <= '0;
           sh <= sh + 1'b1;
+          if (sh_r == HB'(BH - 1)) begin
+            sh_r <= '0;
+            sh_q <= sh_q + 1'b1;
+          end else begin
+            sh_r <= sh_r + 1'b1;
+          end
           if (sh == HB'(H - 1)) begin
             state <= EVENTS;
             first <= 1'b0;
           end
         end else begin
           sgc <= sgc + 1'b1;
+          if (int'(sw0_r) + SP >= BW) begin  // SP <= BW: at most one wrap
+            sw0_r <= WB'(int'(sw0_r) + SP - BW);
+            sw0_q <= sw0_q + 1'b1;
+          end else begin
+            sw0_r <= WB'(int'(sw0_r) + SP);
+          end
         end
       end
     end
   end
 
-  // the event's position and channel
-  int ev_h, ev_w, ev_c, h_r, w_r;
+  // The event's position and channel, and their quotients and residues by the bank grid, from
+  // constant tables (the divisions happen at elaboration: no divider in hardware).
+  logic [HB-1:0] row_of[H*W], hq_of[H], hr_of[H];
+  logic [WB-1:0] col_of[H*W], wq_of[W], wr_of[W];
+  logic [LB-1:0] pos_of[IN_LANES], ch_of[IN_LANES];
+  for (genvar x = 0; x < H * W; x++) begin : g_addr_rom
+    assign row_of[x] = HB'(x / W);
+    assign col_of[x] = WB'(x % W);
+  end
+  for (genvar x = 0; x < H; x++) begin : g_h_rom
+    assign hq_of[x] = HB'(x / BH);
+    assign hr_of[x] = HB'(x % BH);
+  end
+  for (genvar x = 0; x < W; x++) begin : g_w_rom
+    assign wq_of[x] = WB'(x / BW);
+    assign wr_of[x] = WB'(x % BW);
+  end
+  for (genvar x = 0; x < IN_LANES; x++) begin : g_lane_rom
+    assign pos_of[x] = LB'(x / CI);
+    assign ch_of[x] = LB'(x % CI);
+  end
+  int ev_h, ev_w, ev_c, h_q, h_r, w_q, w_r;
+  logic [WB-1:0] ev_col;
   always_comb begin
-    ev_h = int'(cur_addr) / W;
-    ev_w = int'(cur_addr) % W + int'(lane) / CI;
-    ev_c = int'(lane) % CI;
-    h_r = ev_h % BH;
-    w_r = ev_w % BW;
+    ev_col = col_of[cur_addr] + WB'(pos_of[lane]);  // a word's positions never leave its row
+    ev_h = int'(row_of[cur_addr]);
+    ev_w = int'(ev_col);
+    ev_c = int'(ch_of[lane]);
+    h_q = int'(hq_of[row_of[cur_addr]]);
+    h_r = int'(hr_of[row_of[cur_addr]]);
+    w_q = int'(wq_of[ev_col]);
+    w_r = int'(wr_of[ev_col]);
   end
   int sw0;  // the sweep group's first column
   assign sw0 = int'(sgc) * SP;
@@ -198,25 +244,32 @@ module spiking_conv #(
       logic [CW-1:0] wt_b;  // the event's weights for this bank, registered into stage B
 
       // stage A: the output position this bank holds for the event, or for the sweep group
-      int dh, dw, oh, ow, j;
+      int dh, dw, oh, ow, j, tdh, tdw, tj;
       logic [AB-1:0] a_ev;
       logic skip;
       always_comb begin
-        dh = (bh + BH - h_r + P) % BH;
-        dw = (bw + BW - w_r + P) % BW;
+        // dh = (bh - h_r + P) mod BH by one conditional correction (the operands are residues)
+        tdh = bh + P - h_r;
+        dh = tdh < 0 ? tdh + BH : (tdh >= BH ? tdh - BH : tdh);
+        tdw = bw + P - w_r;
+        dw = tdw < 0 ? tdw + BW : (tdw >= BW ? tdw - BW : tdw);
         oh = ev_h - P + dh;
         ow = ev_w - P + dw;
         skip = dw >= K || oh < 0 || oh >= H || ow < 0 || ow >= W;
-        a_ev = skip ? '0 : AB'(oh / BH * DW + ow / BW);
-        j = (bw + BW - sw0 % BW) % BW;  // the sweep lane that lands in this bank's column residue
+        // oh = (h_q + m) BH + bh with m in {-1, 0, 1} (oh mod BH is bh by construction); so for ow
+        a_ev = skip ? '0 : AB'((h_q + (h_r - P + dh > bh ? 1 : (h_r - P + dh < bh ? -1 : 0))) * DW
+                               + w_q + (w_r - P + dw > bw ? 1 : (w_r - P + dw < bw ? -1 : 0)));
+        // the sweep lane that lands in this bank's column residue: (bw - sw0_r) mod BW
+        tj = bw - int'(sw0_r);
+        j = tj < 0 ? tj + BW : tj;
         ren = 1'b0;
         raddr = '0;
         if (op_a == OP_EVENT && !skip) begin
           ren = 1'b1;
           raddr = a_ev;
-        end else if (op_a == OP_SWEEP && int'(sh) % BH == bh && j < SP) begin
+        end else if (op_a == OP_SWEEP && int'(sh_r) == bh && j < SP) begin
           ren = 1'b1;
-          raddr = AB'(int'(sh) / BH * DW + (sw0 + j) / BW);
+          raddr = AB'(int'(sh_q) * DW + int'(sw0_q) + (int'(sw0_r) + j >= BW ? 1 : 0));
         end
       end
 
@@ -268,13 +321,13 @@ module spiking_conv #(
     int col_r;
 
     always_ff @(posedge clk) begin
-      if (adv && op_a == OP_SWEEP) v_q <= vmem[GB'(int'(sh) * GW + int'(sgc))];
+      if (adv && op_a == OP_SWEEP) v_q <= vmem[g];
       if (adv && op_b == OP_SWEEP) vmem[g_b] <= v_new;
     end
     if (REFRACTORY > 0) begin : g_ref
       logic [CO*RB-1:0] rmem[GROUPS];
       always_ff @(posedge clk) begin
-        if (adv && op_a == OP_SWEEP) r_q <= rmem[GB'(int'(sh) * GW + int'(sgc))];
+        if (adv && op_a == OP_SWEEP) r_q <= rmem[g];
         if (adv && op_b == OP_SWEEP) rmem[g_b] <= r_new;
       end
     end else begin : g_no_ref
@@ -283,7 +336,7 @@ module spiking_conv #(
       assign unused_r = ^r_new;
     end
 
-    assign col_r = (sw0_r_b + j) % BW;
+    assign col_r = sw0_r_b + j >= BW ? sw0_r_b + j - BW : sw0_r_b + j;
     assign cur_word = bank_q[sh_r_b*BW+col_r];
     for (genvar co = 0; co < CO; co++) begin : g_co
       lif_neuron #(
@@ -317,9 +370,9 @@ module spiking_conv #(
       bad_b <= cur_bad;
       last_b <= int'(sh) == H - 1 && int'(sgc) == GW - 1;
       gaddr_b <= ADDR_BITS'(int'(sh) * W + sw0);
-      g_b <= GB'(int'(sh) * GW + int'(sgc));
-      sh_r_b <= int'(sh) % BH;
-      sw0_r_b <= sw0 % BW;
+      g_b <= g;
+      sh_r_b <= int'(sh_r);
+      sw0_r_b <= int'(sw0_r);
       m_tvalid <= 1'b0;
       if (op_b == OP_FRAME) begin
         m_tdata <= {bad_b, 1'b1, 1'b0, {ADDR_BITS{1'b0}}, {SP * CO{1'b0}}};
