@@ -242,6 +242,13 @@ module spiking_conv #(
       logic [AB-1:0] raddr, addr_b, fwd_addr, waddr;
       logic ren, hit_b, fwd_en, wen;
       logic [CW-1:0] wt_b;  // the event's weights for this bank, registered into stage B
+      // this bank's weight ROM: one word of CO weights per (channel, h mod BH, w mod BW)
+      localparam int ROWS = CI * BH * BW;
+      logic [CO*W_BITS-1:0] wrom[ROWS], wrow;
+      for (genvar x = 0; x < ROWS; x++) begin : g_wrom
+        assign wrom[x] = WEIGHTS[(B*ROWS+x)*CO*W_BITS+:CO*W_BITS];
+      end
+      assign wrow = wrom[(ev_c*BH+h_r)*BW+w_r];
 
       // stage A: the output position this bank holds for the event, or for the sweep group
       int dh, dw, oh, ow, j, tdh, tdw, tj;
@@ -282,8 +289,7 @@ module spiking_conv #(
           hit_b <= ren;
           addr_b <= raddr;
           for (int co = 0; co < CO; co++)
-            wt_b[co*ACC_BITS+:ACC_BITS] <= ACC_BITS'($signed(
-                WEIGHTS[((((B * CI + ev_c) * BH + h_r) * BW + w_r) * CO + co)*W_BITS+:W_BITS]));
+            wt_b[co*ACC_BITS+:ACC_BITS] <= ACC_BITS'($signed(wrow[co*W_BITS+:W_BITS]));
           if (wen) mem[waddr] <= wdata;
           fwd_en <= wen;
           fwd_addr <= waddr;
