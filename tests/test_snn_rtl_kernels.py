@@ -278,3 +278,23 @@ def test_rtl_conv_is_lint_clean_and_rejects_what_it_cannot_map(small, tmp_path):
     big = dataclasses.replace(spec.convs[1], cout=64, weights=np.zeros((4, 3, 3, 64), np.int64))
     with pytest.raises(ToolchainError, match="conv1: its bank weight ROMs hold .* at most 65536"):
         conv_rtl.render_top(big)
+
+
+@pytest.mark.slow
+def test_rtl_encoder_and_conv_synthesize_without_dsp(small, tmp_path):
+    """Yosys synth_xilinx (xcup, out of context) of the small network's encoder and conv1: they
+    map (no run-time divider or wide shifter left), without DSP or block RAM at this size."""
+    from toolchain.hw.rtl.tools import ToolMissing, yosys_command
+    from toolchain.hw.rtl.yosys import synthesize
+
+    try:
+        yosys_command()
+    except ToolMissing as exc:
+        require_tool(str(exc))
+    model, spec, codes, counts = small
+    for name, sources, text in (("encoder", [enc_rtl.SOURCE], enc_rtl.render_top(spec.encoder)),
+                                ("conv1", list(conv_rtl.SOURCES), conv_rtl.render_top(spec.convs[1]))):
+        top = tmp_path / f"{name}_top.sv"
+        top.write_text(text)
+        r = synthesize([*sources, top], "stream_top")
+        assert r.lut > 0 and r.ff > 0 and r.dsp == 0 and r.bram36 == 0, (name, r)
