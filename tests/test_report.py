@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import assert_one_line_error, require_tool
+from checks import assert_one_line_error, report_sections as sections, require_tool
 from toolchain.cli import main
 
 # The CNN path on a tiny generated file and model (the end-to-end run of tests/test_cli.py).
@@ -45,13 +45,6 @@ def run_dir(tmp_path_factory):
                   "--out", str(out)]) == 0
     assert quiet(["run", "--out", str(out), "--set", "run.stages=[export_nir]"]) == 1
     return out
-
-
-def sections(html: str) -> dict[str, str]:
-    """stage -> the HTML of its section."""
-    found = re.findall(r'<section class="stage[^"]*" id="stage-[^"]+" data-stage="([^"]+)">(.*?)</section>', html,
-                       re.S)
-    return dict(found)
 
 
 def test_one_section_per_stage_with_what_it_wrote(run_dir):

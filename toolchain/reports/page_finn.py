@@ -93,7 +93,7 @@ def _verification(v: dict[str, Any]) -> Optional[tuple[str, str]]:
         return None
     frames = v.get("frames", v.get("inputs"))
     csim = v.get("csim") or {}
-    how = "C-simulated" if csim.get("ran") else "measured"
+    how = "C-simulated" if csim.get("ran") else ""  # else: graphs executed in Python, no hardware model
     what = "classes identical" if v["passed"] else "MISMATCH: " + ", ".join(
         f"{k} {n}" for k, n in (v.get("mismatches") or {}).items() if n)
     compared = [m for m in ("pytorch", "qonnx", "streamlined", "hw", "csim") if m in (v.get("classes") or {})]
@@ -128,8 +128,10 @@ def _resources(r: dict[str, Any]) -> Table:
 
 def _layers(r: dict[str, Any], event: Optional[dict[str, Any]]) -> Table:
     layers = r["layers"]
+    bound = (r.get("folding") or {}).get("rate_bound")
     bottleneck = str(r["totals"]["bottleneck"])
-    slowest = next((i for i, row in enumerate(layers) if row["name"] in bottleneck), None)
+    slowest = next((i for i, row in enumerate(layers)
+                    if (row["layer"] == bound["layer"] if bound else f"({row['name']})" in bottleneck)), None)
     footnotes: list[str] = []  # each distinct note once, referenced by number from its layers
     rows = []
     for row in layers:

@@ -110,10 +110,13 @@ def energy(s: Section, e: dict[str, Any]) -> None:
 def export_onnx_section(s: Section, out: Outputs) -> None:
     check = out.entry.get("verification") or {}
     if check:
-        passed = check.get("passed")
-        compared = fmt(check.get("compared_values", check.get("inputs", check.get("random_frames"))))
-        s.summary = (f"QONNX checked against PyTorch: {'passed' if passed else 'FAILED'} ({compared} values, "
-                     f"{fmt(check.get('mismatches', 0))} mismatches)")
+        verdict = "passed" if check.get("passed") else "FAILED"
+        if "compared_values" in check:  # an SNN: every layer at every time step
+            what = f"{check['compared_values']:,} values, {check.get('mismatches', 0):,} mismatches"
+        else:
+            what = (f"{fmt(check.get('inputs'))} random inputs, {fmt(check.get('class_mismatches'))} class mismatches, "
+                    f"largest output difference {fmt(check.get('max_abs_diff'), 3)} (tolerance {fmt(check.get('atol'))})")
+        s.summary = f"QONNX checked against PyTorch: {verdict} ({what})"
         rows = [[k.replace("_", " "), v if isinstance(v, str) else fmt(v)] for k, v in check.items()
                 if not isinstance(v, (dict, list)) or k.endswith("per_layer")]
         s.tables.append(Table("Verification of the export (QONNX execution against PyTorch)", ["check", "result"],
