@@ -145,32 +145,54 @@ def browser_missing() -> str | None:
     return None
 
 
-def test_the_page_renders_in_a_browser_with_no_request_off_disk(run_dir, tmp_path):
-    require_tool(browser_missing())
+def open_in_browser(page_file: Path, screenshot: Path) -> dict:
+    """Open the page in headless Chromium: each section's stage, visibility, size and whether its
+    text starts with its heading; each image's state; every URL the page requested."""
     from playwright.sync_api import sync_playwright
 
-    page_file = (run_dir / "report.html").resolve()
     requests: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_file.as_uri(), wait_until="load")
-            stages = page.eval_on_selector_all("section.stage", "els => els.map(e => e.dataset.stage)")
-            assert stages == list(json.loads((run_dir / "manifest.json").read_text())["stages"])
-            for stage in stages:
+            page.goto(page_file.resolve().as_uri(), wait_until="load")
+            sections = {}
+            for stage in page.eval_on_selector_all("section.stage", "els => els.map(e => e.dataset.stage)"):
                 section = page.locator(f'section[data-stage="{stage}"]')
-                assert section.is_visible(), stage
-                box = section.bounding_box()
-                assert box and box["height"] > 50 and box["width"] > 300, stage
-                assert section.inner_text().strip().startswith(section.locator("h2").inner_text()), stage
-            widths = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
-            assert len(widths) == 6 and all(done and w > 0 for _, done, w in widths), widths
-            screenshot = tmp_path / "report.png"
+                box = section.bounding_box() or {"width": 0, "height": 0}
+                sections[stage] = (section.is_visible(), box["width"], box["height"],
+                                   section.inner_text().strip().startswith(section.locator("h2").inner_text()))
+            images = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
-    assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
+    return {"sections": sections, "images": images, "requests": requests}
+
+
+def test_the_page_renders_in_a_browser_with_no_request_off_disk(run_dir, tmp_path):
+    require_tool(browser_missing())
+    screenshot = tmp_path / "report.png"
+    seen = open_in_browser(run_dir / "report.html", screenshot)
+    assert list(seen["sections"]) == list(json.loads((run_dir / "manifest.json").read_text())["stages"])
+    for stage, (visible, width, height, headed) in seen["sections"].items():
+        assert visible and width > 300 and height > 50 and headed, stage
+    assert len(seen["images"]) == 6 and all(done and w > 0 for _, done, w in seen["images"]), seen["images"]
+    assert seen["requests"] and all(u.startswith(("file:", "data:")) for u in seen["requests"]), seen["requests"]
     assert screenshot.read_bytes().startswith(b"\x89PNG")
     print(f"screenshot of the run report: {screenshot}")
+
+
+def test_the_browser_check_sees_a_broken_image_and_a_request_off_disk(run_dir, tmp_path):
+    """The same checks on a doctored copy of the page: one image cut to its PNG signature, one
+    stylesheet on the network. Both must show."""
+    require_tool(browser_missing())
+    html = (run_dir / "report.html").read_text()
+    start = html.index('src="data:image/png;base64,') + len('src="data:image/png;base64,')
+    doctored = html[:start] + html[start:start + 12] + html[html.index('"', start):]  # the PNG signature only
+    doctored = doctored.replace("</head>", '<link rel="stylesheet" href="http://127.0.0.1:9/x.css"></head>')
+    page = tmp_path / "doctored.html"
+    page.write_text(doctored)
+    seen = open_in_browser(page, tmp_path / "doctored.png")
+    assert [w for _, _, w in seen["images"]].count(0) == 1
+    assert "http://127.0.0.1:9/x.css" in seen["requests"]
