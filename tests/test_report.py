@@ -196,3 +196,9 @@ def test_the_browser_check_sees_a_broken_image_and_a_request_off_disk(run_dir, t
     seen = open_in_browser(page, tmp_path / "doctored.png")
     assert [w for _, _, w in seen["images"]].count(0) == 1
     assert "http://127.0.0.1:9/x.css" in seen["requests"]
+
+
+def test_two_run_directories_are_refused(run_dir, tmp_path, capsys):
+    assert_one_line_error(main(["report", str(run_dir), "--out", str(tmp_path)]), capsys.readouterr().err,
+                          "two run directories")
+    assert not any(tmp_path.iterdir())

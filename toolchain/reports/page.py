@@ -30,7 +30,7 @@ TITLES = {
 # How a figure was obtained; each gets its own badge colour in the template.
 HOW = ("measured", "counted", "estimate", "C-simulated", "RTL-simulated", "synthesized")
 WIDE_PX = 1000  # PNG width above which a figure spans the page (the stages draw at 120 dpi)
-NUMERIC = re.compile(r"^(>= )?-?[0-9][0-9,.]*( %)?$|^n/a$")
+NUMERIC = re.compile(r"^(>= )?-?[0-9][0-9,.]*(e[-+]?[0-9]+)?( %)?$|^n/a$")
 
 
 @dataclass

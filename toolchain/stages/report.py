@@ -41,6 +41,8 @@ def overrides(args: argparse.Namespace) -> list[str]:
 def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     from ..reports.page import render
 
+    if args is not None and args.run_dir and getattr(args, "out", None) and Path(args.run_dir) != Path(args.out):
+        raise ToolchainError(f"two run directories: RUN_DIR {args.run_dir} and --out {args.out}; give one")
     root = Path(cfg.run.out_dir)
     manifest = read_manifest(root)
     artifacts = {name: read_outputs(root, entry) for name, entry in manifest["stages"].items()
