@@ -202,3 +202,43 @@ def test_two_run_directories_are_refused(run_dir, tmp_path, capsys):
     assert_one_line_error(main(["report", str(run_dir), "--out", str(tmp_path)]), capsys.readouterr().err,
                           "two run directories")
     assert not any(tmp_path.iterdir())
+
+
+def finn_run(root: Path, **extra) -> Path:
+    """A run directory holding only a finn_build entry and a small finn_report.json."""
+    resources = {r: {"estimate": 10.0, "complete": True, "not_estimated": [], "board": 100, "share": 0.1}
+                 for r in ("LUT", "BRAM36", "URAM", "DSP")}
+    report = {
+        "build_folder": "build/x", "board": {"name": "ZCU104", "part": "xczu7ev"},
+        "folding": {"mode": "none", "note": "the build has no step_fold_by_structure"},
+        "steps": {"ran": ["step_hw_codegen"], "skipped": []},
+        "layers": [{"name": f"MVAU_hls_{i}", "layer": f"conv{i}.mvau", "op_type": "MVAU_hls", "PE": 2, "SIMD": 3,
+                    "cycles": c, "LUT": 10.0, "FF": None, "BRAM_18K": 0.0, "URAM": 0.0, "DSP": 1.0, "notes": []}
+                   for i, c in enumerate((40, 100, 60))],
+        "totals": {"cycles_per_frame": 100, "bottleneck": "conv1.mvau (MVAU_hls_1)", "clock_ns": 4.0, "clock_mhz": 250.0,
+                   "estimated_fps": 2.5e6, "latency_cycles": 200, "estimated_latency_us": 0.8, "resources": resources},
+        "notes": [], "verification": {"passed": True, "frames": 2, "mismatches": {"hw": 0}}, **extra}
+    (root / "finn_output").mkdir(parents=True)
+    (root / "finn_output" / "finn_report.json").write_text(json.dumps(report))
+    (root / "manifest.json").write_text(json.dumps({"stages": {"finn_build": {
+        "status": "ok", "seconds": 1.0,
+        "outputs": {"finn_output": "finn_output", "finn_report": "finn_output/finn_report.json"}}}}))
+    return root
+
+
+def test_finn_figures_carry_how_they_were_obtained(tmp_path):
+    """Estimates where nothing else ran; RTL-simulated and synthesized only where the report
+    holds such results (Vivado's `measured` files, or an entry whose source says so)."""
+    bare = finn_run(tmp_path / "bare")
+    assert quiet(["report", str(bare)]) == 0
+    finn = sections((bare / "report.html").read_text())["finn_build"]
+    assert "how-estimate" in finn and "how-RTL-simulated" not in finn and "how-synthesized" not in finn
+    assert "nothing here is RTL-simulated or synthesized" in finn
+    assert re.search(r'<tr class="highlight">\s*<td>conv1\.mvau</td>', finn)  # the slowest layer
+    full = finn_run(tmp_path / "full", measured={"rtlsim_performance": {"cycles": 123},
+                                                 "post_synth_resources": {"LUT": 11}},
+                    kernel_synthesis={"source": "synthesized (Yosys 0.70 synth_xilinx, out of context)", "LUT": 9})
+    assert quiet(["report", str(full)]) == 0
+    finn = sections((full / "report.html").read_text())["finn_build"]
+    assert finn.count("how-RTL-simulated") == 1 and finn.count("how-synthesized") == 2
+    assert "kernel synthesis" in finn and "nothing here is RTL-simulated" not in finn

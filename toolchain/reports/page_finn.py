@@ -56,14 +56,37 @@ def _report(s: Section, r: dict[str, Any]) -> None:
     s.tables.append(_layers(r, event))
     if event:
         _event_driven(s, event)
+    _labelled_extras(s, r)
     for name, found in (r.get("measured") or {}).items():
         if name in MEASURED_HOW and isinstance(found, dict):
             rows = [[k, v if isinstance(v, str) else fmt(v)] for k, v in _flat(found)]
             s.tables.append(Table(f"{name.replace('_', ' ')} ({name}.json)", ["figure", "value"], rows,
-                                  MEASURED_HOW[name]))
+                                  how_of(found, MEASURED_HOW[name])))
     if not any(name in MEASURED_HOW for name in (r.get("measured") or {})):
         s.notes.append("No Vivado/Vitis step ran: nothing here is RTL-simulated or synthesized.")
     s.notes += list(r.get("notes", []))
+
+
+def how_of(entry: Any, default: str = "") -> str:
+    """The label of an entry that says how it was obtained (a `source`, `obtained` or `how` text
+    such as "synthesized (Yosys 0.70 synth_xilinx, out of context)"); else `default`."""
+    text = next((entry[k] for k in ("how", "obtained", "source") if isinstance(entry, dict)
+                 and isinstance(entry.get(k), str)), "").lower()
+    for label in ("synthesized", "rtl-simulated", "c-simulated", "estimate", "measured"):
+        if text.startswith(label) or (label == "rtl-simulated" and text.startswith("rtl simulat")):
+            return {"rtl-simulated": "RTL-simulated", "c-simulated": "C-simulated"}.get(label, label)
+    return default
+
+
+def _labelled_extras(s: Section, r: dict[str, Any]) -> None:
+    """Entries of finn_report.json this page has no layout for but that say how they were
+    obtained (e.g. an RTL synthesis of the kernels): a table each, with their label."""
+    known = {"model", "build_folder", "build", "board", "folding", "steps", "layers", "totals", "notes", "code",
+             "verification", "measured", "event_driven"}
+    for name, entry in r.items():
+        if name not in known and how_of(entry):
+            rows = [[k, v if isinstance(v, str) else fmt(v)] for k, v in _flat(entry)]
+            s.tables.append(Table(name.replace("_", " "), ["figure", "value"], rows, how_of(entry)))
 
 
 def _rate_bound(r: dict[str, Any]) -> str:
@@ -148,8 +171,9 @@ def _layers(r: dict[str, Any], event: Optional[dict[str, Any]]) -> Table:
     if event:
         note += (" Event-driven kernels: cycles are the median over the build's verification frames of their "
                  "C-simulated event loops; resources are the toolchain's analytic estimates.")
+    labels = {how_of(row, "estimate") for row in layers}
     return Table("Per layer", ["layer", "op", "PE", "SIMD", "cycles", "LUT", "FF", "BRAM_18K", "URAM", "DSP",
-                               "notes"], rows, "estimate", note=note, highlight=slowest)
+                               "notes"], rows, labels.pop() if len(labels) == 1 else "", note=note, highlight=slowest)
 
 
 def _event_driven(s: Section, e: dict[str, Any]) -> None:
