@@ -170,6 +170,22 @@ def classify_section(s: Section, out: Outputs) -> None:
                   if f]
 
 
+def prune_section(s: Section, out: Outputs) -> None:
+    def headline(p: dict[str, Any]) -> None:
+        final, base = p["final"], p["baseline"]
+        s.summary = (f"sparsity {pct(p['sparsity'])} after {p['steps_kept']} of {p['steps_tried']} steps kept "
+                     f"({p['stop_reason']})")
+        s.fact("validation accuracy", f"{pct(final.get('val_acc'))} (before pruning {pct(base.get('val_acc'))})",
+               "measured")
+        if final.get("score") is not None:
+            s.fact("challenge score", f"{fmt(final['score'])}" + (f" ({fmt(p['score_reduction'], 3)}x lower)"
+                                                                 if p.get("score_reduction") else ""), "counted")
+
+    if out.has("prune_report"):
+        out.use("prune_report", headline)
+    generic_figures(s, out)
+
+
 def generic_figures(s: Section, out: Outputs) -> None:
     """Stages without their own builder: every PNG they wrote, captioned by its artifact name."""
     for name, value in out.loaded.items():
@@ -180,6 +196,6 @@ def generic_figures(s: Section, out: Outputs) -> None:
 BUILDERS: dict[str, Callable[[Section, Outputs], None]] = {
     "data": data_section, "train_initial": train_section, "evaluate": evaluate_section,
     "export_onnx": export_onnx_section, "export_inference_cost": cost_section, "finn_build": finn_section,
-    "classify": classify_section, "convert": generic_figures, "prune": generic_figures,
+    "classify": classify_section, "convert": generic_figures, "prune": prune_section,
     "reduce_bits": generic_figures, "export_nir": generic_figures,
 }
