@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
+from ..config import Config
 from ..errors import ConfigError, NotImplementedStage, ToolchainError
 from ..rundir import MANIFEST, record_failure
 from ..stages import DEFAULT_ORDER, LAST, STAGES
@@ -89,7 +90,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_failure(cfg, stage: str, exc: Exception, started, seconds: float) -> None:
+def report_failure(cfg: Config, stage: str, exc: Exception, started: datetime, seconds: float) -> None:
     """A stage of `toolchain run` failed: its one-line error goes into the run's manifest and the
     run's page is written with it, where the run directory exists (a failing first stage leaves
     none). The stage's own error is what the command reports; a page that cannot be written is
