@@ -34,7 +34,7 @@ ALLOWED_UP = {("config", "data.classes")}
 
 
 def unit(module: str) -> str:
-    """`toolchain.hw.snn.verify` -> `hw`; an entry module counts as the CLI."""
+    """`toolchain.hw.snn.dense.verify` -> `hw`; an entry module counts as the CLI."""
     top = module.split(".")[1] if "." in module else ""
     return "cli" if top in ENTRY_MODULES else top
 

@@ -126,7 +126,7 @@ def test_the_run_report_shows_the_snn_build_labelled_by_how_each_figure_was_obta
 
 def test_the_default_build_writes_each_kernels_hls_project(pipeline_run):
     out, _ = pipeline_run
-    from toolchain.hw.snn.csim import ap_types_dir
+    from toolchain.hw.hls.gxx import ap_types_dir
 
     tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_*/top_*.cpp"))
     assert [t.name.split("_hls")[0] for t in tops] == ["top_ConstellationEncoder", "top_SpikingConv",
@@ -214,7 +214,7 @@ def test_spike_mvaus_are_their_own_op_and_get_their_weight_memory(dense_run):
 
 def test_generated_lif_code_compiles(dense_run):
     out, _ = dense_run
-    from toolchain.hw.snn.csim import ap_types_dir
+    from toolchain.hw.hls.gxx import ap_types_dir
 
     tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_LIF_hls_*/top_LIF_hls_*.cpp"))
     assert len(tops) == 3
@@ -259,7 +259,7 @@ def test_evaluating_the_snn_qonnx_points_to_the_checkpoint(pipeline_run, tmp_pat
 
 
 def test_event_driven_section_without_a_data_file_runs_the_verification_frames(pipeline_run, tmp_path):
-    from toolchain.hw.snn import accel_report
+    from toolchain.hw.snn.event import accel_report
 
     out, _ = pipeline_run
     ev = accel_report.evaluate(out / "initial_model.pth", None, tmp_path, n_random=2, n_synthetic=1, seed=0)
