@@ -85,47 +85,48 @@ struct spiking_conv {
     typedef bool fwd_valid[BH][BW];
 
 #ifndef __SYNTHESIS__
-    // C simulation of the accumulator memory's one-cycle write latency: a word written in
-    // iteration n reaches the memory at the end of iteration n + 1, so iteration n + 1 still
-    // reads the old word, as the pipelined loop does. Without this, the C loop would read event
-    // n's sum at once and hide a missing forward path.
+    // C simulation of the accumulator memory's one-cycle write latency: a word written in cycle
+    // (loop iteration) n is not yet in the memory when cycle n + 1 reads it, as in the pipelined
+    // loop; the read returns the word as it was before that write. A plain C loop would return
+    // event n's sum at once and hide a missing forward path. The writes go to the array at once;
+    // per bank the model keeps the cycle and address of its last write and the word it replaced.
     struct write_latency {
-        acc_t staged_w[BH][BW][CO], pending_w[BH][BW][CO];
-        unsigned staged_a[BH][BW], pending_a[BH][BW];
-        bool staged[BH][BW], pending[BH][BW];
+        unsigned long long now = 2, at[BH][BW];
+        unsigned addr[BH][BW];
+        acc_t before[BH][BW][CO];
         write_latency() {
-            for (unsigned b = 0; b < BH * BW; b++) staged[b / BW][b % BW] = pending[b / BW][b % BW] = false;
+            for (unsigned b = 0; b < BH * BW; b++) at[b / BW][b % BW] = 0;
         }
-        void write(acc_mem &, unsigned bh, unsigned bw, unsigned a, const acc_t (&word)[CO]) {
+        // the memory's read of bank (bh, bw) at address a returns a stale word
+        bool stale(unsigned bh, unsigned bw, unsigned a) const {
+            return at[bh][bw] + 1 == now && addr[bh][bw] == a;
+        }
+        acc_t read(const acc_mem &acc, unsigned bh, unsigned bw, unsigned a, unsigned co, bool stale) const {
+            return stale ? before[bh][bw][co] : acc[bh][bw][a][co];
+        }
+        void write(acc_mem &acc, unsigned bh, unsigned bw, unsigned a, const acc_t (&word)[CO]) {
             if (a >= DEPTH) {  // what HLS's C simulation reports as an out-of-bounds array access
                 std::fprintf(stderr, "spiking_conv layer %u: accumulator address %u of bank (%u, %u) out of %u\n",
                              LAYER, a, bh, bw, DEPTH);
                 std::exit(3);
             }
-            for (unsigned co = 0; co < CO; co++) staged_w[bh][bw][co] = word[co];
-            staged_a[bh][bw] = a;
-            staged[bh][bw] = true;
+            for (unsigned co = 0; co < CO; co++) {
+                before[bh][bw][co] = acc[bh][bw][a][co];
+                acc[bh][bw][a][co] = word[co];
+            }
+            at[bh][bw] = now;
+            addr[bh][bw] = a;
         }
-        void cycle_end(acc_mem &acc) {
-            for (unsigned bh = 0; bh < BH; bh++)
-                for (unsigned bw = 0; bw < BW; bw++) {
-                    if (pending[bh][bw])
-                        for (unsigned co = 0; co < CO; co++) acc[bh][bw][pending_a[bh][bw]][co] = pending_w[bh][bw][co];
-                    pending[bh][bw] = staged[bh][bw];
-                    if (staged[bh][bw]) {
-                        pending_a[bh][bw] = staged_a[bh][bw];
-                        for (unsigned co = 0; co < CO; co++) pending_w[bh][bw][co] = staged_w[bh][bw][co];
-                    }
-                    staged[bh][bw] = false;
-                }
-        }
-        void drain(acc_mem &acc) {  // the pipeline empties before the sweep
-            cycle_end(acc);
-            cycle_end(acc);
-        }
+        void cycle_end() { now++; }
+        void drain() { now += 2; }  // the pipeline empties before the sweep
     };
 #else
     struct write_latency {
+        bool stale(unsigned, unsigned, unsigned) const { return false; }
+        acc_t read(const acc_mem &acc, unsigned bh, unsigned bw, unsigned a, unsigned co, bool) const {
+#pragma HLS INLINE
+            return acc[bh][bw][a][co];
+        }
         void write(acc_mem &acc, unsigned bh, unsigned bw, unsigned a, const acc_t (&word)[CO]) {
 #pragma HLS INLINE
             for (unsigned co = 0; co < CO; co++) {
@@ -133,8 +134,8 @@ struct spiking_conv {
                 acc[bh][bw][a][co] = word[co];
             }
         }
-        void cycle_end(acc_mem &) {}
-        void drain(acc_mem &) {}
+        void cycle_end() {}
+        void drain() {}
     };
 #endif
 
@@ -158,15 +159,17 @@ struct spiking_conv {
                 const int ow = w0 + dw;
                 if (dw >= int(K) || oh < 0 || oh >= int(H) || ow < 0 || ow >= int(W)) continue;
                 const unsigned a = unsigned(oh) / BH * DW + unsigned(ow) / BW;
-                // the word the last event wrote into this bank is not in the memory yet: forward it
+                // The bank's register holds the word it wrote last, which may not be in the memory
+                // yet: it keeps that word when this event hits it (forwarding), else it takes the
+                // memory's read; then it adds the taps and the memory stores it.
                 const bool forward = fv[bh][bw] && fa[bh][bw] == a;
-                acc_t word[CO];
-#pragma HLS ARRAY_PARTITION variable=word complete
+                const bool stale = mem.stale(bh, bw, a);  // the write latency model (C simulation)
+                const w_t *const taps = wt[bh][bw][c][h % BH][w % BW];
+                acc_t (&word)[CO] = fw[bh][bw];
                 for (unsigned co = 0; co < CO; co++) {
 #pragma HLS UNROLL
-                    const acc_t old = forward ? fw[bh][bw][co] : acc[bh][bw][a][co];
-                    word[co] = old + wt[bh][bw][c][h % BH][w % BW][co];
-                    fw[bh][bw][co] = word[co];
+                    if (!forward) word[co] = mem.read(acc, bh, bw, a, co, stale);
+                    word[co] += taps[co];
                 }
                 mem.write(acc, bh, bw, a, word);
                 fa[bh][bw] = a;
@@ -266,9 +269,9 @@ struct spiking_conv {
                     add_event(addr + lane / CI, lane % CI, wt, acc, fw, fa, fv, mem);
                     done = mask == 0 && step;
                 }
-                mem.cycle_end(acc);
+                mem.cycle_end();
             }
-            mem.drain(acc);
+            mem.drain();
             if (frame) {
                 out.write(out_word::frame_end(bad));
                 break;
