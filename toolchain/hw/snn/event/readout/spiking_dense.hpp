@@ -3,13 +3,15 @@
 // for the spike-count readout), bit for bit, and the class decision of the frame.
 //
 // Per time step: EPC (1 or 2) input events of one input word per cycle add their weight rows
-// (NO weights, one per output neuron: the glue reshapes the ROM so that one ROM word is one row,
-// and the two rows come through its two read ports, one word each) into NO current registers; after the step's last event ONE LIF lane updates the NO neurons
-// in NO cycles (lif::neuron; input waits meanwhile), clearing each current, and keeps a
-// running argmax of the updated membranes (MEMBRANE) or spike counts, strict `>` so ties keep
-// the lowest index as torch.argmax. At FRAME it writes that step's class with the frame's BAD
-// flag above it (an AXI4-Stream word with TLAST: one word per frame), and the NO final membranes. One lane instead of NO: the readout has cycles to
-// spare (the convolutions are slower), not LUTs (docs/snn_hardware.md).
+// (NO weights, one per output neuron: the glue reshapes the ROM so that one ROM word is one
+// row, and the two rows come through its two read ports, one word each) into NO current
+// registers; after the step's last event ONE LIF lane updates the NO neurons in NO cycles
+// (lif::neuron; input waits meanwhile), clearing each current, and keeps a running argmax of
+// the updated membranes (MEMBRANE) or spike counts, strict `>` so ties keep the lowest index
+// as torch.argmax. At FRAME it writes that step's class with the frame's BAD flag above it (an
+// AXI4-Stream word with TLAST: one word per frame), and the NO final membranes. One lane
+// instead of NO: the readout has cycles to spare (the convolutions are slower), not LUTs
+// (docs/snn_hardware.md).
 // So a frame takes the sum over its input words of max(1, ceil(events / EPC)) cycles, plus NO
 // per step, plus the FRAME word.
 #ifndef TOOLCHAIN_SNN_SPIKING_DENSE_HPP
