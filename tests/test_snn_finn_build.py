@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +20,7 @@ import onnx
 import pytest
 from onnx import helper as oh
 
+from checks import report_sections
 from toolchain.cli import main
 from toolchain.data.dataset import RadioMLDataset
 
@@ -99,6 +101,27 @@ def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit
     assert f"event-driven accelerator C-simulated bit exact on {len(split)} frames of the test split" in printed
     assert ev["streamed_cycles_per_frame"]["with_depths"] >= ev["cycles_per_frame"]["median"] * 0.5
     assert (out / "finn_output" / "event_driven.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_run_report_shows_the_snn_build_labelled_by_how_each_figure_was_obtained(pipeline_run):
+    """`toolchain run` ends with report.html: the FINN section's estimates, the event-driven
+    accelerator's C-simulated cycles and histogram, the SNN's spike rates and energy."""
+    out, printed = pipeline_run
+    assert "== report" in printed
+    found = report_sections((out / "report.html").read_text())
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    finn, totals, ev = found["finn_build"], report["totals"], report["event_driven"]
+    assert f"{totals['cycles_per_frame']:,} cycles per frame" in finn
+    highlighted = re.search(r'<tr class="highlight">(.*?)</tr>', finn, re.S).group(1)
+    assert totals["bottleneck"].split(" ")[0] in highlighted  # the rate-bounding layer's row
+    assert "how-estimate" in finn and "how-C-simulated" in finn
+    assert "how-RTL-simulated" not in finn and "how-synthesized" not in finn  # no Vivado here, none claimed
+    assert f"median {ev['cycles_per_frame']['median']:,.0f}" in finn and finn.count("<img ") == 2
+    assert "cycles per frame over the test frames" in finn
+    evaluate = found["evaluate"]
+    rates = json.loads((out / "accuracy.json").read_text())["spike_rates"]
+    assert "Spike rates and energy per layer" in evaluate and f"{100 * rates['syn0']:.2f} %" in evaluate
+    assert "energy per frame" in evaluate and evaluate.count("<img ") == 4
 
 
 def test_the_default_build_writes_each_kernels_hls_project(pipeline_run):
