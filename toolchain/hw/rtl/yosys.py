@@ -4,7 +4,9 @@ memories) and out-of-context synthesis for a Xilinx family (`synth_xilinx`), cac
 Figures from `synthesize` are *synthesized (Yosys)*: close to Vivado's, not equal (Yosys infers no
 SRLs from some shift-register codings, so its FF counts can run high). The WebAssembly Yosys sees
 only its working directory (it maps /tmp privately), so every run copies its sources into a
-fresh directory and names them by relative paths.
+fresh directory and names them by relative paths; memory-initialisation files a design reads
+($readmemh of a name relative to the working folder, e.g. a conv's weight ROMs) go in as
+`data_files`, copied under their own names beside the script.
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ def frontend_script(sources: Sequence[str], top: str, *, params: Mapping[str, in
 
 
 def run_yosys(sources: Sequence[Path], commands: Sequence[str], outputs: Sequence[str], *,
-              log_dir: Optional[Path] = None, timeout_s: float = 3600) -> dict[str, str]:
+              log_dir: Optional[Path] = None, timeout_s: float = 3600,
+              data_files: Sequence[Path] = ()) -> dict[str, str]:
     """Run `commands` on copies of `sources` in a fresh working directory; return the text of
     each file named in `outputs` (written there by the commands). The source placeholders
     `{src}` are replaced by the copies' relative names, in order."""
@@ -125,6 +128,8 @@ def run_yosys(sources: Sequence[Path], commands: Sequence[str], outputs: Sequenc
             (work / name).parent.mkdir(exist_ok=True)
             shutil.copyfile(src, work / name)
             names.append(name)
+        for data in data_files:  # $readmemh names them relative to the working folder
+            shutil.copyfile(data, work / Path(data).name)
         script = "\n".join(c.replace("{src}", " ".join(names)) for c in commands) + "\n"
         (work / "run.ys").write_text(script)
         try:
@@ -166,22 +171,22 @@ def elaborate(sources: Sequence[Path], top: str, *, params: Mapping[str, int | s
 def synthesize(sources: Sequence[Path], top: str, *, family: str = "xcup", params: Mapping[str, int | str] = {},
                defines: Mapping[str, str] = {}, frontend: str = "slang", frontend_args: Sequence[str] = (),
                pre_synth: Sequence[str] = (), cache_dir: Optional[Path] = None,
-               timeout_s: float = 3600) -> SynthResult:
+               timeout_s: float = 3600, data_files: Sequence[Path] = ()) -> SynthResult:
     """Synthesize `top` out of context for `family` (xcup: UltraScale+, xc7: 7-series, ...).
 
     `pre_synth` commands run between elaboration and `synth_xilinx` (e.g. FINN's RAM_STYLE needs
     `attrmap -tocase ram_style -tocase rom_style`). With `cache_dir`, a result is kept under the
-    hash of everything that decides it and reused."""
+    hash of everything that decides it and reused. `data_files`: the design's $readmemh files."""
     cmds = frontend_script(["{src}"], top, params=params, defines=defines, frontend=frontend,
                            frontend_args=frontend_args)
     cmds += [*pre_synth, f"synth_xilinx -family {family} -top {top} -flatten -noiopad",
              "tee -q -o stat.json stat -json", "write_json net.json"]
-    key = _cache_key(sources, cmds, family)
+    key = _cache_key([*sources, *data_files], cmds, family)
     cached = cache_dir / f"{top}-{key}.json" if cache_dir is not None else None
     if cached is not None and cached.exists():
         data = json.loads(cached.read_text())
         return SynthResult(**{k: data[k] for k in SynthResult.__dataclass_fields__})
-    out = run_yosys(sources, cmds, ["stat.json", "net.json"], timeout_s=timeout_s)
+    out = run_yosys(sources, cmds, ["stat.json", "net.json"], timeout_s=timeout_s, data_files=data_files)
     stats = json.loads(out["stat.json"])["design"]["num_cells_by_type"]
     result = _tally(top, family, stats, json.loads(out["net.json"])["modules"][top])
     if cached is not None:

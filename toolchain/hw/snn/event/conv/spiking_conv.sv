@@ -40,9 +40,12 @@ module spiking_conv #(
     parameter int REFRACTORY = 0,
     localparam int BH = K,
     localparam int BW = K > SP ? K : SP,
-    // the per-bank weight ROMs [bh][bw][ci][h mod BH][w mod BW][co] (ConvSpec.bank_weights), row-major,
-    // entry 0 in the least significant bits
-    parameter logic [BH*BW*CI*BH*BW*CO*W_BITS-1:0] WEIGHTS = '0,
+    // the per-bank weight ROMs (ConvSpec.bank_weights): bank (bh, bw) reads
+    // "<WEIGHT_FILE>_<bh * BW + bw>.hex" ($readmemh, relative to the simulator's or synthesis
+    // tool's working folder), one line per (ci, h mod BH, w mod BW), row-major, of CO weights
+    // with co 0 in the least significant bits (files, not a parameter: Verilator caps parameters
+    // at 65,536 bits, and Yosys and Vivado infer ROMs from an initialised array)
+    parameter string WEIGHT_FILE = "weights",
     localparam int ADDR_BITS = H * W < 2 ? 1 : $clog2(H * W),
     localparam int IN_BITS = IN_LANES + ADDR_BITS + 3,
     localparam int OUT_BITS = SP * CO + ADDR_BITS + 3
@@ -244,10 +247,9 @@ module spiking_conv #(
       logic [CW-1:0] wt_b;  // the event's weights for this bank, registered into stage B
       // this bank's weight ROM: one word of CO weights per (channel, h mod BH, w mod BW)
       localparam int ROWS = CI * BH * BW;
+      localparam string ROM_FILE = $sformatf("%s_%0d.hex", WEIGHT_FILE, B);
       logic [CO*W_BITS-1:0] wrom[ROWS], wrow;
-      for (genvar x = 0; x < ROWS; x++) begin : g_wrom
-        assign wrom[x] = WEIGHTS[(B*ROWS+x)*CO*W_BITS+:CO*W_BITS];
-      end
+      initial $readmemh(ROM_FILE, wrom);
       assign wrow = wrom[(ev_c*BH+h_r)*BW+w_r];
 
       // stage A: the output position this bank holds for the event, or for the sweep group
