@@ -17,8 +17,13 @@ from ..spike_words import WordFormat, addr_bits
 
 SOURCE = Path(__file__).with_name("spiking_conv.sv")
 SOURCES = (LIF_SOURCE, SOURCE)
-# cycles from a stage-A op to its word on m_tdata: stage B, then the output register
-LATENCY = 2
+# cycles from an op issued (stage I) to its word on m_tdata: stages E, A, B, C, O, then the output register
+LATENCY = 6
+# The most LUTs on one register-to-register path Yosys may map the kernel to (`SynthResult.lut_levels`):
+# a budget for 250 MHz on UltraScale+ (~0.5 ns a LUT and its route, CARRY8 chains on top; a
+# budget, not a timing result: nothing here checks timing). The retimed pipeline maps the small
+# network's conv1 to 7 (the unpipelined kernel took 13).
+LUT_LEVEL_BUDGET = 7
 
 
 def in_format(spec: ConvSpec) -> WordFormat:
