@@ -311,7 +311,10 @@ def test_rtl_conv_is_lint_clean_and_rejects_what_it_cannot_map(small, tmp_path):
 
     model, spec, codes, counts = small
     variants = [*spec.convs, dataclasses.replace(spec.convs[1], params=LIFParams(12, 0, 100, "subtract", 0)),
-                dataclasses.replace(spec.convs[0], sp=8)]
+                dataclasses.replace(spec.convs[0], sp=8),
+                # the shipped conv1's geometry: 75-bit output words, 1.28 M bits of weight ROM files
+                dataclasses.replace(spec.convs[1], height=16, width=16, cin=16, cout=16, kernel=5, in_lanes=32, sp=4,
+                                    weight_bits=8, acc_bits=16, weights=np.zeros((16, 5, 5, 16), np.int64))]
     for conv in variants:
         top = tmp_path / "stream_top.sv"
         top.write_text(conv_rtl.render_top(conv))
