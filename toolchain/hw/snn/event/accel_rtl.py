@@ -11,7 +11,8 @@ accelerator"):
 - m_axis: TDATA 32 bits, one packet of NO + 1 words per frame (readout/rtl.py): the class with
   BAD in bit 31, then the final membranes sign-extended; TLAST on the packet's last word.
 Between the kernels the frame end stays in-band (the event words' FRAME bit).
-`render_stream_top` wraps it for the stream testbench (TLAST as the words' top bit) with the
+`write_project` writes what a Vivado user takes without FINN: the sources, a file list and a
+250 MHz out-of-context clock constraint. `render_stream_top` wraps it for the stream testbench (TLAST as the words' top bit) with the
 probes the tests assert on (a full FIFO, spikes into each kernel).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ....atomic import atomic_path
 from ....errors import ToolchainError
 from ..lif.rtl import SOURCE as LIF_SOURCE
 from ...rtl.stream import MAX_WORD_BITS
@@ -32,6 +34,12 @@ FIFO_SOURCE = Path(__file__).parents[2] / "rtl" / "axis_fifo.sv"
 TOP = "snn_accel"
 IN_BITS = 16
 OUT_BITS = dense_rtl.OUT_BITS
+CLOCK_MHZ = 250  # assumed, as every event-driven figure; nothing here checks timing
+XDC = f"""# Out-of-context constraint for {TOP} (toolchain/hw/snn/event/accel_rtl.py): {CLOCK_MHZ} MHz, the
+# clock every event-driven figure assumes. Read with the file list, then e.g.
+#   synth_design -top {TOP} -part xczu7ev-ffvc1156-2-e -mode out_of_context
+create_clock -period {1000 / CLOCK_MHZ:.3f} -name clk [get_ports clk]
+"""
 
 
 def sources() -> list[Path]:
@@ -96,6 +104,8 @@ def render_top(spec: AcceleratorSpec, depths: Sequence[int]) -> str:
         lines.append(f"  axis_fifo #(.WIDTH({w}), .DEPTH({d})) u_fifo{k} (\n      .clk, .rst, .s_tdata(k{k}_tdata), "
                      f".s_tvalid(k{k}_tvalid), .s_tready(k{k}_tready),\n      .m_tdata(f{k}_tdata), "
                      f".m_tvalid(f{k}_tvalid), .m_tready(f{k}_tready), .full(f{k}_full)\n  );")
+    # the FIFOs' full flags are for testbenches' probes (Verilator skips signals named unused*)
+    lines += ["  logic unused_full;", f"  assign unused_full = ^{{{', '.join(f'f{k}_full' for k in range(n))}}};"]
     lines.append("endmodule\n")
     return "\n".join(lines)
 
@@ -135,3 +145,19 @@ module stream_top (
   assign probes = 64'({{{", ".join(reversed(probes))}}});
 endmodule
 """
+
+
+def write_project(spec: AcceleratorSpec, depths: Sequence[int], out_dir: Path) -> list[Path]:
+    """`out_dir`/{the .sv sources, snn_accel.sv, snn_accel.f (the file list in compile order),
+    snn_accel_ooc.xdc}; everything is rendered (and refused) before the first file is written,
+    and each file appears whole or not at all."""
+    texts = {s.name: s.read_text() for s in sources()}
+    texts[f"{TOP}.sv"] = render_top(spec, depths)
+    texts[f"{TOP}.f"] = "".join(f"{name}\n" for name in texts)
+    texts[f"{TOP}_ooc.xdc"] = XDC
+    out = []
+    for name, text in texts.items():
+        with atomic_path(Path(out_dir) / name) as tmp:
+            tmp.write_text(text)
+        out.append(Path(out_dir) / name)
+    return out
