@@ -138,3 +138,21 @@ def test_rtl_accelerator_project_is_lint_clean(small, tmp_path):
     with pytest.raises(ToolchainError, match="snn_accel: FIFO 1 depth 6, expected a power of two") as err:
         accel_rtl.write_project(spec, [2, 6, 8], tmp_path / "bad")
     assert "\n" not in str(err.value) and not (tmp_path / "bad").exists()
+
+
+def test_fifo_depths_travel_in_the_hw_graph(small, tmp_path):
+    """The FIFO model's depths written into the HW graph (FINN's in/outFIFODepths) come back in
+    the RTL project rendered from the graph alone."""
+    pytest.importorskip("finn")
+    from toolchain.errors import ToolchainError
+    from toolchain.hw.snn.event import event_graph
+
+    model, spec = small
+    graph = event_graph.spec_graph(spec)
+    accel_rtl.set_graph_fifo_depths(graph, [8, 2, 32])
+    assert accel_rtl.graph_fifo_depths(graph) == [8, 2, 32]
+    accel_rtl.write_graph_project(graph, tmp_path / "proj")
+    top = (tmp_path / "proj" / "snn_accel.sv").read_text()
+    assert "FIFO depths [8, 2, 32]" in top and ".DEPTH(32)) u_fifo2" in top
+    with pytest.raises(ToolchainError, match="expected 3, one between each pair"):
+        accel_rtl.set_graph_fifo_depths(graph, [8, 2])

@@ -11,6 +11,9 @@ accelerator"):
 - m_axis: TDATA 32 bits, one packet of NO + 1 words per frame (readout/rtl.py): the class with
   BAD in bit 31, then the final membranes sign-extended; TLAST on the packet's last word.
 Between the kernels the frame end stays in-band (the event words' FRAME bit).
+The depths live in the HW graph as FINN's own `outFIFODepths` / `inFIFODepths` node attributes
+(`set_graph_fifo_depths`), which FINN's InsertFIFO reads, so a FINN stitched build and
+`write_graph_project` (the graph's spec and depths -> the RTL project) use the same ones.
 `write_project` writes what a Vivado user takes without FINN: the sources, a file list and a
 250 MHz out-of-context clock constraint. `render_stream_top` wraps it for the stream testbench (TLAST as the words' top bit) with the
 probes the tests assert on (a full FIFO, spikes into each kernel).
@@ -161,3 +164,44 @@ def write_project(spec: AcceleratorSpec, depths: Sequence[int], out_dir: Path) -
             tmp.write_text(text)
         out.append(Path(out_dir) / name)
     return out
+
+
+def _event_nodes(model) -> list:
+    from .event_graph import OPS, _op
+
+    return [n for n in model.graph.node if _op(n) in OPS or _op(n).removesuffix("_rtl") in OPS]
+
+
+def set_graph_fifo_depths(model, depths: Sequence[int]) -> None:
+    """Write the FIFO after each kernel but the readout into the graph: FINN's outFIFODepths of
+    kernel k and inFIFODepths of kernel k + 1 (the same FIFO)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    nodes = _event_nodes(model)
+    if len(depths) != len(nodes) - 1:
+        raise ToolchainError(f"FIFO depths {list(depths)}: expected {len(nodes) - 1}, one between each pair of the "
+                             f"graph's {len(nodes)} event nodes")
+    for a, b, d in zip(nodes, nodes[1:], depths):
+        getCustomOp(a).set_nodeattr("outFIFODepths", [int(d)])
+        getCustomOp(b).set_nodeattr("inFIFODepths", [int(d)])
+
+
+def graph_fifo_depths(model) -> list[int]:
+    """The depths `set_graph_fifo_depths` wrote; a one-line error where the two ends of a FIFO disagree."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    nodes = _event_nodes(model)
+    out = []
+    for a, b in zip(nodes, nodes[1:]):
+        d_out, d_in = getCustomOp(a).get_nodeattr("outFIFODepths")[0], getCustomOp(b).get_nodeattr("inFIFODepths")[0]
+        if d_out != d_in:
+            raise ToolchainError(f"FIFO {a.name} -> {b.name}: outFIFODepths {d_out} but inFIFODepths {d_in}")
+        out.append(int(d_out))
+    return out
+
+
+def write_graph_project(model, out_dir: Path) -> list[Path]:
+    """`write_project` for the accelerator and FIFO depths a HW graph holds."""
+    from .event_graph import graph_spec
+
+    return write_project(graph_spec(model), graph_fifo_depths(model), out_dir)
