@@ -144,3 +144,21 @@ def test_rtl_readout_rejects_what_it_cannot_map(small):
     big = dataclasses.replace(spec.dense, weights=np.zeros((4096, 24), np.int64))
     with pytest.raises(ToolchainError, match="dense0: its weight ROM holds .* at most 65536"):
         rtl.render_top(big)
+
+
+@pytest.mark.slow
+def test_rtl_readout_synthesizes_without_dsp(small, tmp_path):
+    """Yosys synth_xilinx (xcup, out of context) of the small network's readout: it maps, its
+    weight ROM in block RAM (two read ports), no DSP."""
+    from toolchain.hw.rtl.tools import ToolMissing, yosys_command
+    from toolchain.hw.rtl.yosys import synthesize
+
+    try:
+        yosys_command()
+    except ToolMissing as exc:
+        require_tool(str(exc))
+    spec, _ = small
+    top = tmp_path / "dense_top.sv"
+    top.write_text(rtl.render_top(spec.dense))
+    r = synthesize([*rtl.SOURCES, top], "stream_top")
+    assert r.lut > 0 and r.ff > 0 and r.dsp == 0 and r.bram36 + r.bram18 > 0, r
