@@ -5,6 +5,8 @@
 // the cycle it left, until N_FRAMES words with bit FRAME_BIT set have left (or MAX_CYCLES).
 // argv: IN OUT SEED GAP_PCT STALL_PCT FRAME_BIT N_FRAMES MAX_CYCLES [VCD FIRST LAST]
 // OUT: uint64 pairs (word, cycle). stdout: one line of counters (cycles, gaps, stalls, ...).
+// Built with -DSTREAM_PROBES=1, the top has an output `probes` (up to 64 flags) that is OR-ed
+// over every cycle and printed with the counters (what a test asserts happened: a FIFO full...).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +57,7 @@ int main(int argc, char **argv) {
     std::vector<uint64_t> out;
     size_t next = 0;
     long frames = 0, cycle = 0, gaps = 0, stalls = 0, in_blocked = 0;
+    unsigned long long probes = 0;
     top->clk = 0;
     top->rst = 1;
     top->s_tvalid = 0;
@@ -85,6 +88,9 @@ int main(int argc, char **argv) {
             if ((w >> frame_bit) & 1) frames++;
         }
         if (in_fire) next++;
+#if STREAM_PROBES
+        probes |= uint64_t(top->probes);
+#endif
 #if VM_TRACE
         if (vcd && cycle >= first && cycle <= last) vcd->dump(uint64_t(2 * cycle));
 #endif
@@ -107,7 +113,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     std::fclose(fo);
-    std::printf("cycles %ld frames %ld consumed %zu of %zu in_gaps %ld out_stalls %ld in_blocked %ld\n", cycle, frames,
-                next, in.size(), gaps, stalls, in_blocked);
+    std::printf("cycles %ld frames %ld consumed %zu of %zu in_gaps %ld out_stalls %ld in_blocked %ld probes %llu\n",
+                cycle, frames, next, in.size(), gaps, stalls, in_blocked, probes);
     return 0;
 }
