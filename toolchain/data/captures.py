@@ -202,3 +202,38 @@ def unit_power(x: np.ndarray) -> np.ndarray:
     p = (x.astype(np.float64) ** 2).sum(axis=1).mean(axis=1)
     scale = 1.0 / np.sqrt(np.where(p > 0, p, 1.0))
     return (x * scale[:, None, None]).astype(np.float32)
+
+
+def unit_variance(x: np.ndarray) -> np.ndarray:
+    """Each frame (B, 2, L) scaled to unit variance, mean |z - mean(z)|^2 = 1 with the mean kept
+    and scaled (the synthetic generator's radioml2018 scaling: an OOK or AM carrier keeps its
+    offset); constant frames stay as they are."""
+    centred = x.astype(np.float64) - x.mean(axis=2, keepdims=True)
+    v = (centred ** 2).sum(axis=1).mean(axis=1)
+    scale = 1.0 / np.sqrt(np.where(v > 0, v, 1.0))
+    return (x * scale[:, None, None]).astype(np.float32)
+
+
+def labelled_spans(capture: Capture, names: list[str]) -> list[tuple[int, int, int]]:
+    """(first sample, end sample, class index) of the recording's annotations whose `core:label`
+    is one of the model's class names: the known classes a recording may carry (the capture
+    stage writes one per segment). An annotation without a sample count runs to the end."""
+    index = {n: i for i, n in enumerate(names)}
+    spans = []
+    for a in capture.handle.get_annotations():
+        label = a.get("core:label")
+        if label in index:
+            start = int(a.get("core:sample_start", 0))
+            spans.append((start, start + int(a.get("core:sample_count", capture.num_samples - start)), index[label]))
+    return spans
+
+
+def known_classes(spans: list[tuple[int, int, int]], starts: np.ndarray, count: int) -> np.ndarray:
+    """Per frame (input samples starts .. starts + count): the class of the one labelled span
+    holding the whole frame, else -1 (unlabelled, straddling two spans, or in conflicting ones)."""
+    out = np.full(len(starts), -1, np.int64)
+    for i, s in enumerate(starts):
+        hits = {k for lo, hi, k in spans if lo <= s and s + count <= hi}
+        if len(hits) == 1:
+            out[i] = hits.pop()
+    return out
