@@ -210,10 +210,10 @@ def step_fold_by_structure(model: ModelWrapper, cfg, fold: Optional[FoldSettings
             model = model.transform(ApplyStructuralConfig(fold.spec, fold.file))
             info.update(current_folding(model, fold.part, fold.board, fold.clock_ns, fold.budget),
                         mode="hand folding file over the automatic one")
-    from ..snn.event_graph import is_event_graph
+    from ..snn.event.event_graph import is_event_graph
 
     if is_event_graph(model):  # a conv's SP sets the next kernel's input word, hence its activity
-        from ..snn.event_graph import restream
+        from ..snn.event.event_graph import restream
         from ..snn.steps import measure_activity
 
         restream(model)
