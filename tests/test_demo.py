@@ -88,6 +88,8 @@ def test_summary_gives_the_agreement_with_the_known_sequence(demo_run):
     line = next(line for line in printed.split("== summary\n", 1)[1].splitlines() if "capture" in line.split()[:1])
     assert f"{agreeing}/24 frames agree with the recording's known classes ({100 * agreeing / 24:.1f} %" in line
     assert line.endswith("classified through finn_output")
+    page = (out / "report.html").read_text()  # the run's page shows the sequence and the agreement
+    assert ", ".join(truth) in page and f"{agreeing}/24 frames" in page
 
 
 def test_capture_holds_the_known_sequence(tmp_path):
