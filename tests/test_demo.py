@@ -129,6 +129,18 @@ def test_known_classes_of_frames(tmp_path):
     starts = np.array([0, L // 2, L, 2 * L])
     # whole frames in a segment get its class; one straddling two segments, or past the end, none
     assert known_classes(spans, starts, L).tolist() == [CLASSES.index("QPSK"), -1, CLASSES.index("FM"), -1]
+    overlapping = np.array([[0, 4 * L, 3], [L, 2 * L, 3], [2 * L, 3 * L, 5]])  # nested: same class, then another
+    assert known_classes(overlapping, np.array([0, L, 2 * L, 3 * L]), L).tolist() == [3, 3, -1, 3]
+
+
+def test_classify_predictions_are_not_taken_for_known_classes(demo_run):
+    """Classifying the demo's classified recording again: its per-frame predictions (annotations
+    classify wrote) are not known classes; the segments' labels still are."""
+    out, _ = demo_run
+    spans = labelled_spans(open_sigmf(out / "capture.classified.sigmf-meta"), list(CLASSES))
+    original = labelled_spans(open_sigmf(out / "capture.sigmf-meta"), list(CLASSES))
+    np.testing.assert_array_equal(spans, original)
+    assert len(spans) == 24
 
 
 def test_capture_stage_alone_writes_both_files_and_a_manifest(tmp_path, capsys):

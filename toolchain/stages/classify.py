@@ -148,7 +148,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     predictor = load_classifier(model_path, cfg)
     source = Source(recording, cfg, predictor.frame_length)
     names = [CLASSES[i] if i < len(CLASSES) else str(i) for i in range(predictor.num_outputs)]
-    spans = captures.labelled_spans(source.capture, names) if source.capture is not None else []
+    spans = captures.labelled_spans(source.capture, names) if source.capture is not None else None
     model_files = [p for p in [getattr(predictor, "hw_file", model_path)] if p.is_file()]
     with stage_run(cfg.run.out_dir, "classify", cfg, [*source.files, *model_files]) as run, ExitStack() as stack:
         tmp = {n: stack.enter_context(atomic_path(run.artifact(n))) for n in ("classes_json", "classes_csv")}
@@ -184,7 +184,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                 if labels is not None:
                     kept["labels"].append(labels)
                     kept["snrs"].append(snrs)
-                if spans:
+                if spans is not None and len(spans):
                     kept["known"].append(captures.known_classes(spans, starts, round(source.length * source.ratio)))
                 index += len(starts)
                 bar.update(len(starts))
@@ -314,7 +314,7 @@ def sigmf_document(source: Source, arrays: dict, names: list[str], model_path: P
     info["core:extensions"] = ext + [{"name": NAMESPACE, "version": "1.0.0", "optional": True}]
     count = round(source.length * source.ratio)
     ours = [{"core:sample_start": int(s), "core:sample_count": count, "core:label": names[int(k)],
-             "core:generator": "toolchain classify", f"{NAMESPACE}:model": model_path.name,
+             "core:generator": captures.PREDICTIONS_GENERATOR, f"{NAMESPACE}:model": model_path.name,
              f"{NAMESPACE}:channel": cap.channel,
              **({f"{NAMESPACE}:probability": round(float(p), 6)} if np.isfinite(p) else {})}
             for s, k, p in zip(arrays["start"], arrays["cls"], arrays["prob"])]
