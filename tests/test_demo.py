@@ -23,7 +23,7 @@ from toolchain.data.known_capture import segment, segment_classes, write_capture
 
 REPO = Path(__file__).parents[1]
 DEMO = REPO / "configs" / "demo.yaml"
-TINY = ["synth.frames_per_pair=4", "synth.snrs=[0, 30]", "data.batch_size=32", "model.filters=4", "model.dense=8",
+TINY = ["synth.frames_per_pair=4", "data.batch_size=32", "model.filters=4", "model.dense=8",
         "train.epochs=1", "train.threads=1", "export.verify_inputs=2", "finn.verify_inputs=1",
         "finn.verify_synthetic=1", "capture.frames_per_segment=1"]
 
