@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NO_DEPS := finn-plus==1.6.1 onnx-passes==0.4.1 hls4ml==1.3.0 norse==1.1.0
 
-.PHONY: install demo test test-all lint lock clean
+.PHONY: install demo demo-snn test test-all lint lock clean
 
 install: $(STAMP)
 
@@ -22,6 +22,11 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 demo: install
 	rm -rf runs/demo
 	$(BIN)/toolchain run --config configs/demo.yaml --out runs/demo
+
+# The SNN path: the same, through the event-driven SNN accelerator's build (build/snn-radioml).
+demo-snn: install
+	rm -rf runs/demo-snn
+	$(BIN)/toolchain run --config build/snn-radioml/pipeline.yaml --out runs/demo-snn
 
 test: install
 	$(BIN)/python -m pytest -q

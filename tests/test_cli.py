@@ -11,7 +11,7 @@ from toolchain.rundir import update_manifest
 from toolchain.stages import DEFAULT_ORDER, STAGES
 
 PIPELINE_STAGES = ["train_initial", "convert", "prune", "reduce_bits", "evaluate", "export_onnx", "export_nir",
-                   "export_inference_cost", "finn_build", "classify", "report"]
+                   "export_inference_cost", "finn_build", "capture", "classify", "report"]
 
 
 def subcommands(parser):

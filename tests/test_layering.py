@@ -28,7 +28,7 @@ LAYERS = [
 ]
 ENTRY_MODULES = {"__main__", "run", "train_initial", "prune", "reduce_bits", "evaluate", "export_onnx",
                  "export_inference_cost", "export_nir", "convert", "finn_build",
-                 "classify", "report"}  # `python -m toolchain.<x>`
+                 "capture", "classify", "report"}  # `python -m toolchain.<x>`
 # config holds the class names and frame length the defaults need, nothing else of the package.
 ALLOWED_UP = {("config", "data.classes")}
 

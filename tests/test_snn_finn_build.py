@@ -31,7 +31,7 @@ PIPELINE = REPO / "build" / "snn-radioml" / "pipeline.yaml"
 # plane, trained for two batches on a small file: what is checked is the flow, not accuracy.
 SHRINK = ["synth.frames_per_pair=2", "synth.snrs=[0,10,20,30]", "model.snn_resolution=8", "train.epochs=1",
           "train.max_batches=2", "data.batch_size=32", "export.verify_inputs=2", "finn.verify_inputs=1",
-          "finn.verify_synthetic=1"]
+          "finn.verify_synthetic=1", "capture.frames_per_segment=1"]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,24 @@ def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit
     assert f"event-driven accelerator C-simulated bit exact on {len(split)} frames of the test split" in printed
     assert ev["streamed_cycles_per_frame"]["with_depths"] >= ev["cycles_per_frame"]["median"] * 0.5
     assert (out / "finn_output" / "event_driven.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pipeline_classifies_the_known_capture_and_sums_up_the_accelerator(pipeline_run):
+    """`make demo-snn`: the capture of known modulations through the event-driven build, and the
+    summary's accelerator lines labelled by how each figure was obtained, with the board's share."""
+    out, printed = pipeline_run
+    entry = json.loads((out / "manifest.json").read_text())["stages"]["classify"]["classify"]
+    assert entry["model"] == str(out / "finn_output") and "event-driven" in entry["engine"]
+    known = entry["known_classes"]
+    assert known["frames"] == 24 and len(known["per_class"]) == 24
+    summary = printed.split("== summary\n", 1)[1]
+    assert f"{known['agreeing']}/24 frames agree with the recording's known classes" in summary
+    event = json.loads((out / "finn_output" / "finn_report.json").read_text())["event_driven"]
+    fps = 250e6 / event["cycles_per_frame"]["median"]
+    assert f"{fps:,.0f} frames/s (C-simulated cycle counts, median of {event['frames']} test frames" in summary
+    lut = event["resources"]["lut"]
+    assert f"LUT {lut:,.6g} ({100 * lut / 230400:.1f} % of 230,400)" in summary
+    assert "DSP 0 (0.0 % of 1,728)" in summary and "analytic estimates of the project's kernels" in summary
 
 
 def test_the_run_report_shows_the_snn_build_labelled_by_how_each_figure_was_obtained(pipeline_run):

@@ -57,6 +57,8 @@ ARTIFACTS = {
     "model_nir": "model.nir",
     "model_nir_norse": "model.norse.nir",
     "model_nir_snntorch": "model.snntorch.nir",
+    "capture_meta": "capture.sigmf-meta",
+    "capture_data": "capture.sigmf-data",
     "classes_json": "classes.json",
     "classes_csv": "classes.csv",
     "classes_timeline": "classes_timeline.png",

@@ -19,10 +19,10 @@ from ..errors import ConfigError
 from .data import SYNTH_PRESETS, ChannelConfig, DataConfig, SynthConfig, apply_synth_preset, synth_preset
 from .fields import from_dict, key, key_factory, to_dict
 from .model import ModelConfig, lif_param_problems
-from .stages import (ClassifyConfig, ConvertConfig, CostConfig, EnergyConfig, EvalConfig, ExportConfig, FinnConfig,
+from .stages import (CaptureConfig, ClassifyConfig, ConvertConfig, CostConfig, EnergyConfig, EvalConfig, ExportConfig, FinnConfig,
                      PruneConfig, RunConfig, TrainConfig)
 
-__all__ = ["SYNTH_PRESETS", "ChannelConfig", "ClassifyConfig", "Config", "ConvertConfig", "CostConfig", "DataConfig",
+__all__ = ["SYNTH_PRESETS", "CaptureConfig", "ChannelConfig", "ClassifyConfig", "Config", "ConvertConfig", "CostConfig", "DataConfig",
            "EnergyConfig", "EvalConfig", "ExportConfig", "FinnConfig", "ModelConfig", "PruneConfig", "RunConfig",
            "SynthConfig", "TrainConfig", "from_dict", "key", "key_factory", "lif_param_problems", "load_config",
            "parse_override", "synth_preset", "text_override", "to_dict"]
@@ -42,6 +42,7 @@ class Config:
     prune: PruneConfig = field(default_factory=PruneConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
 
 

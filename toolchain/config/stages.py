@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
+from ..data.classes import CLASSES
 from .fields import check, key, key_factory
 
 
@@ -259,16 +260,24 @@ class EnergyConfig:
 class ClassifyConfig:
     """classify: the model, how a capture is read and cut into frames (docs/classify.md)."""
 
-    model: str = key("", "a .pth checkpoint, a QONNX .onnx or a finn_build output folder (--model)")
+    model: str = key(
+        "",
+        "A .pth checkpoint, a QONNX .onnx or a finn_build output folder (--model); empty in `toolchain run`: the "
+        "run's finn_output, else its trained checkpoint.")
+    input: str = key(
+        "",
+        "Recording classified by `toolchain run` (the command line's INPUT wins); empty: the run's capture "
+        "(capture.sigmf-meta, written by the capture stage).")
     format: Literal["", "cf32", "ci16", "ci8"] = key("", "raw I/Q file's samples (little-endian); empty: SigMF or HDF5")
     rate: Optional[float] = key(None, "raw file's sample rate in Hz (SigMF files give theirs); None: time in samples")
     channels: int = key(1, "raw file: channels interleaved per sample (SigMF: core:num_channels)")
     channel: int = key(0, "channel classified, from 0")
     hop: Optional[int] = key(None, "samples between frame starts, after resampling; None = the frame length")
     resample: str = key("", "\"P/Q\": resample_poly by P/Q before framing; empty = none (see docs/classify.md)")
-    normalize: Literal["unit_power", "none"] = key(
+    normalize: Literal["unit_power", "unit_variance", "none"] = key(
         "unit_power",
-        "unit_power: each frame scaled to mean |I + jQ|^2 = 1, as RadioML's frames are; none: as read")
+        "unit_power: each frame scaled to mean |I + jQ|^2 = 1, as RadioML's frames are; unit_variance: to unit "
+        "variance, mean kept (as the synthetic generator's radioml2018 preset scales them); none: as read")
     chunk_samples: int = key(1 << 20, "samples read from the capture at a time (bounds the memory)")
 
     def __post_init__(self) -> None:
@@ -277,6 +286,32 @@ class ClassifyConfig:
         check(self.channel >= 0, "classify.channel", self.channel, "an integer >= 0")
         check(self.hop is None or self.hop > 0, "classify.hop", self.hop, "a positive integer or null")
         check(self.chunk_samples > 0, "classify.chunk_samples", self.chunk_samples, "a positive integer")
+
+
+@dataclass
+class CaptureConfig:
+    """capture: a SigMF test recording of known modulations from the synthetic generator (docs/classify.md)."""
+
+    classes: Optional[list[str]] = key(
+        None,
+        "Classes of the segments, in recording order; null = all 24 once each, in an order shuffled by "
+        "capture.seed.")
+    frames_per_segment: int = key(2, "length of each segment in frames of synth.length samples")
+    snr: float = key(30.0, "SNR of every segment, dB (read as synth.channel.snr_reading says)")
+    seed: int = key(1, "seed of the segments' signals, channel and order (independent of synth.seed's frames)")
+    sample_rate: float = key(
+        200e3,
+        "core:sample_rate written to the recording: nominal (the generator works in samples; the 2016 RadioML "
+        "tools ran their analog transmitters at 200 kHz)")
+
+    def __post_init__(self) -> None:
+        if self.classes is not None:
+            check(len(self.classes) > 0, "capture.classes", self.classes, "a non-empty list or null")
+            for name in self.classes:
+                check(name in CLASSES, "capture.classes", name, f"one of {', '.join(CLASSES)}")
+        check(self.frames_per_segment > 0, "capture.frames_per_segment", self.frames_per_segment, "a positive integer")
+        check(self.seed >= 0, "capture.seed", self.seed, "an integer >= 0")
+        check(self.sample_rate > 0, "capture.sample_rate", self.sample_rate, "a positive number")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from ..errors import ToolchainError
 # SigMF 1.x sample formats that hold I/Q: complex, float or signed/unsigned integer components.
 COMPLEX_DATATYPE = re.compile(r"^c(f32|f64|i32|i16|u32|u16)_(le|be)$|^c(i8|u8)$")
 RAW_FORMATS = {"cf32": "cf32_le", "ci16": "ci16_le", "ci8": "ci8"}
+PREDICTIONS_GENERATOR = "toolchain classify"  # core:generator of the annotations classify writes
 
 
 @dataclass
@@ -202,3 +203,39 @@ def unit_power(x: np.ndarray) -> np.ndarray:
     p = (x.astype(np.float64) ** 2).sum(axis=1).mean(axis=1)
     scale = 1.0 / np.sqrt(np.where(p > 0, p, 1.0))
     return (x * scale[:, None, None]).astype(np.float32)
+
+
+def unit_variance(x: np.ndarray) -> np.ndarray:
+    """Each frame (B, 2, L) scaled to unit variance, mean |z - mean(z)|^2 = 1 with the mean kept
+    and scaled (the synthetic generator's radioml2018 scaling: an OOK or AM carrier keeps its
+    offset); constant frames stay as they are."""
+    centred = x.astype(np.float64) - x.mean(axis=2, keepdims=True)
+    v = (centred ** 2).sum(axis=1).mean(axis=1)
+    scale = 1.0 / np.sqrt(np.where(v > 0, v, 1.0))
+    return (x * scale[:, None, None]).astype(np.float32)
+
+
+def labelled_spans(capture: Capture, names: list[str]) -> np.ndarray:
+    """(first sample, end sample, class index) rows of the recording's annotations whose
+    `core:label` is one of the model's class names: the known classes a recording may carry (the
+    capture stage writes one per segment). An annotation without a sample count runs to the end;
+    those `classify` wrote (its predictions, generator "toolchain classify") are not known classes."""
+    index = {n: i for i, n in enumerate(names)}
+    rows = []
+    for a in capture.handle.get_annotations():
+        label = a.get("core:label")
+        if label in index and a.get("core:generator") != PREDICTIONS_GENERATOR:
+            start = int(a.get("core:sample_start", 0))
+            rows.append((start, start + int(a.get("core:sample_count", capture.num_samples - start)), index[label]))
+    return np.asarray(rows, np.int64).reshape(-1, 3)
+
+
+def known_classes(spans: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
+    """Per frame (input samples starts .. starts + count): the class of the labelled spans holding
+    the whole frame, else -1 (unlabelled, straddling two spans, or in spans of different classes)."""
+    s = np.asarray(starts, np.int64)[:, None]
+    inside = (spans[None, :, 0] <= s) & (s + count <= spans[None, :, 1])  # (frames, spans)
+    cls = np.where(inside, spans[None, :, 2], -1)
+    first = cls.max(axis=1, initial=-1)
+    agree = ~(inside & (cls != first[:, None])).any(axis=1)
+    return np.where(agree, first, -1)

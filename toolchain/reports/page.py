@@ -25,7 +25,7 @@ TITLES = {
     "data": "Data", "train_initial": "Training", "convert": "ANN to SNN conversion", "prune": "Pruning",
     "reduce_bits": "Bit-width reduction", "evaluate": "Evaluation", "export_onnx": "QONNX export",
     "export_nir": "NIR export", "export_inference_cost": "Cost and challenge score", "finn_build": "FINN build",
-    "classify": "Classification",
+    "capture": "Recording of known modulations", "classify": "Classification",
 }
 # How a figure was obtained; each gets its own badge colour in the template.
 HOW = ("measured", "counted", "estimate", "C-simulated", "RTL-simulated", "synthesized")

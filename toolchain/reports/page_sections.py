@@ -161,6 +161,10 @@ def classify_section(s: Section, out: Outputs) -> None:
                "measured")
         if "accuracy" in summ:
             s.fact("accuracy (labelled input)", pct(summ["accuracy"]["overall"]["accuracy"]), "measured")
+        known = summ.get("known_classes")
+        if known and known["frames"]:
+            s.fact("agreement with the recording's known classes",
+                   f"{known['agreeing']:,}/{known['frames']:,} frames ({pct(known['agreement'], 1)})", "measured")
         s.tables.append(Table("Frames per predicted class", ["class", "frames", "share"],
                               [[k, f"{v:,}", pct(v / n, 1)] for k, v in top]))
 
@@ -168,6 +172,15 @@ def classify_section(s: Section, out: Outputs) -> None:
         out.use("classes_json", summary)
     s.figures += [f for f in [out.png("classes_timeline", "Timeline: spectrogram and predicted class per frame")]
                   if f]
+
+
+def capture_section(s: Section, out: Outputs) -> None:
+    """The recording of known modulations: its sequence, from the stage's manifest entry."""
+    c = out.entry.get("capture")
+    if c:
+        s.summary = (f"{c['segments']} segments of {c['frames_per_segment']} frames at {fmt(c['snr'])} dB, "
+                     "each annotated with its class")
+        s.fact("known sequence", ", ".join(c["classes"]))
 
 
 def prune_section(s: Section, out: Outputs) -> None:
@@ -196,6 +209,6 @@ def generic_figures(s: Section, out: Outputs) -> None:
 BUILDERS: dict[str, Callable[[Section, Outputs], None]] = {
     "data": data_section, "train_initial": train_section, "evaluate": evaluate_section,
     "export_onnx": export_onnx_section, "export_inference_cost": cost_section, "finn_build": finn_section,
-    "classify": classify_section, "convert": generic_figures, "prune": prune_section,
+    "capture": capture_section, "classify": classify_section, "convert": generic_figures, "prune": prune_section,
     "reduce_bits": generic_figures, "export_nir": generic_figures,
 }

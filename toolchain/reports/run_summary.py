@@ -1,9 +1,11 @@
-"""The closing summary of `toolchain run`: key figures read back from the run's artifacts."""
+"""The closing summary of `toolchain run`: key figures read back from the run's artifacts, each
+hardware figure labelled by how it was obtained."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..rundir import ARTIFACTS, MANIFEST
 
@@ -14,16 +16,60 @@ def run_summary(root: Path) -> str:
     if accuracy:
         top = accuracy["highest_snr"]
         lines.append(f"  accuracy              {accuracy['overall']['accuracy']:.2%} overall, {top['accuracy']:.2%} at "
-                     f"{top['snr']} dB ({accuracy['data']['split']} split, {accuracy['overall']['frames']} frames)")
+                     f"{top['snr']} dB ({accuracy['data']['split']} split, {accuracy['overall']['frames']} frames, "
+                     f"{top['frames']} at {top['snr']} dB)")
     cost = _load(root / ARTIFACTS["model_cost"])
     if cost:
         lines.append(f"  cost                  {cost['total_bops']:,} bit operations, {cost['total_mem_w_bits']:,} weight bits, "
                      f"challenge score {cost['score']:.4f} (baseline 1.0)")
+    finn = _load(root / ARTIFACTS["finn_output"] / "finn_report.json")
+    if finn:
+        lines += accelerator_lines(finn)
     manifest = _load(root / MANIFEST) or {"stages": {}}
+    known = manifest["stages"].get("classify", {}).get("classify", {}).get("known_classes")
+    if known and known["frames"]:
+        lines.append(capture_line(manifest["stages"]["classify"], known))
     for stage, entry in manifest["stages"].items():
         outputs = ", ".join(entry.get("outputs", {}).values())
         lines.append(f"  {stage:<22}{entry.get('seconds', 0):7.1f} s  {outputs}")
     return "\n".join(lines)
+
+
+def accelerator_lines(report: dict[str, Any]) -> list[str]:
+    """Frames/s, LUT, BRAM36 and DSP of a finn_build, with the board's share and how each was
+    obtained: FINN's analytical estimates for a FINN dataflow build; for the SNN's event-driven
+    accelerator the rate from its C simulation's cycle counts (median over the frames it ran)
+    and the resources from the project's analytic estimates."""
+    board, t = report["board"], report["totals"]
+    totals = board["resources"]
+    event = report.get("event_driven") or {}
+    if event.get("mapped") and event.get("passed"):
+        cycles = event["cycles_per_frame"]
+        fps = 1e9 / t["clock_ns"] / cycles["median"]
+        res = event["resources"]
+        figures = {"LUT": (res["lut"], True), "BRAM36": (res["bram36"], True), "DSP": (res["dsp"], True)}
+        rate = (f"{fps:,.0f} frames/s (C-simulated cycle counts, median of {event['frames']} test frames; "
+                f"{1e9 / t['clock_ns'] / event['bound_cycles_per_frame']:,.0f} guaranteed)")
+        how = "analytic estimates of the project's kernels"
+    else:
+        r = t["resources"]
+        figures = {k: (r[k]["estimate"], r[k]["complete"]) for k in ("LUT", "BRAM36", "DSP")}
+        rate = f"{t['estimated_fps']:,.0f} frames/s (FINN estimate; slowest layer {t['bottleneck']})"
+        how = "FINN estimates"
+    parts = []
+    for name, (value, complete) in figures.items():
+        share = f"{100 * value / totals[name]:.1f} %" if totals.get(name) else "n/a"
+        parts.append(f"{name} {'>= ' if not complete else ''}{value:,.6g} ({share} of {totals.get(name, 0):,})")
+    synthesized = "no Vivado step ran" if "note" in report.get("measured", {}) else "see finn_output/report/"
+    return [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rate}",
+            f"  resources             {', '.join(parts)} ({how}; {synthesized})"]
+
+
+def capture_line(entry: dict[str, Any], known: dict[str, Any]) -> str:
+    summary = entry["classify"]
+    model = Path(summary["model"]).name if "model" in summary else "the model"
+    return (f"  capture               {known['agreeing']}/{known['frames']} frames agree with the recording's known "
+            f"classes ({100 * known['agreement']:.1f} %), classified through {model}")
 
 
 def _load(path: Path) -> dict | None:

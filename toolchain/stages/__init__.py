@@ -49,8 +49,10 @@ STAGES: dict[str, Stage] = {
         Stage("export_inference_cost", "qonnx inference cost and challenge score -> model_cost.json", ("run", "cost")),
         Stage("finn_build", "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists",
               ("run", "model", "finn", "data")),
+        Stage("capture", "write a SigMF recording of known modulations from the synthetic generator -> "
+              "capture.sigmf-meta/-data", ("run", "synth", "capture")),
         Stage("classify", "classify every frame of a SigMF, raw I/Q or RadioML HDF5 recording -> classes.json/.csv, "
-              "SigMF annotations", ("run", "classify", "eval", "model")),
+              "SigMF annotations", ("run", "classify", "eval", "model", "capture")),
         Stage("report", "one self-contained HTML page of a run directory -> report.html (`toolchain run` runs it last)"),
     )
 }

@@ -26,9 +26,10 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..config import Config, text_override
+from ..data import captures
 from ..data.classes import CLASSES
 from ..errors import ToolchainError
-from ..rundir import RunDir, stage_run
+from ..rundir import ARTIFACTS, RunDir, stage_run, trained_model
 
 SUMMARY = "classify every frame of a SigMF, raw I/Q or RadioML HDF5 recording -> classes.json/.csv, SigMF annotations"
 FORMAT = "toolchain-classify/1"
@@ -37,8 +38,9 @@ TOP = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="recording: a SigMF .sigmf-meta/.sigmf-data, a raw I/Q file (with --format), "
-                        "or a RadioML-format .h5/.hdf5")
+    parser.add_argument("input", nargs="?", help="recording: a SigMF .sigmf-meta/.sigmf-data, a raw I/Q file (with "
+                        "--format), or a RadioML-format .h5/.hdf5 (default: classify.input, else the run's "
+                        "capture.sigmf-meta)")
     parser.add_argument("--model", metavar="MODEL", help="a .pth checkpoint, a QONNX .onnx, or a finn_build output "
                         "folder (classify.model)")
     parser.add_argument("--format", choices=["cf32", "ci16", "ci8"], help="raw file: interleaved I/Q samples "
@@ -62,8 +64,6 @@ class Source:
     """Frames of the input with their start samples (and labels, SNRs for an HDF5 file)."""
 
     def __init__(self, path: Path, cfg: Config, frame_length: int):
-        from ..data import captures
-
         c = cfg.classify
         self.path, self.length = path, frame_length
         self.resampling = captures.Resampling.parse(c.resample) if c.resample else None
@@ -114,8 +114,6 @@ class Source:
     def batches(self, cfg: Config, batch: int):
         """(starts in input samples, raw frames, model input, labels or None, snrs or None), in
         batches of `batch` frames."""
-        from ..data import captures
-
         if self.capture is None:
             for lo in range(0, self.total, batch):
                 x, labels, snrs = self.ds.read(np.arange(lo, min(lo + batch, self.total)))
@@ -123,7 +121,8 @@ class Source:
             return
         blocks = captures.stream(self.capture, cfg.classify.chunk_samples, self.resampling)
         for starts, x in captures.frames(blocks, self.length, self.hop, batch):
-            model_in = captures.unit_power(x) if cfg.classify.normalize == "unit_power" else x
+            scale = {"unit_power": captures.unit_power, "unit_variance": captures.unit_variance}
+            model_in = scale[cfg.classify.normalize](x) if cfg.classify.normalize in scale else x
             yield np.round(starts * self.ratio).astype(np.int64), x, model_in, None, None
 
     def describe(self, cfg: Config) -> dict:
@@ -144,16 +143,12 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
     from ..reports.timeline import Timeline
     from .classify_models import load_classifier
 
-    c = cfg.classify
-    if args is None or not args.input:
-        raise ToolchainError("classify needs a recording (INPUT) and a model (--model)")
-    if not c.model:
-        raise ToolchainError("config key 'classify.model': no model; give --model MODEL (.pth, .onnx or a "
-                             "finn_build output folder)")
-    model_path = Path(c.model)
+    model_path = _model(cfg)
+    recording = _recording(cfg, args)
     predictor = load_classifier(model_path, cfg)
-    source = Source(Path(args.input), cfg, predictor.frame_length)
+    source = Source(recording, cfg, predictor.frame_length)
     names = [CLASSES[i] if i < len(CLASSES) else str(i) for i in range(predictor.num_outputs)]
+    spans = captures.labelled_spans(source.capture, names) if source.capture is not None else None
     model_files = [p for p in [getattr(predictor, "hw_file", model_path)] if p.is_file()]
     with stage_run(cfg.run.out_dir, "classify", cfg, [*source.files, *model_files]) as run, ExitStack() as stack:
         tmp = {n: stack.enter_context(atomic_path(run.artifact(n))) for n in ("classes_json", "classes_csv")}
@@ -162,7 +157,7 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                             "probabilities": "softmax of the model's logits" if predictor.calibrated else
                             "none: the accelerator's integer scores rank the classes (top 3 lists scores)"}}
         timeline = Timeline(source.total, source.samples * (source.length if source.capture is None else 1), names)
-        kept = {"start": [], "cls": [], "prob": [], "labels": [], "snrs": []}
+        kept = {"start": [], "cls": [], "prob": [], "labels": [], "snrs": [], "known": []}
         start_time = time.perf_counter()
         with open(tmp["classes_json"], "w") as fj, open(tmp["classes_csv"], "w", newline="") as fc, \
                 tqdm(total=source.total, unit="frame", desc=f"classify ({predictor.kind})", disable=None) as bar:
@@ -189,6 +184,8 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
                 if labels is not None:
                     kept["labels"].append(labels)
                     kept["snrs"].append(snrs)
+                if spans is not None and len(spans):
+                    kept["known"].append(captures.known_classes(spans, starts, round(source.length * source.ratio)))
                 index += len(starts)
                 bar.update(len(starts))
             seconds = time.perf_counter() - start_time
@@ -203,9 +200,39 @@ def run(cfg: Config, args: argparse.Namespace | None = None) -> RunDir:
             run.outputs["sigmf_meta"] = meta.name
             doc = sigmf_document(source, arrays, names, model_path, Path(cfg.run.out_dir))
             stack.enter_context(atomic_path(meta)).write_text(json.dumps(doc, indent=2) + "\n")
-        run.extra["classify"] = summary
+        run.extra["classify"] = {**summary, "model": str(model_path), "engine": predictor.engine}
     print(_summary_line(summary, predictor.engine, run))
     return run
+
+
+def _recording(cfg: Config, args: argparse.Namespace | None) -> Path:
+    """INPUT, else classify.input, else the run's capture (the capture stage's recording)."""
+    if args is not None and getattr(args, "input", None):
+        return Path(args.input)
+    if cfg.classify.input:
+        return Path(cfg.classify.input)
+    own = Path(cfg.run.out_dir) / ARTIFACTS["capture_meta"]
+    if own.is_file():
+        return own
+    raise ToolchainError(f"classify needs a recording: give INPUT, set classify.input, or run the capture stage "
+                         f"first to write {own}")
+
+
+def _model(cfg: Config) -> Path:
+    """classify.model, else the run's FINN build, else its trained checkpoint."""
+    if cfg.classify.model:
+        return Path(cfg.classify.model)
+    from ..hw.finn.predict import is_finn_output
+
+    build = Path(cfg.run.out_dir) / ARTIFACTS["finn_output"]
+    if is_finn_output(build):
+        return build
+    try:
+        return trained_model(cfg)
+    except ToolchainError:
+        raise ToolchainError("config key 'classify.model': no model; give --model MODEL (.pth, .onnx or a "
+                             f"finn_build output folder), or run classify in a run directory ({cfg.run.out_dir}) "
+                             "holding finn_output/ or a trained checkpoint") from None
 
 
 def _frame_rows(first: int, starts: np.ndarray, count: int, scores: np.ndarray, names: list[str],
@@ -236,7 +263,21 @@ def _summary(arrays: dict, names: list[str], seconds: float, cfg: Config) -> dic
         report = accuracy_report(arrays["labels"], arrays["cls"].astype(np.int64), arrays["snrs"],
                                  cfg.eval.confusion_snrs)
         out["accuracy"] = {"overall": report["overall"], "per_snr": report["per_snr"]}
+    if arrays["known"] is not None:
+        out["known_classes"] = _agreement(arrays["known"], arrays["cls"], names)
     return out
+
+
+def _agreement(known: np.ndarray, predicted: np.ndarray, names: list[str]) -> dict:
+    """How the predictions agree with the classes the recording's annotations give its frames."""
+    labelled = known >= 0
+    hits = labelled & (known == predicted)
+    per_class = {names[k]: {"frames": int((known == k).sum()), "agreeing": int(hits[known == k].sum())}
+                 for k in np.unique(known[labelled])}
+    n = int(labelled.sum())
+    return {"source": "core:label of the recording's annotations", "frames": n, "agreeing": int(hits.sum()),
+            "agreement": round(int(hits.sum()) / n, 4) if n else None, "unlabelled_frames": int((~labelled).sum()),
+            "per_class": per_class}
 
 
 def _summary_line(summary: dict, engine: str, run: RunDir) -> str:
@@ -246,6 +287,10 @@ def _summary_line(summary: dict, engine: str, run: RunDir) -> str:
     acc = ""
     if "accuracy" in summary:
         acc = f"; accuracy {100 * summary['accuracy']['overall']['accuracy']:.2f} % over {n} labelled frames"
+    known = summary.get("known_classes")
+    if known and known["frames"]:
+        acc += (f"; agreement with the recording's annotated classes {known['agreeing']}/{known['frames']} frames "
+                f"({100 * known['agreement']:.1f} %)")
     return (f"classified {n} frames in {summary['seconds']:.1f} s ({summary['frames_per_second']} frames/s, {engine})"
             f"; most frequent: {common}{acc}; wrote {run.root}/: {', '.join(run.outputs.values())}")
 
@@ -269,7 +314,7 @@ def sigmf_document(source: Source, arrays: dict, names: list[str], model_path: P
     info["core:extensions"] = ext + [{"name": NAMESPACE, "version": "1.0.0", "optional": True}]
     count = round(source.length * source.ratio)
     ours = [{"core:sample_start": int(s), "core:sample_count": count, "core:label": names[int(k)],
-             "core:generator": "toolchain classify", f"{NAMESPACE}:model": model_path.name,
+             "core:generator": captures.PREDICTIONS_GENERATOR, f"{NAMESPACE}:model": model_path.name,
              f"{NAMESPACE}:channel": cap.channel,
              **({f"{NAMESPACE}:probability": round(float(p), 6)} if np.isfinite(p) else {})}
             for s, k, p in zip(arrays["start"], arrays["cls"], arrays["prob"])]

@@ -33,17 +33,18 @@ TOP = "stream_top"
 class StreamRun:
     words: np.ndarray  # output words in order: uint64 (n,), or (n, limbs) for words over 64 bits
     cycles_out: np.ndarray  # the cycle each left
-    counters: dict[str, int]  # cycles, frames, consumed, in_gaps, out_stalls, in_blocked, in_limbs, out_limbs
+    counters: dict[str, int]  # cycles, frames, consumed, in_gaps, out_stalls, in_blocked, probes, in_limbs, out_limbs
 
 
 def build(sources: Sequence[Path], top_text: str, work_dir: Path, *, fatal_warnings: bool = True,
-          cache_dir: str | os.PathLike | None = None) -> Path:
-    """Write the rendered top beside `work_dir` and build it with `sources` (cached by content)."""
+          cache_dir: str | os.PathLike | None = None, probes: bool = False) -> Path:
+    """Write the rendered top beside `work_dir` and build it with `sources` (cached by content).
+    `probes`: the top has an output `probes` the testbench ORs over the run (counters["probes"])."""
     work_dir.mkdir(parents=True, exist_ok=True)
     top = work_dir / f"{TOP}.sv"
     top.write_text(top_text)
     return verilator.build([*sources, top], TOP, TESTBENCH, trace=True, fatal_warnings=fatal_warnings,
-                           cache_dir=cache_dir)
+                           cache_dir=cache_dir, defines={"STREAM_PROBES": int(probes)})
 
 
 def run(exe: Path, words: np.ndarray, *, frame_bit: int, frames: int, seed: int = 0, gap_pct: int = 0,

@@ -8,6 +8,8 @@
 // argv: IN OUT IN_LIMBS SEED GAP_PCT STALL_PCT FRAME_BIT N_FRAMES MAX_CYCLES [VCD FIRST LAST]
 // OUT: per output word its limbs, then the cycle (uint64 each). stdout: one line of counters
 // (cycles, gaps, stalls, ..., in_limbs, out_limbs).
+// Built with -DSTREAM_PROBES=1, the top has an output `probes` (up to 64 flags) that is OR-ed
+// over every cycle and printed with the counters (what a test asserts happened: a FIFO full...).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -83,6 +85,7 @@ int main(int argc, char **argv) {
     std::vector<uint64_t> out;
     size_t next = 0;
     long frames = 0, cycle = 0, gaps = 0, stalls = 0, in_blocked = 0;
+    unsigned long long probes = 0;
     top->clk = 0;
     top->rst = 1;
     top->s_tvalid = 0;
@@ -113,6 +116,9 @@ int main(int argc, char **argv) {
             if ((word[frame_bit / 64] >> (frame_bit % 64)) & 1) frames++;
         }
         if (in_fire) next++;
+#if STREAM_PROBES
+        probes |= uint64_t(top->probes);
+#endif
 #if VM_TRACE
         if (vcd && cycle >= first && cycle <= last) vcd->dump(uint64_t(2 * cycle));
 #endif
@@ -135,7 +141,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     std::fclose(fo);
-    std::printf("cycles %ld frames %ld consumed %zu of %zu in_gaps %ld out_stalls %ld in_blocked %ld in_limbs %zu "
-                "out_limbs %zu\n", cycle, frames, next, n_in, gaps, stalls, in_blocked, in_limbs, out_limbs);
+    std::printf("cycles %ld frames %ld consumed %zu of %zu in_gaps %ld out_stalls %ld in_blocked %ld probes %llu "
+                "in_limbs %zu out_limbs %zu\n", cycle, frames, next, n_in, gaps, stalls, in_blocked, probes, in_limbs,
+                out_limbs);
     return 0;
 }

@@ -109,6 +109,11 @@ def _lif(p: LIFParams) -> dict:
                 refractory=p.refractory)
 
 
+# FINN picks an op's `_rtl` backend whenever preferred_impl_style is empty; the RTL kernels are
+# not the build's implementation until the whole RTL accelerator meets issue 24's Must: pinned.
+IMPL_STYLE = "hls"
+
+
 def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
     """The accelerator as a graph of abstraction ops (domain finn.custom_op.fpgadataflow)."""
     e, d, t = spec.encoder, spec.dense, spec.steps
@@ -120,7 +125,8 @@ def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
 
     nodes.append(helper.make_node(
         "ConstellationEncoder", [INPUT, init("ibin", e.ibin), init("qbin", e.qbin)], ["counts"], domain=HW_DOMAIN,
-        backend="fpgadataflow", name="ConstellationEncoder_0", input_bits=e.input_bits, resolution=e.resolution,
+        backend="fpgadataflow", preferred_impl_style=IMPL_STYLE, name="ConstellationEncoder_0",
+        input_bits=e.input_bits, resolution=e.resolution,
         group=e.group, frame=e.frame, binary=int(e.binary), scale=float(e.scale), time_steps=t))
     src, events = "counts", min(e.group, e.resolution ** 2) if e.binary else e.group
     words = e.frame + 1
@@ -128,14 +134,16 @@ def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
         out = f"spikes{i}"
         nodes.append(helper.make_node(
             "SpikingConv", [src, init(f"{c.name}_w", c.weights)], [out], domain=HW_DOMAIN, backend="fpgadataflow",
-            name=f"SpikingConv_{i}", height=c.height, width=c.width, cin=c.cin, cout=c.cout, kernel=c.kernel,
+            preferred_impl_style=IMPL_STYLE, name=f"SpikingConv_{i}", height=c.height, width=c.width, cin=c.cin,
+            cout=c.cout, kernel=c.kernel,
             in_lanes=c.in_lanes, sp=c.sp, weight_bits=c.weight_bits, acc_bits=c.acc_bits, ram_style=c.ram_style,
             max_in_events=events, max_in_words=words, layer_index=i + 1, time_steps=t, **_lif(c.params)))
         src, events, words = out, c.height * c.width * c.cout, t * c.groups + 1
     h, w = (spec.convs[-1].height, spec.convs[-1].width)
     nodes.append(helper.make_node(
         "SpikingDense", [src, init(f"{d.name}_w", d.weights)], [CLASS, MEMBRANES], domain=HW_DOMAIN,
-        backend="fpgadataflow", name="SpikingDense_0", height=h, width=w, cin=d.cin, in_lanes=d.in_lanes,
+        backend="fpgadataflow", preferred_impl_style=IMPL_STYLE, name="SpikingDense_0",
+        height=h, width=w, cin=d.cin, in_lanes=d.in_lanes,
         classes=d.outputs, weight_bits=d.weight_bits, acc_bits=d.acc_bits, membrane=int(d.membrane),
         events_per_cycle=d.events_per_cycle, ram_style=d.ram_style, max_in_events=events, max_in_words=words,
         layer_index=len(spec.convs) + 1, time_steps=t, **_lif(d.params)))

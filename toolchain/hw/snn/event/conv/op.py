@@ -16,6 +16,8 @@ from qonnx.core.datatype import DataType
 from .. import accel_csim
 from ... import resources
 from ..accelerator import ConvSpec
+from . import rtl
+from ..event_rtl import EventRTL
 from ..event_op import LIF_ATTRS, EventHLS, EventOp, check_ram_style, run_neurons
 
 
@@ -126,3 +128,19 @@ class SpikingConv_hls(SpikingConv, EventHLS):  # noqa: N801 - FINN's <Op>_hls na
         i = self.attr("layer_index")
         name = f"conv{i - 1}"
         return accel_csim.conv_source(self.spec(name=name) if model is None else self.model_spec(model, name), i)
+
+
+class SpikingConv_rtl(SpikingConv, EventRTL):  # noqa: N801 - FINN's <Op>_rtl naming
+    """spiking_conv.sv (with lif_neuron.sv): the event words in and out as the HLS node's."""
+
+    RTL_SOURCES = rtl.SOURCES
+
+    def get_nodeattr_types(self):
+        attrs = SpikingConv.get_nodeattr_types(self)
+        attrs.update(EventRTL.get_nodeattr_types(self))
+        return attrs
+
+    def rtl_kernel(self, model):
+        spec = self.spec(name=self.onnx_node.name) if model is None else self.model_spec(model, self.onnx_node.name)
+        return ("spiking_conv", rtl.generics(spec), (rtl.in_format(spec).width, False, rtl.out_format(spec).width,
+                                                     False, None))

@@ -26,6 +26,23 @@ LATENCY = 6
 LUT_LEVEL_BUDGET = 7
 
 
+# A ROM packed into one parameter (the readout's, readout/rtl.py): Verilator takes numbers of at
+# most 65,536 bits, which is why the conv's ROMs are files.
+MAX_WEIGHT_BITS = 65536
+
+
+def _packed(values: np.ndarray, bits: int) -> str:
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise ToolchainError(f"weights in [{v.min()}, {v.max()}] do not fit {bits} bits")
+    mask = (1 << bits) - 1
+    total = 0
+    for k, x in enumerate(v.tolist()):
+        total |= (x & mask) << (k * bits)
+    return f"{v.size * bits}'h{total:x}"
+
+
 def in_format(spec: ConvSpec) -> WordFormat:
     return WordFormat(spec.in_lanes, addr_bits(spec.height * spec.width))
 

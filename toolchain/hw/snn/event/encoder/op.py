@@ -15,6 +15,8 @@ from .....errors import ToolchainError
 from .. import accel_csim
 from ... import resources
 from ..accelerator import AcceleratorSpec, EncoderSpec
+from . import rtl
+from ..event_rtl import EventRTL
 from ..event_op import EventHLS, EventOp
 
 
@@ -113,3 +115,22 @@ class ConstellationEncoder_hls(ConstellationEncoder, EventHLS):  # noqa: N801 - 
 
     def layer_source(self, model=None) -> accel_csim.LayerSource:
         return accel_csim.encoder_source(self.spec() if model is None else self.model_spec(model))
+
+
+class ConstellationEncoder_rtl(ConstellationEncoder, EventRTL):  # noqa: N801 - FINN's <Op>_rtl naming
+    """constellation_encoder.sv; input the byte-aligned int8 I/Q word (I [7:0], Q [15:8]) with TLAST."""
+
+    RTL_SOURCES = (rtl.SOURCE,)
+
+    def get_nodeattr_types(self):
+        attrs = ConstellationEncoder.get_nodeattr_types(self)
+        attrs.update(EventRTL.get_nodeattr_types(self))
+        return attrs
+
+    def rtl_kernel(self, model):
+        spec = self.spec() if model is None else self.model_spec(model)
+        b = spec.input_bits
+        if b > 8:
+            raise ToolchainError(f"{self.onnx_node.name}: input_bits {b}, the RTL's int8 I/Q word takes at most 8")
+        return ("constellation_encoder", rtl.generics(spec),
+                (16, True, rtl.out_format(spec).width, False, f"{{in0_V_TDATA[{8 + b - 1}:8], in0_V_TDATA[{b - 1}:0]}}"))

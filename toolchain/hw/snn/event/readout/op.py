@@ -15,6 +15,8 @@ from qonnx.core.datatype import DataType
 from .. import accel_csim
 from ... import resources
 from ..accelerator import DenseSpec
+from . import rtl
+from ..event_rtl import EventRTL
 from ..event_op import LIF_ATTRS, EventHLS, EventOp, check_ram_style, run_neurons
 
 
@@ -124,3 +126,19 @@ class SpikingDense_hls(SpikingDense, EventHLS):  # noqa: N801 - FINN's <Op>_hls 
     def layer_source(self, model=None) -> accel_csim.LayerSource:
         spec = self.spec() if model is None else self.model_spec(model)
         return accel_csim.dense_source(spec, self.attr("layer_index"))
+
+
+class SpikingDense_rtl(SpikingDense, EventRTL):  # noqa: N801 - FINN's <Op>_rtl naming
+    """spiking_dense.sv (with lif_neuron.sv): one output, the 32-bit packet of the class (BAD in
+    bit 31) and the final membranes with TLAST (readout/rtl.py)."""
+
+    RTL_SOURCES = rtl.SOURCES
+
+    def get_nodeattr_types(self):
+        attrs = SpikingDense.get_nodeattr_types(self)
+        attrs.update(EventRTL.get_nodeattr_types(self))
+        return attrs
+
+    def rtl_kernel(self, model):
+        spec = self.spec(name=self.onnx_node.name) if model is None else self.model_spec(model, self.onnx_node.name)
+        return ("spiking_dense", rtl.generics(spec), (rtl.in_format(spec).width, False, rtl.OUT_BITS, True, None))

@@ -1,0 +1,66 @@
+"""The event ops' `_rtl` backends (event_rtl.py): the build graph pins `hls` (FINN would pick
+`_rtl` for an empty preferred_impl_style), and with the pin removed FINN specialises every node
+to `_rtl`, whose generated HDL (the kernel's .sv + a wrapper with FINN's port names) is
+`verilator -Wall` clean on the small network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from checks import require_tool
+from snn_networks import SMALL
+from toolchain.config import ModelConfig
+from toolchain.hw.rtl import verilator
+from toolchain.models import build_model
+
+pytest.importorskip("finn")
+
+from qonnx.custom_op.registry import getCustomOp  # noqa: E402
+
+from toolchain.hw.snn.event import event_graph  # noqa: E402
+from toolchain.hw.snn.event.accelerator import map_model  # noqa: E402
+
+PART = "xczu7ev-ffvc1156-2-e"
+
+
+def _specialised(finn_env, tmp_path, style: str | None):
+    from toolchain.hw.finn_env import prepare_finn
+
+    prepare_finn(tmp_path)
+    from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    torch.manual_seed(1)
+    spec = map_model(build_model(ModelConfig(**SMALL)).eval(), sweep_positions=[4, 4])
+    graph = event_graph.spec_graph(spec)
+    if style is not None:
+        for node in graph.graph.node:
+            getCustomOp(node).set_nodeattr("preferred_impl_style", style)
+    parent = graph.transform(CreateDataflowPartition(partition_model_dir=str(tmp_path / "p")))
+    hw = ModelWrapper(getCustomOp(parent.graph.node[0]).get_nodeattr("model"))
+    return hw.transform(SpecializeLayers(PART)).transform(GiveUniqueNodeNames())
+
+
+def test_build_graph_pins_hls(finn_env, tmp_path):
+    hw = _specialised(finn_env, tmp_path, None)
+    assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_hls", "SpikingConv_hls", "SpikingConv_hls",
+                                                   "SpikingDense_hls"]
+
+
+def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
+    require_tool(verilator.missing_reason())
+    hw = _specialised(finn_env, tmp_path, "")  # FINN's default: the RTL variant where one exists
+    assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_rtl", "SpikingConv_rtl", "SpikingConv_rtl",
+                                                   "SpikingDense_rtl"]
+    for node in hw.graph.node:
+        op = getCustomOp(node)
+        op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / node.name))
+        op.generate_hdl(hw, PART, 4.0)
+        files = op.get_rtl_file_list(abspath=True)
+        assert all(f.is_file() for f in files) and op.get_nodeattr("gen_top_module") == node.name
+        verilator.lint(files, node.name)
+        ipi = op.code_generation_ipi()
+        assert f"create_bd_cell -type module -reference {node.name} {node.name}" in ipi[-1]

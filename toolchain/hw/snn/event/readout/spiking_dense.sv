@@ -1,0 +1,228 @@
+// Event-driven spiking dense readout in RTL: spiking_dense.hpp's schedule, the last layer of
+// toolchain/models/snn.py (a linear synapse on the flattened (C, H, W) spikes, then li_step for
+// the membrane readout or lif_step for the spike-count readout) and the frame's class, bit for
+// bit (docs/snn_hardware.md, "RTL kernels").
+//
+// Per time step: EPC (1 or 2) events of one input word per cycle add their weight rows (one ROM
+// word of NO weights per input neuron, read through the ROM's two ports, registered) into NO
+// current registers; the cycle after the step's last event has been added (the ROM's read
+// register drains), ONE LIF lane (lif_neuron.sv) updates neuron u = 0 .. NO-1, one per cycle,
+// clears its current and keeps a running argmax of the updated membranes (MEMBRANE) or spike
+// counts with a strict `>`: ties keep the lowest index, as torch.argmax. The input waits
+// meanwhile (the readout has cycles to spare, not LUTs: the convolutions are slower).
+// So a frame takes the sum over its input words of max(1, ceil(events / EPC)) cycles, plus
+// NO + 1 per step, plus the FRAME word, plus the NO + 1 output words.
+//
+// Output (AXI4-Stream, 32-bit TDATA, one packet per frame, TLAST on its last word):
+//   word 0       bits [15:0] the class (argmax after the last complete step; 0 before any),
+//                bit 31 BAD (the frame's FRAME word had BAD: a short or long input frame)
+//   word 1 + o   the final membrane of neuron o, sign-extended to 32 bits (o = 0 .. NO-1)
+// After the packet the neurons, counts and argmax are cleared for the next frame. After reset
+// likewise: a reset mid-frame drops the frame (the upstream kernels are reset with it).
+module spiking_dense #(
+    parameter int POS = 64,  // positions of the input plane (H W)
+    parameter int CI = 4,  // input channels: input neuron c * POS + pos (torch's flatten of (C, H, W))
+    parameter int IN_LANES = 16,  // lanes of an input word: IN_LANES / CI positions of one row
+    parameter int NO = 24,  // output neurons (classes)
+    parameter int W_BITS = 8,
+    parameter int ACC_BITS = 16,  // the step current (wraps as the HLS kernel's ap_int)
+    parameter int STATE_BITS = 24,  // 2..32
+    parameter int LEAK_SHIFT = 4,
+    parameter int THRESHOLD = 128,
+    parameter bit RESET_ZERO = 1'b0,
+    parameter int REFRACTORY = 0,
+    parameter bit MEMBRANE = 1'b1,  // li_step + argmax of the final membranes; 0: lif_step + counts
+    parameter int EPC = 2,  // events per cycle: 1 or 2 (the ROM's read ports)
+    // the weight ROM [CI * POS][NO] (DenseSpec.weights), row-major, entry 0 in the least significant bits
+    parameter logic [CI*POS*NO*W_BITS-1:0] WEIGHTS = '0,
+    localparam int ADDR_BITS = POS < 2 ? 1 : $clog2(POS),
+    localparam int IN_BITS = IN_LANES + ADDR_BITS + 3
+) (
+    input  logic               clk,
+    input  logic               rst,
+    input  logic [IN_BITS-1:0] s_tdata,
+    input  logic               s_tvalid,
+    output logic               s_tready,
+    output logic [       31:0] m_tdata,
+    output logic               m_tlast,
+    output logic               m_tvalid,
+    input  logic               m_tready
+);
+  localparam int ROWS = CI * POS;
+  localparam int RWB = ROWS < 2 ? 1 : $clog2(ROWS);
+  localparam int LB = IN_LANES < 2 ? 1 : $clog2(IN_LANES);
+  localparam int UB = $clog2(NO + 1);
+  localparam int RB = REFRACTORY < 2 ? 1 : $clog2(REFRACTORY + 1);
+  localparam int COUNT_BITS = 16;  // spikes per frame per neuron: frames of < 65,536 steps
+  localparam int STEP = IN_LANES + ADDR_BITS;
+
+  typedef enum logic [1:0] {
+    EVENTS,
+    DRAIN,
+    UPDATE,
+    OUT
+  } state_e;
+  state_e state;
+
+  // ------------------------------------------------------------------ weight ROM (two read ports)
+  logic [NO*W_BITS-1:0] rom[ROWS];
+  for (genvar x = 0; x < ROWS; x++) begin : g_rom
+    assign rom[x] = WEIGHTS[x*NO*W_BITS+:NO*W_BITS];
+  end
+  // input neuron of lane l at address 0: (l mod CI) POS + l / CI (a table: no divider)
+  logic [RWB-1:0] base_of[IN_LANES];
+  for (genvar l = 0; l < IN_LANES; l++) begin : g_lane
+    assign base_of[l] = RWB'((l % CI) * POS + l / CI);
+  end
+
+  // ------------------------------------------------------------------ events (stage A)
+  logic [IN_LANES-1:0] mask_r, cur_mask, rem0, rem1;
+  logic [ADDR_BITS-1:0] addr_r, cur_addr;
+  logic step_r, cur_step, from_input, have_word, cur_frame, two;
+  logic [LB-1:0] lane0, lane1;
+
+  assign from_input = mask_r == '0;
+  assign s_tready = state == EVENTS && from_input;
+  assign have_word = from_input ? s_tvalid : 1'b1;
+  assign cur_mask = from_input ? s_tdata[IN_LANES-1:0] : mask_r;
+  assign cur_addr = from_input ? s_tdata[STEP-1:IN_LANES] : addr_r;
+  assign cur_step = from_input ? s_tdata[STEP] : step_r;
+  assign cur_frame = from_input && s_tdata[STEP+1];
+
+  always_comb begin  // the two lowest set lanes
+    lane0 = '0;
+    for (int l = IN_LANES - 1; l >= 0; l--) if (cur_mask[l]) lane0 = LB'(l);
+    rem0 = cur_mask & ~(IN_LANES'(1) << lane0);
+    lane1 = '0;
+    for (int l = IN_LANES - 1; l >= 0; l--) if (rem0[l]) lane1 = LB'(l);
+    two = EPC == 2 && rem0 != '0;
+    rem1 = two ? rem0 & ~(IN_LANES'(1) << lane1) : rem0;
+  end
+
+  // ------------------------------------------------------------------ stage B: rows into currents
+  logic ev0_b, ev1_b;
+  logic [NO*W_BITS-1:0] row0_b, row1_b;
+  logic [ACC_BITS-1:0] acc[NO];
+
+  // ------------------------------------------------------------------ the LIF lane
+  logic [UB-1:0] u;
+  logic signed [STATE_BITS-1:0] v[NO], v_next, best_v;
+  logic [RB-1:0] r[NO], r_next;
+  logic [COUNT_BITS-1:0] counts[NO], count_next, best_c;
+  logic [15:0] cls;
+  logic spike, better, bad;
+  logic [UB-1:0] k;  // output word
+
+  lif_neuron #(
+      .STATE_BITS(STATE_BITS),
+      .CUR_BITS(ACC_BITS),
+      .LEAK_SHIFT(LEAK_SHIFT),
+      .THRESHOLD(THRESHOLD),
+      .RESET_ZERO(RESET_ZERO),
+      .REFRACTORY(REFRACTORY),
+      .READOUT(MEMBRANE)
+  ) u_lif (
+      .cur(acc[u]),
+      .v(v[u]),
+      .r(r[u]),
+      .v_next,
+      .r_next,
+      .spike
+  );
+  assign count_next = counts[u] + COUNT_BITS'(spike);
+  // strict `>`: a later neuron must beat the best so far, so ties keep the lowest index
+  assign better = u == '0 || (MEMBRANE ? v_next > best_v : count_next > best_c);
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      state <= EVENTS;
+      mask_r <= '0;
+      addr_r <= '0;
+      step_r <= 1'b0;
+      ev0_b <= 1'b0;
+      ev1_b <= 1'b0;
+      u <= '0;
+      k <= '0;
+      cls <= '0;
+      bad <= 1'b0;
+      best_v <= '0;
+      best_c <= '0;
+      for (int o = 0; o < NO; o++) begin
+        acc[o] <= '0;
+        v[o] <= '0;
+        r[o] <= '0;
+        counts[o] <= '0;
+      end
+    end else begin
+      // stage B: the rows read at the last edge are added (they wrap in ACC_BITS)
+      for (int o = 0; o < NO; o++)
+        acc[o] <= acc[o] + (ev0_b ? ACC_BITS'($signed(row0_b[o*W_BITS+:W_BITS])) : '0)
+                         + (ev1_b ? ACC_BITS'($signed(row1_b[o*W_BITS+:W_BITS])) : '0);
+      ev0_b <= 1'b0;
+      ev1_b <= 1'b0;
+      case (state)
+        EVENTS:
+        if (have_word) begin
+          if (cur_frame) begin
+            bad <= s_tdata[STEP+2];
+            state <= OUT;
+            k <= '0;
+          end else begin
+            if (cur_mask != '0) begin  // one or two events: their rows from the ROM's two ports
+              ev0_b <= 1'b1;
+              ev1_b <= two;
+              row0_b <= rom[base_of[lane0]+RWB'(cur_addr)];
+              row1_b <= rom[base_of[lane1]+RWB'(cur_addr)];
+            end
+            mask_r <= cur_mask == '0 ? '0 : rem1;
+            addr_r <= cur_addr;
+            step_r <= cur_step;
+            if (cur_step && (cur_mask == '0 || rem1 == '0)) state <= DRAIN;
+          end
+        end
+        DRAIN: begin  // the step's last rows are being added
+          state <= UPDATE;
+          u <= '0;
+        end
+        UPDATE: begin
+          v[u] <= v_next;
+          r[u] <= r_next;
+          counts[u] <= count_next;
+          acc[u] <= '0;
+          if (better) begin
+            best_v <= v_next;
+            best_c <= count_next;
+            cls <= 16'(u);
+          end
+          u <= u + 1'b1;
+          if (u == UB'(NO - 1)) state <= EVENTS;
+        end
+        OUT:
+        if (m_tready) begin
+          k <= k + 1'b1;
+          if (k == UB'(NO)) begin  // the packet's last word left: a new frame
+            state <= EVENTS;
+            mask_r <= '0;
+            cls <= '0;
+            best_v <= '0;
+            best_c <= '0;
+            for (int o = 0; o < NO; o++) begin
+              acc[o] <= '0;
+              v[o] <= '0;
+              r[o] <= '0;
+              counts[o] <= '0;
+            end
+          end
+        end
+        default: state <= EVENTS;
+      endcase
+    end
+  end
+
+  // the output packet, straight from the registers (stable while it waits for TREADY)
+  logic signed [STATE_BITS-1:0] v_out;
+  assign v_out = v[k == '0 ? '0 : k - 1'b1];
+  assign m_tvalid = state == OUT;
+  assign m_tlast = k == UB'(NO);
+  assign m_tdata = k == '0 ? {bad, 15'd0, cls} : 32'($signed(v_out));
+endmodule
