@@ -177,3 +177,27 @@ def layer_counts(inst, model, part: str) -> Optional[dict[str, Any]]:
         for key in ("BRAM_18K", "URAM", "LUTRAM"):
             out[key] = sum(map_memory(m, uram)[key] for m in mems)
     return out
+
+
+def layer_cost(inst, model, part: str) -> dict[str, float]:
+    """LUT, BRAM_18K, URAM, DSP of one layer as the folding and the budget check use them: the
+    RTL's own counts where they exist, FINN's estimate for the rest. LUT stays FINN's estimate
+    (a lower bound: none for the RTL MVAU's logic) plus the counted LUTRAM and LUT6_2 of the RTL
+    layers whose memories are counted (replacing FINN's memory LUTs there)."""
+    est = inst.node_res_estimation(part)
+    out = {r: float(est.get(r, 0)) for r in ("LUT", "BRAM_18K", "URAM", "DSP")}
+    counted = layer_counts(inst, model, part)
+    if counted is None:
+        return out
+    out["DSP"] = float(counted["DSP"])
+    if counted["BRAM_18K"] is not None:
+        out["BRAM_18K"], out["URAM"] = float(counted["BRAM_18K"]), float(counted["URAM"])
+        op = inst.onnx_node.op_type
+        if op in ("MVAU_rtl", "VVAU_rtl", "Thresholding_rtl"):  # FINN's LUTs there are its memory's (or none)
+            out["LUT"] = float(counted["LUTRAM"] + counted["LUT6_2"])
+        elif op == "ConvolutionInputGenerator_rtl":  # FINN: 300 LUTs of logic + its own LUTRAM formula
+            out["LUT"] = SWG_LOGIC_LUTS + float(counted["LUTRAM"])
+    return out
+
+
+SWG_LOGIC_LUTS = 300  # FINN's ConvolutionInputGenerator_rtl.lut_estimation without its buffer
