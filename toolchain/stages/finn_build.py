@@ -192,6 +192,12 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     folding = _folding(model)
     if "budget" in folding:
         totals["budget_check"] = rep.budget_check(totals, folding["budget"])
+    if cfg.finn.synthesize_rtl:
+        from ..hw.finn.rtl_synth import synthesize_layers
+
+        synth = synthesize_layers(model, plan.board.part, Path(cfg.run.out_dir) / "yosys_cache",
+                                  lambda line: print(f"finn_build: {line}", flush=True))
+        rep.add_synthesis(rows, totals, synth)
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
