@@ -13,7 +13,8 @@ The fixes (each a textual edit of a copy; a file that no longer matches fails lo
 - `add_multi.sv`: a constant function declared inside a generate block, called in a constant
   expression (slang in Yosys refuses it): moved to module scope;
 - `thresholding.sv`: a part-select that is reversed in the first stage (`p.ptr[M-1:SN+1]` with
-  SN = M-1), written as the same bits shifted and masked;
+  SN = M-1), written as the same bits shifted and masked; read-only threshold memories styled
+  "distributed" (LUTs to Vivado) styled "logic", Yosys' word for it (its LUTRAM needs a write port);
 - every file: `default_nettype` directives inside module bodies.
 """
 
@@ -86,8 +87,13 @@ def _fix_add_multi(text: str) -> str:
 
 def _fix_thresholding(text: str) -> str:
     # ptr[M-1:SN+1] is reversed at stage 0 (SN = M-1); the same bits, shifted and masked, are not
-    return _sub(r"p\.ptr\[M-1:SN\+1\] < 2\*\*stage - SCOPE_REDUCE",
+    text = _sub(r"p\.ptr\[M-1:SN\+1\] < 2\*\*stage - SCOPE_REDUCE",
                 "((p.ptr >> (SN+1)) & (2**stage - 1)) < 2**stage - SCOPE_REDUCE", text, "the reversed ptr select")
+    # without AXI-lite the thresholds are ROMs: "distributed" means LUTs to Vivado, but Yosys' LUTRAM
+    # needs a write port (no valid mapping); "logic" is Yosys' name for LUTs
+    return _sub(r'DEPTH_TRIGGER_BRAM\? "distributed" : "auto"',
+                'DEPTH_TRIGGER_BRAM? (USE_CONFIG? "distributed" : "logic") : "auto"', text,
+                "the distributed threshold style")
 
 
 FIXES: dict[str, Callable[[str], str]] = {
