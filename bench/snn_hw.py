@@ -1,4 +1,4 @@
-"""The event-driven SNN accelerator (toolchain/hw/snn/accelerator.py) on the test split, beside
+"""The event-driven SNN accelerator (toolchain/hw/snn/event/accelerator.py) on the test split, beside
 the dense FINN build of the same network and the CNN.
 
 Takes a trained `snn` checkpoint and a RadioML-format file, maps the model onto the kernels,
@@ -9,7 +9,7 @@ cycles per frame (median, p99, worst over the frames; the guaranteed bound with 
 active), frames/s at the clock, and the resource estimates (toolchain/hw/snn/resources.py).
 A frame takes about the slowest kernel's iterations (the kernels run concurrently, decoupled
 by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the cycle model of
-the kernels' schedules (toolchain/hw/snn/accel_fifo.py) on the same frames, back to back.
+the kernels' schedules (toolchain/hw/snn/event/accel_fifo.py) on the same frames, back to back.
 `toolchain finn_build` writes the same figures for the default mapping into finn_report.json.
 
     python bench/snn_hw.py CHECKPOINT DATA.h5 [--frames N] [--sp 2] [--mhz 250]
@@ -31,10 +31,11 @@ sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(
 
 from toolchain.checkpoint import load_model  # noqa: E402
 from toolchain.data.dataset import RadioMLDataset  # noqa: E402
-from toolchain.hw.snn import accel_fifo, resources  # noqa: E402
-from toolchain.hw.snn.accel_csim import compile_accelerator  # noqa: E402
-from toolchain.hw.snn.accel_verify import cycle_summary, quantize, verify_frames  # noqa: E402
-from toolchain.hw.snn.accelerator import map_model  # noqa: E402
+from toolchain.hw.snn import resources  # noqa: E402
+from toolchain.hw.snn.event import accel_fifo  # noqa: E402
+from toolchain.hw.snn.event.accel_csim import compile_accelerator  # noqa: E402
+from toolchain.hw.snn.event.accel_verify import cycle_summary, quantize, verify_frames  # noqa: E402
+from toolchain.hw.snn.event.accelerator import map_model  # noqa: E402
 
 # The same network's dense FINN build and the CNN, ZCU104 at 250 MHz (docs/snn_hardware.md,
 # bench/RESULTS.md "FINN build estimates"): FINN's estimates, not re-run here.

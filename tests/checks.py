@@ -110,3 +110,12 @@ def require_tool(missing_reason):
     if os.environ.get("TOOLCHAIN_REQUIRE_TOOLS") == "1":
         pytest.fail(f"{missing_reason} (TOOLCHAIN_REQUIRE_TOOLS=1: CI requires it)")
     pytest.skip(missing_reason)
+
+
+def report_sections(html):
+    """The run report's sections (toolchain/reports/templates/report.html.j2): stage -> its HTML."""
+    import re
+
+    found = re.findall(r'<section class="stage[^"]*" id="stage-[^"]+" data-stage="([^"]+)">(.*?)</section>', html,
+                       re.S)
+    return dict(found)

@@ -11,7 +11,7 @@ from toolchain.rundir import update_manifest
 from toolchain.stages import DEFAULT_ORDER, STAGES
 
 PIPELINE_STAGES = ["train_initial", "convert", "prune", "reduce_bits", "evaluate", "export_onnx", "export_nir",
-                   "export_inference_cost", "finn_build", "classify"]
+                   "export_inference_cost", "finn_build", "classify", "report"]
 
 
 def subcommands(parser):
@@ -111,6 +111,7 @@ def test_cnn_pipeline_end_to_end(tmp_path, capsys):
     assert "== summary" in printed and "challenge score" in printed and "accuracy" in printed
     stages = json.loads((out / "manifest.json").read_text())["stages"]
     assert list(stages) == ["data", "train_initial", "evaluate", "export_onnx", "export_inference_cost"]
+    assert "== report" in printed and (out / "report.html").is_file()  # run ends with the page, unlisted
     for name in ("synthetic.h5", "initial_model.pth", "accuracy.json", "model_export.onnx", "model_cost.json"):
         assert (out / name).is_file(), name
     cost = json.loads((out / "model_cost.json").read_text())

@@ -7,6 +7,7 @@ one line; the `vivado` tests run the rest where the tools exist.
 import contextlib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from checks import estimate_only_build
+from checks import estimate_only_build, report_sections
 from toolchain.checkpoint import save_checkpoint
 from toolchain.cli import main
 from toolchain.config import ModelConfig
@@ -254,6 +255,26 @@ def test_bad_build_folder_exits_1_before_any_work(path, edit, named, model_files
     assert main(["finn_build", str(model_files[0]), "--build", str(folder), "--out", str(run)]) == 1
     err = error_of(capsys)
     assert named in err and not run.exists()
+
+
+def test_the_run_report_shows_the_build_against_the_board(zcu104, tmp_path):
+    """`toolchain report` on the build's run directory: totals and per-layer figures labelled as
+    FINN's estimates, the resources as shares of the ZCU104, the rate-bounding layer marked."""
+    run = tmp_path / "run"
+    shutil.copytree(zcu104[1], run)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["report", str(run)]) == 0
+    finn = report_sections((run / "report.html").read_text())["finn_build"]
+    report = report_of(run)
+    totals, rows = report["totals"], report["layers"]
+    assert f"{totals['cycles_per_frame']:,} cycles per frame" in finn and f"{totals['estimated_fps']:,.1f}" in finn
+    lut = totals["resources"]["LUT"]
+    assert f"{100 * lut['share']:.2f} % (lower bound)" in finn and f"{lut['board']:,}" in finn
+    body = re.search(r"<caption>Per layer.*?<tbody>(.*?)</tbody>", finn, re.S).group(1)
+    marked = re.findall(r"<tr( class=\"highlight\")?>\s*<td>([^<]+)</td>", body)
+    assert [name for _, name in marked] == [r["layer"] for r in rows]
+    assert [name for flag, name in marked if flag] == [report["folding"]["rate_bound"]["layer"]]
+    assert "how-estimate" in finn and "how-C-simulated" not in finn and "how-synthesized" not in finn
 
 
 @pytest.mark.parametrize("edit, named", [

@@ -28,13 +28,13 @@ LAYERS = [
 ]
 ENTRY_MODULES = {"__main__", "run", "train_initial", "prune", "reduce_bits", "evaluate", "export_onnx",
                  "export_inference_cost", "export_nir", "convert", "finn_build",
-                 "classify"}  # `python -m toolchain.<x>`
+                 "classify", "report"}  # `python -m toolchain.<x>`
 # config holds the class names and frame length the defaults need, nothing else of the package.
 ALLOWED_UP = {("config", "data.classes")}
 
 
 def unit(module: str) -> str:
-    """`toolchain.hw.snn.verify` -> `hw`; an entry module counts as the CLI."""
+    """`toolchain.hw.snn.dense.verify` -> `hw`; an entry module counts as the CLI."""
     top = module.split(".")[1] if "." in module else ""
     return "cli" if top in ENTRY_MODULES else top
 

@@ -18,10 +18,11 @@ from qonnx.util.basic import qonnx_make_model
 
 import toolchain.hw.snn  # noqa: F401  (registers LIF / LIF_hls)
 from toolchain.errors import ToolchainError
-from toolchain.hw.snn import csim
-from toolchain.hw.snn.infer_lif import InferLIFLayer
-from toolchain.hw.snn.lif_hls import SpecializeLIF, generate_hls
-from toolchain.hw.snn.lif_op import PIPELINE_DEPTH
+from toolchain.hw.hls import gxx
+from toolchain.hw.snn.dense.infer_lif import InferLIFLayer
+from toolchain.hw.snn.lif import csim
+from toolchain.hw.snn.lif.hls import SpecializeLIF, generate_hls
+from toolchain.hw.snn.lif.op import PIPELINE_DEPTH
 from toolchain.snn.lif import LIFParams, li_step, run_lif
 
 needs_gxx = pytest.mark.skipif(
@@ -210,7 +211,7 @@ def test_prepare_ip_writes_a_top_that_compiles(tmp_path):
     assert (out / "lif.hpp").is_file()
     tcl = (out / "hls_syn_LIF_hls_0.tcl").read_text()
     assert "set_top $config_toplevelfxn" in tcl and "xczu3eg-sbva484-1-e" in tcl and "FINN_CUSTOM_HLS" not in tcl
-    res = subprocess.run(["g++", "-std=c++14", "-c", f"-I{csim.ap_types_dir()}", f"-I{out}", str(top),
+    res = subprocess.run(["g++", "-std=c++14", "-c", f"-I{gxx.ap_types_dir()}", f"-I{out}", str(top),
                           "-o", str(tmp_path / "top.o")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     # The same glue through generate_hls, outside FINN's transformation.
@@ -220,7 +221,7 @@ def test_prepare_ip_writes_a_top_that_compiles(tmp_path):
 
 def test_per_step_graph_runs_whole_frames():
     """Graphs whose tensors are one time step (dim 0 = 1): per-step shapes and cycles, and
-    execution on the whole (T, ...) frame, as toolchain.hw.snn.execute runs them."""
+    execution on the whole (T, ...) frame, as toolchain.hw.snn.dense.execute runs them."""
     model = qonnx_lif_model((1, 3, 3, 4), t=8).transform(InferLIFLayer()).transform(SpecializeLIF())
     op = getCustomOp(model.graph.node[0])
     assert op.get_normal_input_shape() == (1, 3, 3, 4) and op.get_exp_cycles() == 36 + PIPELINE_DEPTH

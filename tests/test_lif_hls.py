@@ -1,4 +1,4 @@
-"""The LIF HLS kernel (toolchain/hw/snn/lif.hpp), compiled with g++ against hls4ml's ap_types,
+"""The LIF HLS kernel (toolchain/hw/snn/lif/lif.hpp), compiled with g++ against hls4ml's ap_types,
 against the Python reference toolchain.snn.lif: every output of every step, zero mismatches."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from toolchain.errors import ToolchainError
-from toolchain.hw.snn import csim
-from toolchain.hw.snn.csim import KernelConfig, run_csim
+from toolchain.hw.hls import gxx
+from toolchain.hw.snn.lif import csim
+from toolchain.hw.snn.lif.csim import KernelConfig, run_csim
 from toolchain.snn.lif import LIFParams, li_step, lif_step, initial_state
 
 needs_gxx = pytest.mark.skipif(
@@ -141,13 +142,13 @@ def test_bad_input_and_missing_tools_are_one_line_errors(monkeypatch):
         run_csim(np.zeros((23, 12), np.int64), cfg)
     with pytest.raises(ToolchainError, match="must divide"):
         KernelConfig(neurons=10, pe=4, time_steps=2, in_bits=8, in_signed=True, params=LIFParams())
-    monkeypatch.setattr(csim.shutil, "which", lambda name: None)
+    monkeypatch.setattr(gxx.shutil, "which", lambda name: None)
     with pytest.raises(ToolchainError, match="needs g\\+\\+ on PATH") as err:
-        csim.find_cxx()
+        gxx.find_cxx()
     assert "\n" not in str(err.value)
-    monkeypatch.setattr(csim.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(gxx.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ToolchainError, match="hls4ml") as err:
-        csim.ap_types_dir()
+        gxx.ap_types_dir()
     assert "\n" not in str(err.value)
 
 
@@ -169,7 +170,7 @@ def test_vitis_hls_synthesises_the_kernel(tmp_path):
     from onnx import helper
 
     import toolchain.hw.snn  # noqa: F401  (registers the ops)
-    from toolchain.hw.snn.lif_hls import generate_hls
+    from toolchain.hw.snn.lif.hls import generate_hls
 
     node = helper.make_node("LIF_hls", ["x"], ["y"], domain="finn.custom_op.fpgadataflow.hls",
                             backend="fpgadataflow", name="LIF_hls_0", NumChannels=16, PE=4,

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from checks import assert_one_line_error, assert_same_tree, interrupt_once_written, kill_once
+from checks import assert_one_line_error, assert_same_tree, interrupt_once_written, kill_once, report_sections
 from onnx import numpy_helper
 from torch import nn
 
@@ -331,3 +331,7 @@ def test_pipeline_trains_then_prunes(tmp_path):
     assert set(stages) == {"data", "train_initial", "prune"}
     assert stages["prune"]["pruning"]["sparsity"] == pytest.approx(0.5, abs=1e-3)
     assert str(out / "initial_model.pth") in stages["prune"]["inputs"]
+    page = report_sections((out / "report.html").read_text())  # `run` ends with the run's page
+    assert list(page) == ["data", "train_initial", "prune"]
+    assert f"sparsity {100 * stages['prune']['pruning']['sparsity']:.2f} %" in page["prune"]
+    assert page["prune"].count("<img ") == 2  # prune_sparsity.png, prune_tradeoff.png

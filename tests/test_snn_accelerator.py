@@ -16,9 +16,9 @@ import torch
 from snn_networks import SHIPPED, SMALL
 from toolchain.config import ModelConfig
 from toolchain.errors import ToolchainError
-from toolchain.hw.snn import accel_csim
-from toolchain.hw.snn.accel_verify import check_frames, compare, model_reference, verify, verify_frames
-from toolchain.hw.snn.accelerator import map_model
+from toolchain.hw.snn.event import accel_csim
+from toolchain.hw.snn.event.accel_verify import check_frames, compare, model_reference, verify, verify_frames
+from toolchain.hw.snn.event.accelerator import map_model
 from toolchain.models import build_model
 
 pytestmark = pytest.mark.skipif(
@@ -88,7 +88,7 @@ FAULTS = {
 def test_a_broken_kernel_fails_the_check(small, fault, tmp_path):
     model, spec, codes, ref = small
     for h in accel_csim.HEADERS:
-        shutil.copy(accel_csim.KERNEL_DIR / h, tmp_path / h)
+        shutil.copy(h, tmp_path / h.name)
     name, old, new = FAULTS[fault]
     text = (tmp_path / name).read_text()
     assert text.count(old) == 1
@@ -157,7 +157,7 @@ def test_deep_fifos_go_to_block_ram_where_that_saves_luts(shipped):
 
 
 def test_cycle_bound_is_the_formula_with_every_input_active(shipped):
-    from toolchain.hw.snn.accelerator import layer_cycles, word_iterations
+    from toolchain.hw.snn.event.accelerator import layer_cycles, word_iterations
     from toolchain.hw.snn.resources import cycle_bound
 
     _, spec, _ = shipped
@@ -178,7 +178,7 @@ def test_unmappable_layers_are_a_one_line_error_naming_the_layer_and_limit():
 
 
 def test_fifo_model_follows_the_kernels_schedules(shipped):
-    from toolchain.hw.snn import accel_fifo
+    from toolchain.hw.snn.event import accel_fifo
 
     model, spec, exe = shipped
     codes, _ = check_frames(spec, n_random=6, seed=3, synthetic_classes=0)
@@ -203,7 +203,7 @@ def test_fifo_model_follows_the_kernels_schedules(shipped):
 def test_fifo_model_follows_the_binary_encoders_dropped_samples(small):
     """BINARY sends no word for a repeat of its step's cell: the encoder's pushes are conv0's
     pops, and each kernel's modelled iterations are the C simulation's counts."""
-    from toolchain.hw.snn import accel_fifo
+    from toolchain.hw.snn.event import accel_fifo
 
     model, spec, codes, ref = small
     hw = accel_csim.run_frames(spec, codes[:20])

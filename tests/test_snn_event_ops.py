@@ -29,9 +29,11 @@ pytestmark = pytest.mark.skipif(
 
 from qonnx.custom_op.registry import getCustomOp  # noqa: E402
 
-from toolchain.hw.snn import accel_csim, csim, event_graph, resources  # noqa: E402
-from toolchain.hw.snn.accel_verify import check_frames, compare, model_reference  # noqa: E402
-from toolchain.hw.snn.accelerator import map_model  # noqa: E402
+from toolchain.hw.hls import gxx  # noqa: E402
+from toolchain.hw.snn import resources  # noqa: E402
+from toolchain.hw.snn.event import accel_csim, event_graph  # noqa: E402
+from toolchain.hw.snn.event.accel_verify import check_frames, compare, model_reference  # noqa: E402
+from toolchain.hw.snn.event.accelerator import map_model  # noqa: E402
 
 PART = "xczu7ev-ffvc1156-2-e"
 
@@ -108,7 +110,7 @@ def test_the_graph_generated_accelerator_is_bit_exact_and_a_corrupted_attribute_
 def test_a_corrupted_header_fails_the_graph_generated_accelerator(small, tmp_path):
     _, spec, codes, ref, graph = small
     for h in accel_csim.HEADERS:
-        shutil.copy(accel_csim.KERNEL_DIR / h, tmp_path / h)
+        shutil.copy(h, tmp_path / h.name)
     text = (tmp_path / "lif.hpp").read_text()
     (tmp_path / "lif.hpp").write_text(text.replace("free && v2 >= THRESHOLD", "free && v2 > THRESHOLD"))
     exe = accel_csim.compile_accelerator(event_graph.graph_spec(graph), tmp_path / "bin", kernel_dir=tmp_path)
@@ -164,7 +166,7 @@ def test_finn_generates_hls_code_for_every_node_that_compiles(shipped_codegen):
     for node in hw.graph.node:
         folder = getCustomOp(node).get_nodeattr("code_gen_dir_ipgen")
         top = f"{folder}/top_{node.name}.cpp"
-        res = subprocess.run(["g++", "-std=c++14", "-c", f"-I{csim.ap_types_dir()}", f"-I{folder}", top,
+        res = subprocess.run(["g++", "-std=c++14", "-c", f"-I{gxx.ap_types_dir()}", f"-I{folder}", top,
                               "-o", str(tmp / f"{node.name}.o")], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr[:2000]
         text = open(top).read()

@@ -16,7 +16,7 @@ from qonnx.custom_op.registry import add_op_to_domain  # noqa: E402
 from qonnx.transformation.infer_shapes import InferShapes  # noqa: E402
 from qonnx.util.basic import qonnx_make_model  # noqa: E402
 
-from toolchain.hw.snn.execute import execute_frame  # noqa: E402
+from toolchain.hw.snn.dense.execute import execute_frame  # noqa: E402
 
 DOMAIN = "toolchain.tests"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +20,7 @@ import onnx
 import pytest
 from onnx import helper as oh
 
+from checks import report_sections
 from toolchain.cli import main
 from toolchain.data.dataset import RadioMLDataset
 
@@ -101,9 +103,30 @@ def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit
     assert (out / "finn_output" / "event_driven.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_run_report_shows_the_snn_build_labelled_by_how_each_figure_was_obtained(pipeline_run):
+    """`toolchain run` ends with report.html: the FINN section's estimates, the event-driven
+    accelerator's C-simulated cycles and histogram, the SNN's spike rates and energy."""
+    out, printed = pipeline_run
+    assert "== report" in printed
+    found = report_sections((out / "report.html").read_text())
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    finn, totals, ev = found["finn_build"], report["totals"], report["event_driven"]
+    assert f"{totals['cycles_per_frame']:,} cycles per frame" in finn
+    highlighted = re.search(r'<tr class="highlight">(.*?)</tr>', finn, re.S).group(1)
+    assert totals["bottleneck"].split(" ")[0] in highlighted  # the rate-bounding layer's row
+    assert "how-estimate" in finn and "how-C-simulated" in finn
+    assert "how-RTL-simulated" not in finn and "how-synthesized" not in finn  # no Vivado here, none claimed
+    assert f"median {ev['cycles_per_frame']['median']:,.0f}" in finn and finn.count("<img ") == 2
+    assert "cycles per frame over the test frames" in finn
+    evaluate = found["evaluate"]
+    rates = json.loads((out / "accuracy.json").read_text())["spike_rates"]
+    assert "Spike rates and energy per layer" in evaluate and f"{100 * rates['syn0']:.2f} %" in evaluate
+    assert "energy per frame" in evaluate and evaluate.count("<img ") == 4
+
+
 def test_the_default_build_writes_each_kernels_hls_project(pipeline_run):
     out, _ = pipeline_run
-    from toolchain.hw.snn.csim import ap_types_dir
+    from toolchain.hw.hls.gxx import ap_types_dir
 
     tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_*/top_*.cpp"))
     assert [t.name.split("_hls")[0] for t in tops] == ["top_ConstellationEncoder", "top_SpikingConv",
@@ -191,7 +214,7 @@ def test_spike_mvaus_are_their_own_op_and_get_their_weight_memory(dense_run):
 
 def test_generated_lif_code_compiles(dense_run):
     out, _ = dense_run
-    from toolchain.hw.snn.csim import ap_types_dir
+    from toolchain.hw.hls.gxx import ap_types_dir
 
     tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_LIF_hls_*/top_LIF_hls_*.cpp"))
     assert len(tops) == 3
@@ -236,7 +259,7 @@ def test_evaluating_the_snn_qonnx_points_to_the_checkpoint(pipeline_run, tmp_pat
 
 
 def test_event_driven_section_without_a_data_file_runs_the_verification_frames(pipeline_run, tmp_path):
-    from toolchain.hw.snn import accel_report
+    from toolchain.hw.snn.event import accel_report
 
     out, _ = pipeline_run
     ev = accel_report.evaluate(out / "initial_model.pth", None, tmp_path, n_random=2, n_synthetic=1, seed=0)

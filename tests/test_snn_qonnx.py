@@ -188,7 +188,7 @@ def test_corrupted_comparison_fails_and_writes_nothing(checkpoint, tmp_path, cap
 def test_verify_takes_the_class_by_the_models_readout_rule(tmp_path):
     """snn_readout=count: the class is the argmax of the spike counts over all steps, as the
     PyTorch model decides, not of the last step's spikes."""
-    from toolchain.hw.snn.verify import verify
+    from toolchain.hw.snn.dense.verify import verify
 
     model, _ = built(snn_readout="count", snn_threshold=20)
     export_snn(model, tmp_path / "m.onnx")

@@ -3,7 +3,8 @@
 `manifest.json` holds one entry per stage: the resolved config, package versions, the git
 commit of the toolchain, start/end time and the hashes of its input files. A stage that fails
 records nothing and a run directory it created is removed, so no half-run is mistaken for a
-result.
+result; only `toolchain run` records a failed stage (`record_failure`: status "failed" and its
+one-line error), for the run's page.
 """
 
 from __future__ import annotations
@@ -112,6 +113,25 @@ def stage_run(root: str | Path, stage: str, cfg: Config, inputs: list[Path] = ()
         **run.extra,
     }
     update_manifest(root, stage, entry)
+
+
+def record_failure(root: Path, stage: str, cfg: Config, error: str, started: datetime, seconds: float) -> None:
+    """The manifest entry of a stage that failed inside `toolchain run`: its one-line error, when
+    and with what it ran, so that the run's page shows it. A stage run alone records nothing
+    when it fails (its error is on the terminal); a later successful run replaces the entry."""
+    update_manifest(root, stage, {
+        "status": "failed",
+        "error": error,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "config": to_dict(cfg),
+        "outputs": {},
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "command": sys.argv,
+    })
 
 
 @contextmanager

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
+from ..config import Config
 from ..errors import ConfigError, NotImplementedStage, ToolchainError
-from ..stages import DEFAULT_ORDER, STAGES
+from ..rundir import MANIFEST, record_failure
+from ..stages import DEFAULT_ORDER, LAST, STAGES
 from .data import add_data_parser
 from .options import EPILOG, common_options, resolve_config
 
@@ -41,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("input", nargs="?", help="input file (the stage is not implemented yet)")
         sp.set_defaults(func=run_stage, stage=stage.name)
     rp = sub.add_parser("run", parents=[common], help="run the configured pipeline (run.stages) into one run directory",
-                        description="Run the stages listed in run.stages, in order, into one run directory. "
+                        description="Run the stages listed in run.stages, in order, into one run directory, then "
+                        f"'{LAST}' (also after a stage that fails: the page shows its error). "
                         f"Known stages, in default order: {', '.join(DEFAULT_ORDER)}.", epilog=EPILOG)
     rp.set_defaults(func=run_pipeline)
     add_data_parser(sub, common)
@@ -69,13 +74,37 @@ def run_pipeline(args: argparse.Namespace) -> int:
         stage = STAGES[missing[0]]
         raise NotImplementedStage(f"run.stages includes '{stage.name}', which is not implemented yet "
                                   f"(planned: {stage.planned}); nothing was run or written")
-    for name in cfg.run.stages:
+    for name in [n for n in cfg.run.stages if n != LAST]:
         print(f"== {name}: {STAGES[name].summary}")
-        STAGES[name].module().run(cfg, None)
+        started, t0 = datetime.now(timezone.utc), time.perf_counter()
+        try:
+            STAGES[name].module().run(cfg, None)
+        except Exception as exc:
+            report_failure(cfg, name, exc, started, time.perf_counter() - t0)
+            raise
+    print(f"== {LAST}: {STAGES[LAST].summary}")
+    STAGES[LAST].module().run(cfg, None)
     from ..reports.run_summary import run_summary
 
     print("== summary\n" + run_summary(Path(cfg.run.out_dir)))
     return 0
+
+
+def report_failure(cfg: Config, stage: str, exc: Exception, started: datetime, seconds: float) -> None:
+    """A stage of `toolchain run` failed: its one-line error goes into the run's manifest and the
+    run's page is written with it, where the run directory exists (a failing first stage leaves
+    none). The stage's own error is what the command reports; a page that cannot be written is
+    said in one line."""
+    root = Path(cfg.run.out_dir)
+    if not (root / MANIFEST).is_file():
+        return
+    error = str(exc) if isinstance(exc, ToolchainError) else f"{type(exc).__name__}: {exc}"
+    try:
+        record_failure(root, stage, cfg, error.strip().splitlines()[0] if error.strip() else type(exc).__name__,
+                       started, seconds)
+        STAGES[LAST].module().run(cfg, None)
+    except ToolchainError as page_error:
+        print(f"toolchain run: {LAST} not written: {page_error}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

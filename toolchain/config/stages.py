@@ -289,4 +289,5 @@ class RunConfig:
     """Where a stage writes and which stages `toolchain run` runs."""
 
     out_dir: str = key("runs/default", "run directory; `--out` overrides it")
-    stages: list[str] = key_factory(lambda: ["data"], "order used by `toolchain run`")
+    stages: list[str] = key_factory(lambda: ["data"],
+                                    "order used by `toolchain run`, which then runs `report` (the run's page)")

@@ -51,7 +51,10 @@ STAGES: dict[str, Stage] = {
               ("run", "model", "finn", "data")),
         Stage("classify", "classify every frame of a SigMF, raw I/Q or RadioML HDF5 recording -> classes.json/.csv, "
               "SigMF annotations", ("run", "classify", "eval", "model")),
+        Stage("report", "one self-contained HTML page of a run directory -> report.html (`toolchain run` runs it last)"),
     )
 }
 
 DEFAULT_ORDER: list[str] = list(STAGES)
+# `toolchain run` ends with this stage whatever run.stages lists, and after a stage that failed.
+LAST = "report"

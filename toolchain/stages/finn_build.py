@@ -127,7 +127,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         """The data file's test split (else the verification's I/Q frames) through the whole
         event-driven accelerator of the checkpoint (`spec`: the one the build made): cycles, FIFO
         depths, bit exact or nothing kept."""
-        from ..hw.snn import accel_report
+        from ..hw.snn.event import accel_report
 
         event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data), out / CODE_DIR / "accel_csim",
                                                   cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
@@ -139,7 +139,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     if event:  # the default SNN build: the event-driven kernels' HW graph takes int I/Q codes
         import numpy as np
 
-        from ..hw.snn import event_graph, event_verify
+        from ..hw.snn.event import event_graph, event_verify
         from ..hw.snn.steps import IQ_CODES_FILE
 
         codes, kinds = event_verify.make_codes(onnx_file, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
@@ -156,7 +156,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
                 raise ToolchainError(f"{event_verify.summary_line(verification)}; nothing was kept")
             measure_event_driven(event_graph.graph_spec(ModelWrapper(str(outcome.hw_model))))
     elif snn:
-        from ..hw.snn import verify as snn_ver
+        from ..hw.snn.dense import verify as snn_ver
 
         inputs, kinds = snn_ver.make_inputs(onnx_file, checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
                                             cfg.finn.verify_inputs, cfg.finn.seed)
@@ -306,7 +306,7 @@ def _test_frames(cfg: Config, data: Optional[Path]):
     import numpy as np
 
     from ..data.dataset import RadioMLDataset
-    from ..hw.snn.accel_report import Frames
+    from ..hw.snn.event.accel_report import Frames
 
     ds = RadioMLDataset.splits(data, classes=cfg.data.classes, require_train=False)["test"]
     if len(ds) == 0:
@@ -412,16 +412,16 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
     from ..hw.finn.report import folding_line, summary_line
 
     if report["verification"].get("event_driven"):
-        from ..hw.snn.event_verify import summary_line as verification_line
+        from ..hw.snn.event.event_verify import summary_line as verification_line
     elif "time_steps" in report["verification"]:
-        from ..hw.snn.verify import summary_line as verification_line
+        from ..hw.snn.dense.verify import summary_line as verification_line
     else:
         from ..hw.finn.verify import summary_line as verification_line
     print(f"finn_build: {summary_line(report)}")
     print(f"finn_build: {folding_line(report['folding'])}")
     print(f"finn_build: {verification_line(report['verification'])}")
     if "event_driven" in report:
-        from ..hw.snn.accel_report import summary_line as accel_line
+        from ..hw.snn.event.accel_report import summary_line as accel_line
 
         print(f"finn_build: {accel_line(report['event_driven'])}")
     skipped = report["steps"]["skipped"]

@@ -64,7 +64,7 @@ def violation(inst) -> Optional[tuple[str, str]]:
     if inst.onnx_node.op_type == "MVAU_rtl" and inst.get_nodeattr("resType") == "lut":
         return "resType", "the RTL MVAU multiplies in DSPs only (use the HLS MVAU for LUT multipliers)"
     if op == "SpikingConv":
-        from ..snn.accelerator import MAX_WORD_BITS
+        from ..snn.event.accelerator import MAX_WORD_BITS
 
         if inst.get_nodeattr("sp") * inst.get_nodeattr("cout") + 32 > MAX_WORD_BITS:
             return "sp", f"SP x {inst.get_nodeattr('cout')} filters + 32 must fit an event word of {MAX_WORD_BITS} bits"

@@ -212,10 +212,10 @@ def step_fold_by_structure(model: ModelWrapper, cfg, fold: Optional[FoldSettings
                         mode="hand folding file over the automatic one")
     if not info["fits"] and not (info["hand_file"] or {}).get("applied"):
         raise ToolchainError(no_fit_line(info, fold))
-    from ..snn.event_graph import is_event_graph
+    from ..snn.event.event_graph import is_event_graph
 
     if is_event_graph(model):  # a conv's SP sets the next kernel's input word, hence its activity
-        from ..snn.event_graph import restream
+        from ..snn.event.event_graph import restream
         from ..snn.steps import measure_activity
 
         restream(model)

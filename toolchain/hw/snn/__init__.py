@@ -1,15 +1,15 @@
-"""The SNN hardware path: the LIF kernel (`lif.hpp`), its g++ C simulation (`csim`), the FINN
-HW op `LIF` / `LIF_hls` (`lif_op`, `lif_hls`), the spike-input MVAU `MVAU_spike_hls`
-(`spike_mvau`) and the QONNX -> FINN rewrite (`infer_lif`) of the dense build; the
+"""The SNN hardware path: the LIF kernel (`lif/lif.hpp`), its g++ C simulation (`lif.csim`), the
+FINN HW op `LIF` / `LIF_hls` (`lif.op`, `lif.hls`), the spike-input MVAU `MVAU_spike_hls`
+(`dense.spike_mvau`) and the QONNX -> FINN rewrite (`dense.infer_lif`) of the dense build; the
 event-driven kernels' HW ops `ConstellationEncoder`, `SpikingConv`, `SpikingDense` (and their
-`_hls` backends: `encoder_op`, `spiking_conv_op`, `spiking_dense_op`) and their graph
-(`event_graph`) of the default build.
-See docs/snn_hardware.md.
+`_hls` backends: `event/encoder`, `event/conv`, `event/readout`, each op beside its kernel) and
+their graph (`event.event_graph`) of the default build.
+See docs/snn_hardware.md ("Where the code is").
 
 Importing this package registers these FINN ops with qonnx's op registry: FINN finds HW ops
 by ONNX domain, and its code generation and estimates only look at nodes in its own domains
 (`finn.custom_op.fpgadataflow[.hls]`), so the ops live there rather than in a domain of ours.
-A saved model holding LIF nodes therefore needs this import before it is loaded. `csim` alone
+A saved model holding LIF nodes therefore needs this import before it is loaded. `lif.csim` alone
 needs neither FINN nor qonnx.
 """
 
@@ -19,12 +19,12 @@ from __future__ import annotations
 def register_finn_ops() -> None:
     from qonnx.custom_op.registry import add_op_to_domain
 
-    from .encoder_op import ConstellationEncoder, ConstellationEncoder_hls
-    from .lif_hls import HLS_DOMAIN, LIF_hls
-    from .lif_op import LIF
-    from .spike_mvau import MVAU_spike_hls
-    from .spiking_conv_op import SpikingConv, SpikingConv_hls
-    from .spiking_dense_op import SpikingDense, SpikingDense_hls
+    from .event.encoder.op import ConstellationEncoder, ConstellationEncoder_hls
+    from .lif.hls import HLS_DOMAIN, LIF_hls
+    from .lif.op import LIF
+    from .dense.spike_mvau import MVAU_spike_hls
+    from .event.conv.op import SpikingConv, SpikingConv_hls
+    from .event.readout.op import SpikingDense, SpikingDense_hls
 
     hw = (LIF, ConstellationEncoder, SpikingConv, SpikingDense)
     hls = (LIF_hls, MVAU_spike_hls, ConstellationEncoder_hls, SpikingConv_hls, SpikingDense_hls)

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ToolchainError
-from .execute import execute_frame, graph_layout
-from .verify import readout_scores
+from .dense.execute import execute_frame, graph_layout
+from .dense.verify import readout_scores
 
 
 class SnnFinnPredictor:
@@ -56,7 +56,7 @@ class SnnFinnPredictor:
             raise ToolchainError(f"{folder / 'finn_report.json'}: no encoder settings (verification.model_config); "
                                  "build it again with toolchain finn_build from a QONNX written by export_onnx")
         config = from_dict(ModelConfig, recorded, "model")
-        from .event_graph import is_event_graph
+        from .event.event_graph import is_event_graph
 
         model = ModelWrapper(str(hw_file))
         if is_event_graph(model):
@@ -89,7 +89,7 @@ class EventFinnPredictor(SnnFinnPredictor):
     engine = "qonnx.core.onnx_exec.execute_onnx (SNN event-driven HW model, Python execution of its kernels' ops)"
 
     def __init__(self, model, config, folder: Path, hw_file: Path):
-        from .event_graph import graph_spec
+        from .event.event_graph import graph_spec
 
         super().__init__(model, config, folder, hw_file)
         self.spec = graph_spec(model)
@@ -98,8 +98,8 @@ class EventFinnPredictor(SnnFinnPredictor):
                                  f"{config.num_classes} classes")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        from .accel_verify import quantize
-        from .event_graph import execute
+        from .event.accel_verify import quantize
+        from .event.event_graph import execute
 
         classes, membranes = execute(self.model, quantize(x, self.spec))
         if self.spec.dense.membrane:

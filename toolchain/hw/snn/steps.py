@@ -27,7 +27,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
 from ...errors import ToolchainError
-from .execute import is_lif
+from .dense.execute import is_lif
 
 TIME_KEY = "toolchain_snn_time_steps"
 
@@ -124,7 +124,7 @@ def step_snn_to_hw(model: ModelWrapper, cfg) -> ModelWrapper:
     )
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
 
-    from .infer_lif import InferLIFLayer
+    from .dense.infer_lif import InferLIFLayer
 
     model = model.transform(InferConvInpGen()).transform(InferQuantizedMatrixVectorActivation())
     model = _tidy(model).transform(InferLIFLayer())
@@ -138,7 +138,7 @@ def step_snn_to_hw(model: ModelWrapper, cfg) -> ModelWrapper:
 def step_snn_spike_mvau(model: ModelWrapper, cfg) -> ModelWrapper:
     """After FINN's specialisation: the HLS MVAUs that take 1-bit spikes become the project's
     `MVAU_spike_hls` (FINN's own MVAU_hls refuses 0/1 inputs at code generation)."""
-    from .spike_mvau import SpecializeSpikeMVAU
+    from .dense.spike_mvau import SpecializeSpikeMVAU
 
     return model.transform(SpecializeSpikeMVAU())
 
@@ -155,7 +155,7 @@ def step_snn_event_driven(model: ModelWrapper, cfg) -> ModelWrapper:
     from pathlib import Path
 
     from ...snn.export_qonnx import MODEL_CONFIG_KEY
-    from .event_graph import spec_from_qonnx, spec_graph
+    from .event.event_graph import spec_from_qonnx, spec_graph
 
     hw = spec_graph(spec_from_qonnx(model))
     hw.set_metadata_prop(MODEL_CONFIG_KEY, model.get_metadata_prop(MODEL_CONFIG_KEY))
@@ -167,7 +167,7 @@ def measure_activity(model: ModelWrapper, output_dir) -> None:
     """Each event-driven kernel's `exp_event_cycles` from the verification frames, if the build has them."""
     from pathlib import Path
 
-    from .event_graph import annotate_cycles
+    from .event.event_graph import annotate_cycles
 
     codes = Path(output_dir) / "verification_output" / IQ_CODES_FILE
     if codes.is_file():

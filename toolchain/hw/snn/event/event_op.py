@@ -1,5 +1,5 @@
-"""What the event-driven kernels' FINN HW ops share (`encoder_op`, `spiking_conv_op`,
-`spiking_dense_op`): the abstraction op's common attributes, and the HLS backend that writes a
+"""What the event-driven kernels' FINN HW ops share (`encoder/op.py`, `conv/op.py`,
+`readout/op.py`): the abstraction op's common attributes, and the HLS backend that writes a
 node's Vitis HLS project from the kernel headers and `accel_csim`'s glue.
 
 Tensors between the nodes in Python execution are dense and per time step (encoder: int I/Q
@@ -24,10 +24,10 @@ from qonnx.core.datatype import DataType
 from finn.custom_op.fpgadataflow.hlsbackend import HLSBackend
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
-from ...errors import ToolchainError
-from ...snn.lif import LIFParams, initial_state, li_step, lif_step
+from ....errors import ToolchainError
+from ....snn.lif import LIFParams, initial_state, li_step, lif_step
 from . import accel_csim
-from .lif_hls import _IPGEN_TCL
+from ..lif.hls import _IPGEN_TCL
 
 RAM_STYLES = {"distributed", "block", "ultra"}
 # the neuron's template arguments (LIFParams of toolchain/snn/lif.py)
@@ -152,7 +152,7 @@ class EventHLS(HLSBackend):
         out = Path(self.get_nodeattr("code_gen_dir_ipgen"))
         out.mkdir(parents=True, exist_ok=True)
         for header in accel_csim.HEADERS:  # the HLS project is self-contained
-            shutil.copyfile(accel_csim.KERNEL_DIR / header, out / header)
+            shutil.copyfile(header, out / header.name)
         (out / f"top_{name}.cpp").write_text(accel_csim.render_node_top(self.layer_source(model), name))
         directives = "\n".join(self.ipgen_default_directives() + self.ipgen_extra_directives())
         (out / f"hls_syn_{name}.tcl").write_text(

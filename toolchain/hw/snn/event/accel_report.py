@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Frames:
 
 def verification_frames(n_random: int, n_synthetic: int, length: int, seed: int) -> Frames:
     """The I/Q frames the SNN verification encodes (`finn.verify.make_frames`, same counts and seed)."""
-    from ..finn.verify import make_frames
+    from ...finn.verify import make_frames
 
     x, _ = make_frames(n_random, n_synthetic, 2, length, seed)
     return Frames(x, {"kind": "verification frames (no data file)", "random": n_random, "synthetic": n_synthetic,
@@ -46,8 +46,9 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
     the cycles per frame (`accel_plot`)."""
     if checkpoint is None:
         return {"mapped": False, "reason": "no checkpoint: the accelerator is mapped from the trained model"}
-    from ...checkpoint import load_model
-    from . import accel_fifo, resources
+    from ....checkpoint import load_model
+    from . import accel_fifo
+    from .. import resources
     from .accel_csim import compile_accelerator
     from .accel_verify import cycle_summary, quantize, verify_frames
     from .accelerator import map_model
@@ -90,7 +91,7 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
                     "slowest kernel's); FIFO depths and the streamed cycles: the schedule model on the same frames "
                     "back to back; resources: the analytic estimates of toolchain/hw/snn/resources.py")
     if figure is not None:
-        from ...atomic import save_figure
+        from ....atomic import save_figure
         from .accel_plot import cycles_figure
 
         save_figure(cycles_figure(out, hw.iterations), figure)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from ...errors import ToolchainError
-from . import accel_csim, resources
-from .accelerator import AcceleratorSpec, EncoderSpec
-from .event_op import EventHLS, EventOp
+from .....errors import ToolchainError
+from .. import accel_csim
+from ... import resources
+from ..accelerator import AcceleratorSpec, EncoderSpec
+from ..event_op import EventHLS, EventOp
 
 
 class ConstellationEncoder(EventOp):

@@ -1,5 +1,5 @@
 """`LIF`: the integer LIF layer as a FINN HW op (abstraction layer, domain
-`finn.custom_op.fpgadataflow`); `lif_hls.LIF_hls` is its HLS implementation.
+`finn.custom_op.fpgadataflow`); `hls.LIF_hls` is its HLS implementation.
 
 The op sits after FINN's unmodified MVAU (or any layer streaming integer currents) and keeps
 one membrane (and refractory counter) per neuron on chip. Tensors are channels-last with a
@@ -28,9 +28,9 @@ from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 
-from ...errors import ToolchainError
-from ...snn.lif import LIFParams, refractory_bits
-from .resources import CONTROL_LUTS, LUTRAM_MAX_DEPTH, bram18_count, lif_lane_luts
+from ....errors import ToolchainError
+from ....snn.lif import LIFParams, refractory_bits
+from ..resources import CONTROL_LUTS, LUTRAM_MAX_DEPTH, bram18_count, lif_lane_luts
 
 PIPELINE_DEPTH = 4  # read state | leak + add | saturate + compare | write back (kernel schedule)
 
@@ -154,7 +154,7 @@ class LIF(HWCustomOp):
 
     def execute_python(self, context) -> None:
         """toolchain.snn.lif itself, as the QONNX LIF node runs it (`qonnx_ops.run_frames`)."""
-        from ...snn.qonnx_ops import run_frames
+        from ....snn.qonnx_ops import run_frames
 
         frames = self._frames(context)
         out = run_frames(frames.reshape(-1, frames.shape[-1]), self.lif_params(), self.get_nodeattr("time_steps"),

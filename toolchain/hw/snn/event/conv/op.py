@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from qonnx.core.datatype import DataType
 
-from . import accel_csim, resources
-from .accelerator import ConvSpec
-from .event_op import LIF_ATTRS, EventHLS, EventOp, check_ram_style, run_neurons
+from .. import accel_csim
+from ... import resources
+from ..accelerator import ConvSpec
+from ..event_op import LIF_ATTRS, EventHLS, EventOp, check_ram_style, run_neurons
 
 
 class SpikingConv(EventOp):

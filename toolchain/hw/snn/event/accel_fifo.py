@@ -21,9 +21,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 from .accelerator import AcceleratorSpec
-from .csim import compile_cached
+from ...hls.gxx import compile_cached
 
 LARGE = 1 << 16
 MODEL = Path(__file__).with_name("fifo_model.cpp")
@@ -88,7 +88,7 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
 
 
 def _model_exe(cache_dir: Optional[os.PathLike]) -> Path:
-    return compile_cached(MODEL.read_text(), MODEL.parent, [], "fifo_model", "the FIFO model", cache_dir)
+    return compile_cached(MODEL.read_text(), [], "fifo_model", "the FIFO model", cache_dir)
 
 
 def simulate_many(sched: Schedule, depth_sets: list[list[int]],

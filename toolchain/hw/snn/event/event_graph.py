@@ -23,8 +23,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
-from ...errors import ToolchainError
-from ...snn.lif import LIFParams
+from ....errors import ToolchainError
+from ....snn.lif import LIFParams
 from .accelerator import AcceleratorSpec, LayerData, map_layers
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -62,8 +62,8 @@ def _weights(model: ModelWrapper, tensor: str, layer: str) -> np.ndarray:
 
 
 def spec_from_qonnx(model: ModelWrapper, sweep_positions=None) -> AcceleratorSpec:
-    from ...config import ModelConfig
-    from ...snn.export_qonnx import MODEL_CONFIG_KEY
+    from ....config import ModelConfig
+    from ....snn.export_qonnx import MODEL_CONFIG_KEY
 
     text = model.get_metadata_prop(MODEL_CONFIG_KEY)
     if not text:

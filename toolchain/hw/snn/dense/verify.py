@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 from .execute import execute_frame, graph_layout
 
 
@@ -29,7 +29,7 @@ def make_inputs(onnx_file: Path, checkpoint: Optional[Path], n_frames: int, n_sy
     """(inputs (n, T, C, H, W) float32 counts, what each is)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from ...snn.export_qonnx import random_counts
+    from ....snn.export_qonnx import random_counts
 
     model = ModelWrapper(str(onnx_file))
     iname = model.graph.input[0].name
@@ -39,9 +39,9 @@ def make_inputs(onnx_file: Path, checkpoint: Optional[Path], n_frames: int, n_sy
     if checkpoint is not None and n_frames + n_synthetic > 0:
         import torch
 
-        from ...checkpoint import load_model
-        from ...snn.encoders import encode
-        from ..finn.verify import make_frames
+        from ....checkpoint import load_model
+        from ....snn.encoders import encode
+        from ...finn.verify import make_frames
 
         _, cfg, _ = load_model(checkpoint)
         frames, frame_kinds = make_frames(n_frames, n_synthetic, 2, cfg.input_length, seed)
@@ -85,7 +85,7 @@ def _qonnx_readout(model, x: np.ndarray) -> np.ndarray:
 def _torch_readout(checkpoint: Path, x: np.ndarray) -> np.ndarray:
     import torch
 
-    from ...checkpoint import load_model
+    from ....checkpoint import load_model
 
     model, _, _ = load_model(checkpoint)
     model.eval()
@@ -109,7 +109,7 @@ def csim_check(hw, contexts: list[dict], cache_dir: Path) -> dict[str, Any]:
     """Every LIF_hls kernel, compiled with g++, on the currents of its layer in every frame."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from .csim import run_csim
+    from ..lif.csim import run_csim
 
     layers, values, mismatches = [], 0, 0
     for node in hw.graph.node:
@@ -132,7 +132,7 @@ def verify(onnx_file: Path, lowered: Optional[Path], hw: Optional[Path], x: np.n
     from finn.util.verification import despecialize_model
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from ...snn.export_qonnx import MODEL_CONFIG_KEY
+    from ....snn.export_qonnx import MODEL_CONFIG_KEY
 
     reference = ModelWrapper(str(onnx_file))
     membrane = membrane_readout(reference)

@@ -12,7 +12,7 @@ import numpy as np
 def cycles_figure(section: dict[str, Any], iterations: dict[str, np.ndarray]):
     """Histograms of the C simulation's cycles per frame, one per kernel and the frame's, with
     the frame's median and p99 marked; the title gives the frames, their source and the bound."""
-    from ...plotting import pyplot
+    from ....plotting import pyplot
 
     plt = pyplot()
     frame = np.max(np.stack(list(iterations.values())), axis=0)

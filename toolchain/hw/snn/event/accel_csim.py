@@ -19,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 from .accelerator import AcceleratorSpec, ConvSpec, DenseSpec, EncoderSpec
-from .csim import compile_cached
-from .resources import fifo_storage, stream_widths
+from ...hls.gxx import compile_cached
+from ..resources import fifo_storage, stream_widths
 
-KERNEL_DIR = Path(__file__).parent
-HEADERS = ("lif.hpp", "spike_stream.hpp", "constellation_encoder.hpp", "spiking_conv.hpp", "spiking_dense.hpp")
+# The kernel headers, each beside its op (`#include "x.hpp"` by name: the folders go on the include path).
+_HW = Path(__file__).parent
+HEADERS = (_HW.parent / "lif" / "lif.hpp", _HW / "spike_stream.hpp", _HW / "encoder" / "constellation_encoder.hpp",
+           _HW / "conv" / "spiking_conv.hpp", _HW / "readout" / "spiking_dense.hpp")
 # -O2: unlike the LIF harness, this one runs millions of ap_int adds (compile ~6 s, runs much faster)
 CXX_FLAGS = ("-O2", "-std=c++14", "-Wno-unused-variable")
 STORAGE = {"distributed": "lutram", "block": "bram", "ultra": "uram"}
@@ -201,7 +203,7 @@ def write_hls_project(spec: AcceleratorSpec, out_dir: str | os.PathLike, part: s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for h in HEADERS:
-        (out / h).write_text((KERNEL_DIR / h).read_text())
+        (out / h.name).write_text(h.read_text())
     (out / f"{TOP}.cpp").write_text(render_sources(spec, fifo_depths))
     tcl = out / f"hls_syn_{TOP}.tcl"
     tcl.write_text(_HLS_TCL.format(top=TOP, part=part, clock_ns=clock_ns))
@@ -270,8 +272,8 @@ def compile_accelerator(spec: AcceleratorSpec, cache_dir: str | os.PathLike | No
                         kernel_dir: str | os.PathLike | None = None) -> Path:
     """The C-simulation executable, cached by a hash of the source, the kernels and the flags.
     `kernel_dir`: headers to use instead of the shipped ones (the tests compile broken copies)."""
-    kdir = Path(kernel_dir) if kernel_dir is not None else KERNEL_DIR
-    return compile_cached(render_harness(spec), kdir, list(HEADERS), "snn_accel", "the SNN accelerator", cache_dir)
+    headers = [Path(kernel_dir) / h.name for h in HEADERS] if kernel_dir is not None else list(HEADERS)
+    return compile_cached(render_harness(spec), headers, "snn_accel", "the SNN accelerator", cache_dir)
 
 
 @dataclass

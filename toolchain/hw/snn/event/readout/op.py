@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from . import accel_csim, resources
-from .accelerator import DenseSpec
-from .event_op import LIF_ATTRS, EventHLS, EventOp, check_ram_style, run_neurons
+from .. import accel_csim
+from ... import resources
+from ..accelerator import DenseSpec
+from ..event_op import LIF_ATTRS, EventHLS, EventOp, check_ram_style, run_neurons
 
 
 class SpikingDense(EventOp):

@@ -19,7 +19,7 @@ from qonnx.transformation.base import Transformation
 from qonnx.util.basic import get_by_name
 from qonnx.util.onnx import nchw_to_nhwc
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 
 QONNX_DOMAIN = "toolchain.snn"
 HW_DOMAIN = "finn.custom_op.fpgadataflow"

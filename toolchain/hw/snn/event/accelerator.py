@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...errors import ToolchainError
-from ...snn.layers import int_weight
-from ...snn.lif import LIFParams
-from .resources import LUTRAM_MAX_DEPTH
+from ....errors import ToolchainError
+from ....snn.layers import int_weight
+from ....snn.lif import LIFParams
+from ..resources import LUTRAM_MAX_DEPTH
 
 MAX_INPUT_BITS = 8  # the int8 I/Q stream of the CNN accelerator (binning tables of 2**bits entries)
 MAX_PLANE = 256  # H, W (the address field of an event word)
@@ -134,7 +134,7 @@ def _cannot(what: str, expected: str) -> ToolchainError:
 
 def _bins(cfg, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """The model's own encoder evaluated on every input code: I (column) and Q (row) tables."""
-    from ...snn.encoders import encode
+    from ....snn.encoders import encode
 
     n = 1 << cfg.input_bits
     codes = np.arange(n)

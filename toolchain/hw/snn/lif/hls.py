@@ -25,9 +25,9 @@ from qonnx.transformation.base import Transformation
 
 from finn.custom_op.fpgadataflow.hlsbackend import HLSBackend
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 from . import csim
-from .lif_op import LIF
+from .op import LIF
 
 HLS_DOMAIN = "finn.custom_op.fpgadataflow.hls"
 

@@ -1,19 +1,14 @@
-"""C simulation of the LIF kernel (`lif.hpp`) with g++ and the ap_types shipped in hls4ml.
-
-No Xilinx install is needed: hls4ml's wheel carries the Apache-2.0 `ap_int.h` / `hls_stream.h`,
-found at run time inside the installed package (never copied into this repository). Python
-renders only the glue: `render_top` is the HLS top function (the same text the FINN op writes
-as `top_<node>.cpp` for Vitis HLS), `render_harness` adds a `main` that streams int64 currents
-from a file through it, frame by frame. Binaries are cached by a hash of everything that goes
-into them, so a test suite compiles each parameter set once.
+"""C simulation of the LIF kernel (`lif.hpp`) with g++ and the ap_types shipped in hls4ml
+(`toolchain.hw.hls.gxx`: no Xilinx install is needed). Python renders only the glue:
+`render_top` is the HLS top function (the same text the FINN op writes as `top_<node>.cpp` for
+Vitis HLS), `render_harness` adds a `main` that streams int64 currents from a file through it,
+frame by frame. Binaries are cached by a hash of everything that goes into them, so a test
+suite compiles each parameter set once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -21,15 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...atomic import atomic_path
-from ...errors import ToolchainError
-from ...snn.lif import LIFParams
+from ....errors import ToolchainError
+from ....snn.lif import LIFParams
+from ...hls.gxx import compile_cached
 
 KERNEL = Path(__file__).with_name("lif.hpp")
-# -O1: the harness runs a few thousand neuron updates, so compile time dominates (-O2 adds ~25 %),
-# and at -O2 g++ 12 warns of undefined behaviour in ap_private.h's reversed-range branch (not
-# taken here, but not worth letting the optimiser reason from).
-CXX_FLAGS = ("-O1", "-std=c++14")
 AP_INT_DEFAULT_MAX_W = 1024  # ap_common.h's default; wider stream words need AP_INT_MAX_W
 
 
@@ -71,27 +62,6 @@ class KernelConfig:
         return (f"{self.neurons}, {self.pe}, {self.time_steps}, {self.in_bits}, {b(self.in_signed)}, "
                 f"{p.state_bits}, {p.leak_shift}, {p.threshold}, {b(p.reset == 'zero')}, "
                 f"{p.refractory}, {b(self.readout)}")
-
-
-def ap_types_dir() -> Path:
-    """hls4ml's vendored ap_types folder; a one-line error when hls4ml is not installed."""
-    spec = importlib.util.find_spec("hls4ml")
-    if spec is None or not spec.submodule_search_locations:
-        raise ToolchainError("C simulation of the LIF kernel needs the ap_int headers of the Python package "
-                             "hls4ml: pip install --no-deps hls4ml==1.3.0")
-    for root in spec.submodule_search_locations:
-        path = Path(root) / "templates" / "vivado" / "ap_types"
-        if (path / "ap_int.h").is_file() and (path / "hls_stream.h").is_file():
-            return path
-    raise ToolchainError(f"hls4ml is installed but has no templates/vivado/ap_types/ap_int.h "
-                         f"(looked in {list(spec.submodule_search_locations)})")
-
-
-def find_cxx() -> str:
-    cxx = shutil.which("g++")
-    if cxx is None:
-        raise ToolchainError("C simulation of the LIF kernel needs g++ on PATH (apt-get install g++)")
-    return cxx
 
 
 def render_top(cfg: KernelConfig, top_name: str) -> str:
@@ -176,42 +146,9 @@ def render_harness(cfg: KernelConfig, top_name: str = "lif_top") -> str:
     return render_top(cfg, top_name) + "\n".join(defines) + "\n" + _MAIN
 
 
-def default_cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / f"toolchain-lif-csim-{os.getuid()}"
-
-
 def compile_harness(cfg: KernelConfig, cache_dir: str | os.PathLike | None = None) -> Path:
     """The C-simulation executable for `cfg`, compiled once per (harness, kernel, flags)."""
-    return compile_cached(render_harness(cfg), KERNEL.parent, [KERNEL.name], "lif", "the LIF kernel", cache_dir)
-
-
-def compile_cached(source: str, kernel_dir: Path, headers: list[str], prefix: str, what: str,
-                   cache_dir: str | os.PathLike | None = None) -> Path:
-    """g++ of `source` against the headers in `kernel_dir` and hls4ml's ap_types; the executable
-    is cached under a hash of the source, the headers' text, the compiler and its flags."""
-    cxx, inc = find_cxx(), ap_types_dir()
-    key = hashlib.sha256("\0".join([source, *((kernel_dir / h).read_text() for h in headers), cxx, *CXX_FLAGS,
-                                    str(inc)]).encode())
-    out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    exe = out_dir / f"{prefix}_{key.hexdigest()[:20]}"
-    if exe.is_file():
-        return exe
-    out_dir.mkdir(parents=True, exist_ok=True)
-    src = out_dir / f"{exe.name}.cpp"
-    with atomic_path(src) as tmp:
-        tmp.write_text(source)
-    with atomic_path(exe) as tmp:
-        cmd = [cxx, *CXX_FLAGS, f"-I{inc}", f"-I{kernel_dir}", "-o", str(tmp), str(src)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise ToolchainError(f"g++ failed on {what} ({src}): {_first_error(res.stderr)}")
-        tmp.chmod(0o755)
-    return exe
-
-
-def _first_error(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    return next((ln for ln in lines if "error" in ln), lines[0] if lines else "no message")
+    return compile_cached(render_harness(cfg), [KERNEL], "lif", "the LIF kernel", cache_dir)
 
 
 def run_csim(currents: np.ndarray, cfg: KernelConfig, cache_dir: str | os.PathLike | None = None,

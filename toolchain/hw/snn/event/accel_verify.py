@@ -29,9 +29,9 @@ def check_frames(spec: AcceleratorSpec, n_random: int, seed: int = 0, synthetic_
     """(codes (n, 2, L), kinds): synthetic modulated frames of `synthetic_classes` classes at every
     SNR of the default grid, then random Gaussian I/Q at amplitudes from 0.05 to 8 x the
     quantizer's range (the loudest saturate at both ends of the code range)."""
-    from ...config import SynthConfig
-    from ...data.classes import CLASSES
-    from ...data.synth import generate_blocks, to_iq
+    from ....config import SynthConfig
+    from ....data.classes import CLASSES
+    from ....data.synth import generate_blocks, to_iq
 
     length = spec.encoder.frame
     frames, kinds = [], []
@@ -64,7 +64,7 @@ def model_reference(model, spec: AcceleratorSpec, codes: np.ndarray) -> dict[str
     """The model on codes x scale: final readout membranes, readout values the class is taken
     from, each layer's spikes and event-loop iterations per (frame, step), and the words of each
     kernel's input for the FIFO model (`accel_fifo.schedules`)."""
-    from ...snn.encoders import encode
+    from ....snn.encoders import encode
 
     x = torch.from_numpy(codes.astype(np.float32) * np.float32(spec.encoder.scale))
     with torch.no_grad():

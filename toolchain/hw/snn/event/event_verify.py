@@ -20,14 +20,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import ToolchainError
+from ....errors import ToolchainError
 
 
 def make_codes(onnx_file: Path, n_frames: int, n_synthetic: int, n_random: int, seed: int):
     """(codes (n, 2, L) int64, what each is)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from ..finn.verify import make_frames
+    from ...finn.verify import make_frames
     from .accel_verify import quantize
     from .event_graph import spec_from_qonnx
 
@@ -47,11 +47,11 @@ def _reference(onnx_file: Path, spec, codes: np.ndarray, checkpoint: Optional[Pa
     import torch
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from ...config import ModelConfig
-    from ...snn.encoders import encode
-    from ...snn.export_qonnx import MODEL_CONFIG_KEY
+    from ....config import ModelConfig
+    from ....snn.encoders import encode
+    from ....snn.export_qonnx import MODEL_CONFIG_KEY
     from .accel_verify import model_reference
-    from .verify import _qonnx_readout, membrane_readout, readout_scores
+    from ..dense.verify import _qonnx_readout, membrane_readout, readout_scores
 
     qonnx = ModelWrapper(str(onnx_file))
     membrane = membrane_readout(qonnx)
@@ -61,7 +61,7 @@ def _reference(onnx_file: Path, spec, codes: np.ndarray, checkpoint: Optional[Pa
     q = readout_scores(_qonnx_readout(qonnx, counts), membrane).round().astype(np.int64)
     out = {"membrane": membrane, "qonnx": {"classes": q.argmax(1), "scores": q}}
     if checkpoint is not None:
-        from ...checkpoint import load_model
+        from ....checkpoint import load_model
 
         model, _, _ = load_model(checkpoint)
         ref = model_reference(model.eval(), spec, codes)
@@ -83,7 +83,7 @@ def verify(onnx_file: Path, hw_file: Path, codes: np.ndarray, kinds: list[str], 
     """The dict goes into finn_report.json's `verification` (`passed` decides)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from ...snn.export_qonnx import MODEL_CONFIG_KEY
+    from ....snn.export_qonnx import MODEL_CONFIG_KEY
     from .accel_verify import event_loops
     from .accelerator import layer_cycles
     from .event_graph import csim, exec_contexts, graph_spec, is_event_graph

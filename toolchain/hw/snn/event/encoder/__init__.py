@@ -1,0 +1,1 @@
+"""The constellation encoder: its FINN HW op (`op`) and HLS kernel (`constellation_encoder.hpp`)."""

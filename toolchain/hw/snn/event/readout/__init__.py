@@ -1,0 +1,1 @@
+"""The spiking dense readout: its FINN HW op `SpikingDense` (`op`) and HLS kernel (`spiking_dense.hpp`)."""
