@@ -87,7 +87,7 @@ FAST = [
     ("DSP58", 4, 6, 8, 8, False, False),     # the INT8 dot-product core: PE * ceil(SIMD / 3)
     ("DSP58", 4, 2, 3, 3, False, False),     # 4 lanes on DSP58: mvu.sv, not the INT8 core
 ]
-SLOW = [(b, pe, simd, w, a, s, n) for b in PARTS for pe in (1, 3, 8) for simd in (1, 4, 9)
+SLOW = [(b, pe, simd, w, a, s, n) for b in PARTS for pe in (3, 8) for simd in (1, 9)
         for (w, a) in ((2, 2), (4, 4), (6, 4), (8, 8)) for s in (False,) for n in (False, True)]
 
 
