@@ -23,6 +23,8 @@ a small effect on LUTs); the estimates are FINN's analytical models, not synthes
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -141,12 +143,16 @@ def run_variant(model: Path, folder: Path, run: Path, verify_inputs: int, board:
     from toolchain.cli import main
 
     t0 = time.perf_counter()
-    rc = main(["finn_build", str(model), "--build", str(folder), "--board", board, "--out", str(run),
-               "--set", f"finn.verify_inputs={verify_inputs}", "--set", "finn.verify_synthetic=0",
-               "--set", f"finn.synthesize_rtl={str(synthesize).lower()}"])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["finn_build", str(model), "--build", str(folder), "--board", board, "--out", str(run),
+                   "--set", f"finn.verify_inputs={verify_inputs}", "--set", "finn.verify_synthetic=0",
+                   "--set", f"finn.synthesize_rtl={str(synthesize).lower()}"])
     seconds = time.perf_counter() - t0
     if rc != 0:
-        raise SystemExit(f"finn_build failed for {folder.name} (exit {rc})")
+        if "no folding fits" in err.getvalue():  # a finding, not a failure: the board is too small
+            return {"no_fit": err.getvalue().strip().splitlines()[-1]}, seconds
+        raise SystemExit(f"finn_build failed for {folder.name} (exit {rc}): {err.getvalue().strip()}")
     return json.loads((run / "finn_output" / "finn_report.json").read_text()), seconds
 
 
@@ -167,8 +173,10 @@ def row(name: str, what: str, report: dict, seconds: float) -> dict:
 
 
 def measure(name: str, what: str, model: Path, folder: Path, run: Path, verify_inputs: int, board: str,
-            synthesize: bool = False) -> dict:
+            synthesize: bool = False, name_key: str = "variant") -> dict:
     report, seconds = run_variant(model, folder, run, verify_inputs, board, synthesize)
+    if "no_fit" in report:
+        return {name_key: name, "what": what, "board": board, "no_fit": report["no_fit"], "seconds": round(seconds, 1)}
     steps = json.loads((run / "finn_output" / "report" / "time_per_step.json").read_text())
     r = row(name, what, report, seconds)
     r.update(finn_seconds=steps["total_build_time"], board=board, layers=report["layers"],
@@ -182,6 +190,9 @@ def print_table(rows: list[dict], first: str) -> None:
           "DSP FINN est. / counted | counted within budget | stage s (FINN s) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
+        if "no_fit" in r:
+            print(f"| {r[first]} | no folding fits: {r['no_fit'].split('error: ')[-1]} | | | | | | {r['seconds']} |")
+            continue
         lut = f"{r['LUT']:,.0f}" if r["LUT_complete"] else \
             f">= {r['LUT']:,.0f} (no LUT model: {', '.join(r['LUT_missing'])})"
         print(f"| {r[first]} | {r['cycles']} | {r['fps']:,.0f} | {lut} | {r['BRAM36']:g} / {r['BRAM36_counted']:g} | "
@@ -192,6 +203,8 @@ def print_table(rows: list[dict], first: str) -> None:
         if r["synthesized"]:
             print_synthesis(r)
     for r in rows:
+        if "no_fit" in r:
+            continue
         fit = "" if r["fits"] else "; does NOT fit the budget"
         print(f"- {r[first]}: {r['what']}; rate bound by {r['rate_bound']}; resource bound {r['resource_bound']}"
               f"{fit}; shares of the board {r['shares']}")
@@ -248,7 +261,7 @@ def main() -> None:
             for hand in (folder / "folding_config").glob("*.json"):  # every board folded automatically
                 hand.unlink()
             others = [measure(board, "w4a4, automatic folding", model, folder, root / "runs" / f"w4a4_{board}",
-                              args.verify_inputs, board) for board in args.w4a4_boards]
+                              args.verify_inputs, board, name_key="board") for board in args.w4a4_boards]
         baseline = root / "baseline.onnx"
         if args.boards and toolchain(["export_onnx", str(OFFICIAL_PTH), "--model", "vgg10", "--out", str(baseline),
                                       "--set", "export.verify_inputs=1"]) != 0:
@@ -256,7 +269,8 @@ def main() -> None:
         folder, _ = variant_folder(root / "build", "shipped")  # its folding files are for the w4a4 model only
         boards = [measure(board, "official baseline (64 filters, 8 bits), automatic folding", baseline, folder,
                           root / "runs" / f"baseline_{board}", args.verify_inputs, board,
-                          synthesize=args.synthesize and board == "ZCU104") for board in args.boards]
+                          synthesize=args.synthesize and board == "ZCU104", name_key="board")
+                  for board in args.boards]
 
     print(f"\n{platform.processor() or platform.machine()} {os.cpu_count()} cores; FINN estimates (finn-plus 1.6.1)")
     print(f"finn-examples reference: {FINN_EXAMPLES['fps']:,} fps measured, ~{FINN_EXAMPLES['LUT']:,} LUT\n")

@@ -62,7 +62,7 @@ def _choices(inst, uram: bool) -> list[dict[str, Any]]:
         if op.endswith("_hls"):
             axes["resType"] = ["lut", "dsp"]
     if op == "Thresholding_rtl":  # memories at least this deep go to BRAM, shallower ones to LUTRAM
-        axes["depth_triggers"] = [(d, NEVER) for d in (1, 64, 256)] + ([(1, 1024)] if uram else [])
+        axes["depth_triggers"] = [(d, NEVER) for d in (1, 64, 256, NEVER)] + ([(1, 1024)] if uram else [])
     names = list(axes)
     return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
 
