@@ -102,6 +102,20 @@ def test_official_baseline_builds_on_every_board(board, baseline_runs):
         assert folding["rate_bound"]["layer"].startswith("conv0.") and report["totals"]["cycles_per_frame"] <= 1028
 
 
+def test_official_baseline_on_zcu104_fits_by_the_counted_dsps(baseline_runs):
+    """Within budget by the DSPs its RTL instantiates, which for 8-bit weights are twice FINN's
+    estimate: slower than the 81,380 fps folding FINN's estimate allowed (2,101 DSPs in the RTL)."""
+    run, _ = baseline_runs("ZCU104")
+    report = json.loads((run / "finn_output" / "finn_report.json").read_text())
+    dsp = report["totals"]["resources"]["DSP"]
+    rtl = [r for r in report["layers"] if r["op_type"].endswith("_rtl")]
+    assert dsp["counted"] > 1.9 * dsp["estimate"] and dsp["counted_layers"] == len(rtl) > 30
+    assert dsp["counted"] <= BUDGET * 1728 and report["totals"]["estimated_fps"] < 81_380
+    mvau = next(r for r in report["layers"] if r["layer"] == "conv1.mvau")
+    assert mvau["counted"]["DSP"] == 2 * mvau["DSP"] and "counted from the generated RTL" in mvau["counted"]["source"]
+    assert mvau["source"].startswith("FINN estimate")
+
+
 def test_a_broken_node_fails_the_constraint_check(baseline_runs):
     """The check the automatic folding relies on: what FINN would refuse is refused here."""
     from qonnx.core.modelwrapper import ModelWrapper
