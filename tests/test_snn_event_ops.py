@@ -180,7 +180,7 @@ def test_finn_generates_hls_code_for_every_node_that_compiles(shipped_codegen):
     conv0, conv1 = [n for n in hw.graph.node if n.op_type == "SpikingConv_hls"]
     top0 = open(f"{getCustomOp(conv0).get_nodeattr('code_gen_dir_ipgen')}/top_{conv0.name}.cpp").read()
     top1 = open(f"{getCustomOp(conv1).get_nodeattr('code_gen_dir_ipgen')}/top_{conv1.name}.cpp").read()
-    assert "variable=acc type=ram_t2p impl=bram" in top0 and "variable=acc type=ram_t2p impl=lutram" in top1
+    assert "variable=acc type=ram_s2p impl=bram" in top0 and "variable=acc type=ram_s2p impl=lutram" in top1
     dense = next(n for n in hw.graph.node if n.op_type == "SpikingDense_hls")
     top = open(f"{getCustomOp(dense).get_nodeattr('code_gen_dir_ipgen')}/top_{dense.name}.cpp").read()
     assert "variable=dense0_w type=rom_2p impl=bram" in top  # 4,096 weight rows: block RAM by the depth rule

@@ -30,8 +30,12 @@ from .tools import INSTALL_HINT, ToolMissing, verilator_root
 # -O1 on the generated C++: these models are small and run short stimuli, so compile time
 # dominates (Verilator's default -Os/-O3 split gains little here). C++20: what the wheel's
 # headers are tested with (`--timing` needs it with g++ 12).
-CFLAGS = ("-O1", "-std=c++20")
+CFLAGS = ("-O0", "-std=c++20")
 WARNINGS = ("-Wall", "-Wno-DECLFILENAME")  # file names follow the repository's layout, not module names
+# The 5.48 wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (configure found no compiler where
+# the wheel was built), so a model big enough to be split into several files passes its
+# precompiled header to g++ as an input file ("__pch.h.fast: linker input file not found").
+MAKEFLAGS = ("-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,12 @@ def _param_args(params: Mapping[str, int] | None) -> list[str]:
 
 
 def _first_problem(text: str) -> str:
+    """Verilator's first %Error/%Warning, or the C++ compiler's first error where make failed."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return next((ln for ln in lines if ln.startswith("%Error") or ln.startswith("%Warning")),
-                next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no message"))
+    own = [ln for ln in lines if ln.startswith(("%Error", "%Warning")) and "exited with" not in ln
+           and "Command Failed" not in ln]
+    cxx = [ln for ln in lines if "error:" in ln]
+    return (own or cxx or lines or ["no message"])[0]
 
 
 def lint(sources: Sequence[Path], top: str, params: Mapping[str, int] | None = None) -> None:
@@ -117,7 +124,7 @@ def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping
     pargs = _param_args(params)
     dargs = [f"-D{k}={int(v)}" for k, v in sorted((defines or {}).items())]
     warnings = [*WARNINGS, *([] if fatal_warnings else ["-Wno-fatal"])]
-    flags = [*warnings, *pargs, *(["--trace"] if trace else []), *CFLAGS, *dargs]
+    flags = [*warnings, *MAKEFLAGS, *pargs, *(["--trace"] if trace else []), *CFLAGS, *dargs]
     key = hashlib.sha256("\0".join([top, tool.identity(), *flags, testbench.read_text(),
                                     *(f"{s.name}\0{s.read_text()}" for s in sources)]).encode())
     out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -125,16 +132,40 @@ def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping
     if exe.is_file():
         return exe
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Verilator's runtime (verilated.cpp, its VCD writer, threads) is the same for every model:
+    # compiled once per simulator and flags, then copied into each build (a third of its time).
+    # (In the default cache folder whatever `cache_dir` is: tests build broken copies elsewhere.)
+    runtime = default_cache_dir() / ("runtime_" + hashlib.sha256("\0".join([tool.identity(), *MAKEFLAGS, *CFLAGS, str(trace)])
+                                                        .encode()).hexdigest()[:16])
     with tempfile.TemporaryDirectory(prefix=f"{exe.name}.", dir=out_dir) as tmp:
         cflags = " ".join([*CFLAGS, *dargs])
-        cmd = [str(tool.script), "--cc", "--exe", "--build", "--build-jobs", "1", *warnings, "--top-module", top,
-               *pargs, *(["--trace"] if trace else []), "--Mdir", tmp, "-o", "sim", "-CFLAGS", cflags,
-               *map(str, sources), str(testbench.resolve())]
+        reuse = runtime.is_dir()
+        cmd = [str(tool.script), "--cc", "--exe", *([] if reuse else ["--build"]), "--build-jobs", "1", *MAKEFLAGS,
+               *warnings, "--top-module", top, *pargs, *(["--trace"] if trace else []), "--Mdir", tmp, "-o", "sim",
+               "-CFLAGS", cflags, *map(str, sources), str(testbench.resolve())]
         res = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
+        if res.returncode == 0 and reuse:
+            for obj in runtime.glob("*.o"):  # newer than their sources: make keeps them
+                shutil.copyfile(obj, Path(tmp) / obj.name)
+            res = subprocess.run(["make", "-C", tmp, "-f", f"V{top}.mk", "-j", "1", *MAKEFLAGS[1].split()],
+                                 capture_output=True, text=True, env=tool.env())
         if res.returncode != 0:
             raise ToolchainError(f"Verilator build of {top} failed: {_first_problem(res.stderr + res.stdout)}")
+        if not reuse:
+            _keep_runtime(Path(tmp), runtime)
         os.replace(Path(tmp) / "sim", exe)  # same folder: the cached name appears whole or not at all
     return exe
+
+
+def _keep_runtime(mdir: Path, runtime: Path) -> None:
+    runtime.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=runtime.name + ".", dir=runtime.parent))
+    for obj in mdir.glob("verilated*.o"):
+        shutil.copyfile(obj, staging / obj.name)
+    try:
+        os.rename(staging, runtime)  # whole or not at all; another build may have been first
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run(exe: Path, args: Sequence[str | os.PathLike], what: str) -> subprocess.CompletedProcess:

@@ -26,7 +26,8 @@ from ..resources import fifo_storage, stream_widths
 
 # The kernel headers, each beside its op (`#include "x.hpp"` by name: the folders go on the include path).
 _HW = Path(__file__).parent
-HEADERS = (_HW.parent / "lif" / "lif.hpp", _HW / "spike_stream.hpp", _HW / "encoder" / "constellation_encoder.hpp",
+HEADERS = (_HW.parent / "lif" / "lif.hpp", _HW / "spike_stream.hpp", _HW / "axis_port.hpp",
+           _HW / "encoder" / "constellation_encoder.hpp",
            _HW / "conv" / "spiking_conv.hpp", _HW / "readout" / "spiking_dense.hpp")
 # -O2: unlike the LIF harness, this one runs millions of ap_int adds (compile ~6 s, runs much faster)
 CXX_FLAGS = ("-O2", "-std=c++14", "-Wno-unused-variable")
@@ -52,11 +53,14 @@ def _conv_type(c: ConvSpec, layer: int) -> str:
             f"{_b(p.reset == 'zero')}, {p.refractory}, {layer}>")
 
 
-def _storage(var: str, style: str, rom: bool = False) -> str:
+def _storage(var: str, style: str, kind: str = "ram_s2p", latency: int | None = None) -> str:
+    """A BIND_STORAGE pragma. The memories are read and written (one read port, one write port:
+    `ram_s2p`, which distributed RAM has, unlike a true dual port's second write port), the
+    readout's weights are a ROM read through one or two ports (`rom_1p` / `rom_2p`)."""
     if style not in STORAGE:
         raise ToolchainError(f"ram_style: expected one of {', '.join(STORAGE)}, got {style!r}")
-    kind = "rom_2p" if rom else "ram_t2p"  # the readout's weights: a ROM read through two ports (EPC 2)
-    return f"#pragma HLS BIND_STORAGE variable={var} type={kind} impl={STORAGE[style]}\n"
+    lat = "" if latency is None else f" latency={latency}"
+    return f"#pragma HLS BIND_STORAGE variable={var} type={kind} impl={STORAGE[style]}{lat}\n"
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,8 @@ def conv_source(c: ConvSpec, layer: int) -> LayerSource:
         f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=1\n"
         f"#pragma HLS ARRAY_PARTITION variable=acc complete dim=2\n"
         f"#pragma HLS ARRAY_RESHAPE variable=acc complete dim=4\n"
-        + _storage("acc", c.ram_style) +
+        # read latency 1: the read-add-write spans two cycles, which the kernel's forwarding covers
+        + _storage("acc", c.ram_style, latency=1) +
         f"    // membranes (and refractory counters): SP banks, CO per word\n"
         f"    static {t}::v_mem vmem;\n"
         f"    static {t}::r_mem rmem;\n"
@@ -102,7 +107,7 @@ def conv_source(c: ConvSpec, layer: int) -> LayerSource:
         f"#pragma HLS ARRAY_RESHAPE variable=vmem complete dim=3\n"
         f"#pragma HLS ARRAY_PARTITION variable=rmem complete dim=1\n"
         f"#pragma HLS ARRAY_RESHAPE variable=rmem complete dim=3\n"
-        + _storage("vmem", c.state_ram_style) +
+        + _storage("vmem", c.state_ram_style) + _storage("rmem", c.state_ram_style) +
         f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=1\n"
         f"#pragma HLS ARRAY_PARTITION variable={c.name}_w complete dim=2\n"
         f"#pragma HLS ARRAY_RESHAPE variable={c.name}_w complete dim=6\n"
@@ -118,12 +123,15 @@ def dense_source(d: DenseSpec, layer: int) -> LayerSource:
     typedef = (f"typedef spiking_dense<{d.positions}, {d.cin}, {d.in_lanes}, {d.outputs}, {d.weight_bits}, "
                f"{d.acc_bits}, {p.state_bits}, {p.leak_shift}, {p.threshold}, {_b(p.reset == 'zero')}, "
                f"{p.refractory}, {_b(d.membrane)}, {d.events_per_cycle}, {layer}> {t};")
+    rom = "rom_2p" if d.events_per_cycle == 2 else "rom_1p"  # one port per weight row read a cycle
     wrapper = (f"static void {d.name}(hls::stream<{t}::in_word::type> &in, "
-               f"hls::stream<{t}::class_t> &cls, hls::stream<{t}::membranes_t> &mem) {{\n"
-               + _storage(f"{d.name}_w", d.rom_style, rom=True) +
+               f"hls::stream<{t}::class_word> &cls, hls::stream<{t}::membranes_t> &mem) {{\n"
+               f"    // one ROM word = one weight row (all {d.outputs} outputs): a row per port and cycle\n"
+               f"#pragma HLS ARRAY_RESHAPE variable={d.name}_w complete dim=2\n"
+               + _storage(f"{d.name}_w", d.rom_style, rom) +
                f"    {t}::run(in, cls, mem, {d.name}_w);\n}}\n")
     return LayerSource(d.name, typedef, _array(f"{d.name}_w", f"{t}::w_t", d.weights), wrapper,
-                       (f"{t}::in_word::type", f"{t}::class_t", f"{t}::membranes_t"))
+                       (f"{t}::in_word::type", f"{t}::class_word", f"{t}::membranes_t"))
 
 
 def layer_sources(spec: AcceleratorSpec) -> list[LayerSource]:
@@ -167,7 +175,8 @@ def render_sources(spec: AcceleratorSpec, fifo_depths: dict[str, int] | None = N
     src += [s.tables for s in layers] + [s.wrapper for s in layers]
     names = [s.name for s in layers[:-1]]
     types = [s.streams[1] for s in layers[:-1]]
-    src.append(f"void {TOP}(hls::stream<encoder_t::in_t> &iq, hls::stream<{d.name}_t::class_t> &cls,\n"
+    # the external ports: I/Q samples and classes as AXI4-Stream words with TLAST (hls::axis)
+    src.append(f"void {TOP}(hls::stream<encoder_t::in_t> &iq, hls::stream<{d.name}_t::class_word> &cls,\n"
                f"        hls::stream<{d.name}_t::membranes_t> &membranes) {{\n"
                "#pragma HLS INTERFACE axis port=iq\n#pragma HLS INTERFACE axis port=cls\n"
                "#pragma HLS INTERFACE axis port=membranes\n#pragma HLS INTERFACE ap_ctrl_none port=return\n"
@@ -228,21 +237,22 @@ int main(int argc, char **argv) {
     if (std::fread(s.data(), 1, s.size(), fs) != s.size()) { std::fprintf(stderr, "short samples file\\n"); return 1; }
     std::fclose(fs); std::fclose(fl);
     hls::stream<encoder_t::in_t> iq("iq");
-    hls::stream<NO_CLASS_T> cls("cls");
+    hls::stream<NO_CLASS_WORD> cls("cls");
     hls::stream<NO_MEM_T> mem("mem");
     for (size_t n = 0; n < last.size(); n++) {
-        encoder_t::in_t w = 0;
-        w.range(IN_B - 1, 0) = ap_uint<IN_B>(ap_int<IN_B>(s[2 * n]));
-        w.range(2 * IN_B - 1, IN_B) = ap_uint<IN_B>(ap_int<IN_B>(s[2 * n + 1]));
-        w[2 * IN_B] = last[n] != 0;
-        iq.write(w);
+        ap_uint<2 * IN_B> iq_data = 0;
+        iq_data.range(IN_B - 1, 0) = ap_uint<IN_B>(ap_int<IN_B>(s[2 * n]));
+        iq_data.range(2 * IN_B - 1, IN_B) = ap_uint<IN_B>(ap_int<IN_B>(s[2 * n + 1]));
+        iq.write(snn::axis_word(iq_data, last[n] != 0));  // TLAST: the bus's sideband signal
     }
     std::vector<long long> rows;
     while (!iq.empty()) {
         snn::iteration_counters().assign(KERNELS, 0);
         TOP(iq, cls, mem);
         const std::vector<unsigned long long> &k = snn::iteration_counters();
-        const NO_CLASS_T cw = cls.read();
+        const NO_CLASS_WORD cword = cls.read();
+        if (!cword.last) { std::fprintf(stderr, "class word without TLAST\\n"); return 1; }
+        const NO_CLASS_T cw = cword.data;
         const NO_MEM_T m = mem.read();
         rows.push_back((cw & ((1u << CLASS_B) - 1)).to_int64());
         rows.push_back(cw[CLASS_B]);
@@ -262,7 +272,8 @@ int main(int argc, char **argv) {
 def render_harness(spec: AcceleratorSpec) -> str:
     d = spec.dense
     defines = [f"#define TOP {TOP}", f"#define IN_B {spec.encoder.input_bits}", f"#define NO {d.outputs}",
-               f"#define NO_CLASS_T {d.name}_t::class_t", f"#define NO_MEM_T {d.name}_t::membranes_t",
+               f"#define NO_CLASS_T {d.name}_t::class_t", f"#define NO_CLASS_WORD {d.name}_t::class_word",
+               f"#define NO_MEM_T {d.name}_t::membranes_t",
                f"#define CLASS_B {d.name}_t::CLASS_BITS", f"#define STATE_B {d.params.state_bits}",
                f"#define KERNELS {len(spec.convs) + 2}"]
     return render_sources(spec) + "\n".join(defines) + "\n" + _MAIN

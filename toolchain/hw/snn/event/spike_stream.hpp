@@ -73,14 +73,36 @@ struct spike_word {
     static unsigned addr(const type &w) { return w.range(STEP - 1, LANES).to_uint(); }
 };
 
-// Index of the lowest set bit of a non-zero mask (a priority encoder in hardware).
+// A mask without its lowest set bit: m & (m - 1), one subtract and an AND, no select chain.
 template <int N>  // ap_uint's width parameter is an int
+ap_uint<N> clear_lowest(const ap_uint<N> &m) {
+#pragma HLS INLINE
+    return m & ap_uint<N>(m - 1);
+}
+
+// Index of the lowest set bit of a non-zero mask (a priority encoder in hardware), without a
+// chain through the lanes: the lowest set bit isolated as a one-hot (m & -m, a carry chain the
+// tool maps to the fast carry logic), then bit k of the index is the OR of the one-hot lanes
+// whose index has bit k set: one balanced OR tree (or_reduce) of N / 2 inputs per index bit.
+template <int N>
 unsigned lowest_lane(const ap_uint<N> &m) {
 #pragma HLS INLINE
+    const ap_uint<N> onehot = m & ap_uint<N>(~m + 1);
     unsigned idx = 0;
-    for (int i = N - 1; i >= 0; i--) {
+    for (unsigned k = 0; k < bits_for(N); k++) {
 #pragma HLS UNROLL
-        if (m[i]) idx = i;
+        ap_uint<N> lanes = 0;  // the constant set of lanes with bit k: folded away by the tool
+        for (unsigned c = 0; c < ceil_div(N, 64); c++) {
+#pragma HLS UNROLL
+            // within 64 lanes bit k < 6 repeats every 2^(k+1) lanes; above, whole 64-lane chunks
+            static const unsigned long long PATTERN[6] = {0xAAAAAAAAAAAAAAAAull, 0xCCCCCCCCCCCCCCCCull,
+                                                          0xF0F0F0F0F0F0F0F0ull, 0xFF00FF00FF00FF00ull,
+                                                          0xFFFF0000FFFF0000ull, 0xFFFFFFFF00000000ull};
+            const unsigned long long chunk = k < 6 ? PATTERN[k] : ((c >> (k - 6)) & 1 ? ~0ull : 0ull);
+            const unsigned hi = (c + 1) * 64 > unsigned(N) ? unsigned(N) - 1 : (c + 1) * 64 - 1;
+            lanes.range(hi, c * 64) = ap_uint<64>(chunk);
+        }
+        if ((onehot & lanes).or_reduce()) idx |= 1u << k;
     }
     return idx;
 }

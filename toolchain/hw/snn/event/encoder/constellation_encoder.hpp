@@ -1,8 +1,9 @@
 // The constellation spike encoder in hardware: the int8 I/Q stream of the CNN accelerator in,
 // one event per sample out (toolchain/snn/encoders.py `constellation`, bit for bit).
 //
-// Input word: I in bits [0, IN_BITS), Q in [IN_BITS, 2 IN_BITS) (two's complement codes of the
-// input quantizer), bit 2 IN_BITS = LAST (AXI TLAST: the frame's last sample). The plane cell
+// Input: an AXI4-Stream word per sample (hls::axis, axis_port.hpp), TDATA = I in bits
+// [0, IN_BITS), Q in [IN_BITS, 2 IN_BITS) (two's complement codes of the input quantizer), and
+// the bus's TLAST on the frame's last sample. The plane cell
 // of a sample is row = QBIN[q], column = IBIN[i]; the two tables are the model's own binning
 // evaluated on every code (accelerator.py), so the cell is the model's by construction, and a
 // table is 2^IN_BITS entries of bits(R) bits (a LUT ROM, no arithmetic).
@@ -17,13 +18,14 @@
 #ifndef TOOLCHAIN_SNN_CONSTELLATION_ENCODER_HPP
 #define TOOLCHAIN_SNN_CONSTELLATION_ENCODER_HPP
 
+#include "axis_port.hpp"
 #include "spike_stream.hpp"
 
 template <unsigned IN_BITS, unsigned R, unsigned GROUP, unsigned FRAME_LEN, bool BINARY, unsigned LAYER>
 struct constellation_encoder {
     static const unsigned ADDR_BITS = snn::bits_for(R * R);
     typedef snn::spike_word<1, ADDR_BITS> out_word;
-    typedef ap_uint<2 * IN_BITS + 1> in_t;
+    typedef hls::axis<ap_uint<2 * IN_BITS>, 0, 0, 0> in_t;  // TDATA I, Q; TLAST
     typedef unsigned short bin_t;  // a ROM of R <= 65,536 rows
 
     // One call = one frame (up to and including the sample with LAST).
@@ -40,9 +42,9 @@ struct constellation_encoder {
 #pragma HLS PIPELINE II=1
             const in_t w = in.read();
             iters++;
-            last = w[2 * IN_BITS];
-            const ap_uint<IN_BITS> i = w.range(IN_BITS - 1, 0);
-            const ap_uint<IN_BITS> q = w.range(2 * IN_BITS - 1, IN_BITS);
+            last = w.last;
+            const ap_uint<IN_BITS> i = w.data.range(IN_BITS - 1, 0);
+            const ap_uint<IN_BITS> q = w.data.range(2 * IN_BITS - 1, IN_BITS);
             if (kept < FRAME_LEN) {
                 const unsigned cell = qbin[q.to_uint()] * R + ibin[i.to_uint()];
                 const bool send = !BINARY || !seen[cell];

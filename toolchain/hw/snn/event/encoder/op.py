@@ -1,7 +1,7 @@
 """`ConstellationEncoder` / `ConstellationEncoder_hls`: constellation_encoder.hpp as a FINN HW op.
 
 Input 0: one frame of int I/Q codes (1, L, 2) (the CNN accelerator's input stream: a word per
-sample, I, Q and TLAST); inputs 1 and 2: the binning tables `ibin`, `qbin` (2^bits entries:
+sample, TDATA I and Q, the frame's end on TLAST); inputs 1 and 2: the binning tables `ibin`, `qbin` (2^bits entries:
 the column / row of every code, the model's own binning, accelerator.py). Output: the step's
 spike counts per cell (T, 1, R, R), each sample one event on the stream.
 """
@@ -59,7 +59,7 @@ class ConstellationEncoder(EventOp):
         return (self.steps(), 1, r, r)
 
     def get_instream_width(self, ind=0):
-        return 2 * self.attr("input_bits") + 1  # I, Q, TLAST
+        return 2 * self.attr("input_bits")  # TDATA: I, Q (TLAST is the AXI4-Stream sideband, hls::axis)
 
     def get_outstream_width(self, ind=0):
         return 1 + max(1, (self.attr("resolution") ** 2 - 1).bit_length()) + 3  # one lane, address, flags

@@ -3,18 +3,21 @@
 // for the spike-count readout), bit for bit, and the class decision of the frame.
 //
 // Per time step: EPC (1 or 2) input events of one input word per cycle add their weight rows
-// (NO weights, one per output neuron, a ROM word; two rows through the ROM's two read ports)
-// into NO current registers; after the step's last event ONE LIF lane updates the NO neurons
-// in NO cycles (lif::neuron; input waits meanwhile), clearing each current, and keeps a
-// running argmax of the updated membranes (MEMBRANE) or spike counts, strict `>` so ties keep
-// the lowest index as torch.argmax. At FRAME it writes that step's class with the frame's BAD
-// flag above it, and the NO final membranes. One lane instead of NO: the readout has cycles to
-// spare (the convolutions are slower), not LUTs (docs/snn_hardware.md).
+// (NO weights, one per output neuron: the glue reshapes the ROM so that one ROM word is one
+// row, and the two rows come through its two read ports, one word each) into NO current
+// registers; after the step's last event ONE LIF lane updates the NO neurons in NO cycles
+// (lif::neuron; input waits meanwhile), clearing each current, and keeps a running argmax of
+// the updated membranes (MEMBRANE) or spike counts, strict `>` so ties keep the lowest index
+// as torch.argmax. At FRAME it writes that step's class with the frame's BAD flag above it (an
+// AXI4-Stream word with TLAST: one word per frame), and the NO final membranes. One lane
+// instead of NO: the readout has cycles to spare (the convolutions are slower), not LUTs
+// (docs/snn_hardware.md).
 // So a frame takes the sum over its input words of max(1, ceil(events / EPC)) cycles, plus NO
 // per step, plus the FRAME word.
 #ifndef TOOLCHAIN_SNN_SPIKING_DENSE_HPP
 #define TOOLCHAIN_SNN_SPIKING_DENSE_HPP
 
+#include "axis_port.hpp"
 #include "lif.hpp"
 #include "spike_stream.hpp"
 
@@ -39,9 +42,10 @@ struct spiking_dense {
     typedef typename snn::narrow_int<W_BITS>::type w_t;
     typedef w_t weights[CI * POS][NO];
     typedef ap_uint<CLASS_BITS + 1> class_t;  // class, BAD in the top bit
+    typedef hls::axis<class_t, 0, 0, 0> class_word;  // TDATA = class_t, TLAST on every word (a frame's answer)
     typedef ap_uint<NO * STATE_BITS> membranes_t;
 
-    static void run(hls::stream<typename in_word::type> &in, hls::stream<class_t> &out_class,
+    static void run(hls::stream<typename in_word::type> &in, hls::stream<class_word> &out_class,
                     hls::stream<membranes_t> &out_membranes, const weights &wt) {
         acc_t acc[NO];
         state_t v[NO];
@@ -97,22 +101,31 @@ struct spiking_dense {
             }
             if (mask != 0) {
                 const unsigned lane0 = snn::lowest_lane(mask);
-                mask[lane0] = 0;
+                mask = snn::clear_lowest(mask);
                 const bool two = EPC == 2 && mask != 0;
                 const unsigned lane1 = snn::lowest_lane(mask);
-                if (two) mask[lane1] = 0;
+                if (two) mask = snn::clear_lowest(mask);
                 const unsigned n0 = lane0 % CI * POS + addr + lane0 / CI;
-                const unsigned n1 = lane1 % CI * POS + addr + lane1 / CI;
+                const unsigned n1 = two ? lane1 % CI * POS + addr + lane1 / CI : n0;
+                // Two whole rows, one ROM word each (port 0 and port 1), then NO adds per row.
+                w_t row0[NO], row1[NO];
+#pragma HLS ARRAY_PARTITION variable=row0 complete
+#pragma HLS ARRAY_PARTITION variable=row1 complete
                 for (unsigned o = 0; o < NO; o++) {
 #pragma HLS UNROLL
-                    acc[o] += wt[n0][o];
-                    if (two) acc[o] += wt[n1][o];
+                    row0[o] = wt[n0][o];
+                    row1[o] = EPC == 2 ? wt[n1][o] : w_t(0);
+                }
+                for (unsigned o = 0; o < NO; o++) {
+#pragma HLS UNROLL
+                    acc[o] += row0[o];
+                    if (two) acc[o] += row1[o];
                 }
                 update = mask == 0 && step;
             }
             if (update) u = 0;
         }
-        out_class.write(class_t(cls) | (class_t(bad) << CLASS_BITS));
+        out_class.write(snn::axis_word(class_t(class_t(cls) | (class_t(bad) << CLASS_BITS)), true));
         membranes_t m = 0;
         for (unsigned o = 0; o < NO; o++) {
 #pragma HLS UNROLL
