@@ -1,7 +1,8 @@
 """finn_report.json from a FINN HW model: pure functions, no file I/O.
 
 Per layer: FINN's analytical cycle and resource estimates (`get_exp_cycles`,
-`node_res_estimation`). Where FINN has no model for a resource of an op, the value is None with
+`node_res_estimation`), labelled as such, beside the DSPs and memories counted from the
+generated RTL for RTL layers (`rtl_count`) and, with `finn.synthesize_rtl`, Yosys' synthesis. Where FINN has no model for a resource of an op, the value is None with
 a note, never a 0 that reads like a measurement:
 - LUTs of ops that do not override `lut_estimation` (FMPadding, Pool, LabelSelect, ...);
 - LUTs of the RTL matrix/vector units (FINN counts their DSPs and memories only);
