@@ -102,7 +102,7 @@ endmodule
 
 
 def test_memory_init_files_travel_with_the_sources(yosys, tmp_path):
-    """A $readmemh file named relative to the working folder comes in as `data_files`: its
+    """A $readmemh file named relative to the working folder comes in as `data`: its
     contents decide the logic (a ROM of zeros folds away); without it, one line naming it."""
     import numpy as np
 
@@ -112,10 +112,10 @@ def test_memory_init_files_travel_with_the_sources(yosys, tmp_path):
     src.write_text(ROM)
     hexfile = tmp_path / "rom.hex"
     hexfile.write_text("".join(f"{v:02x}\n" for v in np.random.default_rng(0).integers(0, 256, 64)))
-    r = synthesize([src], "rom", data_files=[hexfile])
+    r = synthesize([src], "rom", data=[hexfile])
     assert r.lut >= 8 and r.ff == 8, r
     hexfile.write_text("00\n" * 64)
-    assert synthesize([src], "rom", data_files=[hexfile]).lut == 0
+    assert synthesize([src], "rom", data=[hexfile]).lut == 0
     with pytest.raises(YosysError, match="rom.hex") as info:
         synthesize([src], "rom")
     assert "\n" not in str(info.value)

@@ -341,7 +341,7 @@ def test_rtl_encoder_and_conv_synthesize_without_dsp(small, tmp_path):
                                       ("conv1", list(conv_rtl.SOURCES), conv_rtl.render_top(spec.convs[1]), roms)):
         top = tmp_path / f"{name}_top.sv"
         top.write_text(text)
-        r = synthesize([*sources, top], "stream_top", data_files=data)
+        r = synthesize([*sources, top], "stream_top", data=data)
         assert r.lut > 0 and r.ff > 0 and r.dsp == 0 and r.bram36 == 0, (name, r)
         if name == "conv1":  # the weight ROMs came in from their files (all-zero ROMs would fold away)
             assert r.lut_levels <= conv_rtl.LUT_LEVEL_BUDGET, r

@@ -121,6 +121,11 @@ class FinnConfig:
         False,
         "The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work, "
         "instead of a build that stops after HW code generation with exit 0.")
+    synthesize_rtl: bool = key(
+        False,
+        "Synthesize every RTL layer out of context with Yosys for the board's family (minutes per large layer, "
+        "cached by the RTL's hash in the run folder's yosys_cache/) and report its LUT, LUTRAM, FF, BRAM and DSP "
+        "beside FINN's estimate; HLS layers keep FINN's estimate")
 
     def __post_init__(self) -> None:
         check(bool(self.build), "finn.build", self.build, "a build folder path")

@@ -187,17 +187,27 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     model = ModelWrapper(str(outcome.hw_model))
     rows = rep.layer_rows(model, plan.board.part)
     steps_per_frame = shape[0] if snn and not event else 1  # the event-driven graph's cycles are per frame
+    totals = rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources),
+                        steps_per_frame)
+    folding = _folding(model)
+    if "budget" in folding:
+        totals["budget_check"] = rep.budget_check(totals, folding["budget"])
+    if cfg.finn.synthesize_rtl:
+        from ..hw.finn.rtl_synth import synthesize_layers
+
+        synth = synthesize_layers(model, plan.board.part, Path(cfg.run.out_dir) / "yosys_cache",
+                                  lambda line: print(f"finn_build: {line}", flush=True))
+        rep.add_synthesis(rows, totals, synth)
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
                   "resources": vars(plan.board.resources)},
-        "folding": {**_folding(model), "details": "report/folding.json",
+        "folding": {**folding, "details": "report/folding.json",
                     "applied": "report/applied_folding_config.json"},
         "steps": {"ran": outcome.ran, "skipped": skipped,
                   "skipped_because": f"{', '.join(missing)} not found on PATH" if skipped else None},
         "layers": rows,
-        "totals": rep.totals(rows, rep.network_performance(model), plan.clock_ns, vars(plan.board.resources),
-                             steps_per_frame),
+        "totals": totals,
         "notes": rep.NOTES + (rep.EVENT_NOTES if event else rep.SNN_NOTES if snn else []),
         "code": _code_summary(model, out),
         "verification": verification,

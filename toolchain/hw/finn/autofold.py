@@ -3,7 +3,8 @@
 FINN's own SetFolding raises each layer's parallelism until a cycle target is met and ignores
 resources. Here each layer (a `Unit`: one node, or a depthwise sliding window with the pool it
 feeds, which must fold alike) lists every configuration that passes `constraints.violation`,
-with FINN's cycle and resource estimates for it. For a cycle target every unit takes its
+with FINN's cycle estimate and its resources: the primitives its generated RTL instantiates
+where the layer is RTL (`rtl_count`: DSPs, memories), FINN's estimate for the rest. For a cycle target every unit takes its
 cheapest configuration that meets it (cost: each resource as a share of its budget, the
 weights raised for a resource that overflows); `max` searches the smallest target whose
 folding fits. The result says which layer bounds the rate and which resource bounds the folding.
@@ -20,6 +21,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from .constraints import dims, generic_op, violation
+from .rtl_count import layer_cost
 from .structure import places
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
@@ -55,28 +57,19 @@ def _choices(inst, uram: bool) -> list[dict[str, Any]]:
     if generic_op(op) == "ConvolutionInputGenerator" and "parallel_window" in known:
         axes["parallel_window"] = [0, 1]
     if generic_op(op) in ("MVAU", "VVAU") and inst.get_nodeattr("mem_mode") == "internal_decoupled":
-        axes["ram_style"] = ["auto", "distributed"] + (["ultra"] if uram else [])
+        # explicit styles, so that the counted memory is the one the RTL asks for ("auto": Vivado's choice)
+        axes["ram_style"] = ["block", "distributed"] + (["ultra"] if uram else [])
         if op.endswith("_hls"):
             axes["resType"] = ["lut", "dsp"]
-    if op == "Thresholding_rtl":  # memories at least this deep go to BRAM (0, 0: FINN's choice per memory)
-        axes["depth_triggers"] = [(0, 0)] + [(d, NEVER) for d in (1, 64, 256)] + ([(1, 1024)] if uram else [])
+    if op == "Thresholding_rtl":  # memories at least this deep go to BRAM, shallower ones to LUTRAM
+        axes["depth_triggers"] = [(d, NEVER) for d in (1, 64, 256, NEVER)] + ([(1, 1024)] if uram else [])
     names = list(axes)
     return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
 
 
-def rtl_lutram(inst) -> int:
-    """LUTs of an RTL MVAU's weights in LUTRAM, by FINN's HLS MVAU formula P * Q * W * ceil(depth / 64):
-    FINN's RTL MVAU model has no LUT term at all, which would make LUTRAM weights look free."""
-    if inst.onnx_node.op_type != "MVAU_rtl" or inst.get_nodeattr("ram_style") != "distributed":
-        return 0
-    bits = inst.get_input_datatype(1).bitwidth()
-    return inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD") * bits * math.ceil(inst.calc_wmem() / 64)
-
-
-def _estimate(inst, part: str) -> tuple[float, ...]:
-    est = inst.node_res_estimation(part)
-    lut = float(est.get("LUT", 0)) + rtl_lutram(inst)
-    return (lut, float(est.get("BRAM_18K", 0)), float(est.get("URAM", 0)), float(est.get("DSP", 0)))
+def _estimate(inst, model, part: str) -> tuple[float, ...]:
+    cost = layer_cost(inst, model, part)
+    return tuple(cost[r] for r in RESOURCES)
 
 
 def _set(inst, attrs: dict[str, Any]) -> None:
@@ -88,13 +81,13 @@ def _set(inst, attrs: dict[str, Any]) -> None:
             inst.set_nodeattr(attr, value)
 
 
-def _evaluate(insts: list, configs: list[dict[str, Any]], part: str) -> Optional[Option]:
+def _evaluate(insts: list, configs: list[dict[str, Any]], model, part: str) -> Optional[Option]:
     for inst, attrs in zip(insts, configs):
         _set(inst, attrs)
     if any(violation(inst) is not None for inst in insts):
         return None
     cycles = max(int(inst.get_exp_cycles()) for inst in insts)
-    cost = tuple(map(sum, zip(*(_estimate(inst, part) for inst in insts))))
+    cost = tuple(map(sum, zip(*(_estimate(inst, model, part) for inst in insts))))
     return Option({inst.onnx_node.name: dict(attrs) for inst, attrs in zip(insts, configs)}, cycles, cost)
 
 
@@ -124,21 +117,21 @@ def units(model: ModelWrapper, part: str, uram: bool) -> list[Unit]:
             unit = Unit(f"{where[node.name]}+{where[consumer.name].role}")
             for d in _divisors(int(inst.get_nodeattr("IFMChannels"))):
                 extra = {"parallel_window": 0} if "parallel_window" in inst.get_nodeattr_types() else {}
-                option = _evaluate([inst, pool], [{"SIMD": d, **extra}, {"PE": d}], part)
+                option = _evaluate([inst, pool], [{"SIMD": d, **extra}, {"PE": d}], model, part)
                 if option is not None:
                     unit.options.append(option)
         else:
             unit = Unit(str(where[node.name]))
             for config in _choices(inst, uram):
-                option = _evaluate([inst], [config], part)
+                option = _evaluate([inst], [config], model, part)
                 if option is not None:
                     unit.options.append(option)
         for inst_, attrs in saved:  # the chosen option is set at the end; until then, as found
             for attr, value in attrs.items():
                 inst_.set_nodeattr(attr, value)
         if not unit.options:  # nothing valid to choose (a layer without folding attributes): as it is
-            unit.options.append(_evaluate([inst], [{}], part) or Option({}, int(inst.get_exp_cycles()),
-                                                                        _estimate(inst, part)))
+            unit.options.append(_evaluate([inst], [{}], model, part) or Option({}, int(inst.get_exp_cycles()),
+                                                                               _estimate(inst, model, part)))
         out.append(unit)
     return out
 
@@ -302,7 +295,7 @@ def current_folding(model: ModelWrapper, part: str, board: dict[str, int], clock
     where = places(model)
     nodes = [n for n in model.graph.node if is_hls_node(n) or is_rtl_node(n)]
     cycles = {n.name: int(getCustomOp(n).get_exp_cycles()) for n in nodes}
-    totals = tuple(map(sum, zip(*(_estimate(getCustomOp(n), part) for n in nodes))))
+    totals = tuple(map(sum, zip(*(_estimate(getCustomOp(n), model, part) for n in nodes))))
     slowest = max(cycles, key=cycles.get)
     shares = _shares(totals, budget)
     resource = max(shares, key=shares.get)

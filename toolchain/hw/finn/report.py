@@ -1,7 +1,8 @@
 """finn_report.json from a FINN HW model: pure functions, no file I/O.
 
 Per layer: FINN's analytical cycle and resource estimates (`get_exp_cycles`,
-`node_res_estimation`). Where FINN has no model for a resource of an op, the value is None with
+`node_res_estimation`), labelled as such, beside the DSPs and memories counted from the
+generated RTL for RTL layers (`rtl_count`) and, with `finn.synthesize_rtl`, Yosys' synthesis. Where FINN has no model for a resource of an op, the value is None with
 a note, never a 0 that reads like a measurement:
 - LUTs of ops that do not override `lut_estimation` (FMPadding, Pool, LabelSelect, ...);
 - LUTs of the RTL matrix/vector units (FINN counts their DSPs and memories only);
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .autofold import rtl_lutram
+from .rtl_count import HOW as COUNTED, layer_counts
 from .structure import generic_op, places
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
@@ -28,8 +29,13 @@ LUT_PARTIAL = {
     "ElementwiseAdd": "FINN counts only LUTs of distributed parameter memory ({lut}), not the arithmetic",
     "ElementwiseMul": "FINN counts only LUTs of distributed parameter memory ({lut}), not the arithmetic",
 }
+ESTIMATE = "FINN estimate (analytical model)"
+COUNTED_RESOURCES = ("BRAM_18K", "URAM", "DSP")
 NOTES = [
     "Estimates are FINN's analytical models (before synthesis), not measurements.",
+    "counted: DSP slices the RTL layers instantiate and their memories mapped to BRAM/URAM/LUTRAM, from the "
+    "generated RTL's parameters (toolchain/hw/finn/rtl_count.py, equal to Yosys' elaboration); HLS layers "
+    "and memories not modelled there keep FINN's estimate. The folding and the budget check use the counted figures.",
     "FIFOs and data width converters are inserted by FIFO sizing (step_set_fifo_depths, needs Vivado); "
     "they are not in these figures.",
     "BRAM/URAM/DSP: ops without a FINN model for them (e.g. FMPadding, Pool, LabelSelect) count as using none.",
@@ -94,9 +100,11 @@ def layer_rows(model, fpgapart: str) -> list[dict[str, Any]]:
         if gap is not None:
             row["notes"].append(gap.format(lut=int(row["LUT"])))
             row["LUT"] = None
-        if rtl_lutram(inst):
-            row["notes"].append(f"weights in LUTRAM: ~{rtl_lutram(inst):,} LUTs by FINN's HLS formula "
-                                "(counted in folding.totals, not here)")
+        row["source"] = ESTIMATE
+        counted = layer_counts(inst, model, fpgapart)
+        row["counted"] = None if counted is None else {**counted, "source": COUNTED}
+        if counted is not None and counted["DSP"] != row["DSP"]:
+            row["notes"].append(f"DSP: the RTL instantiates {counted['DSP']:,}, FINN estimates {row['DSP']:g}")
         rows.append(row)
     return rows
 
@@ -138,6 +146,18 @@ def totals(rows: list[dict[str, Any]], perf: dict[str, Any], clock_ns: float,
         out["resources"][res] = {"estimate": value, "complete": not missing, "not_estimated": missing}
     bram = out["resources"]["BRAM_18K"]
     out["resources"]["BRAM36"] = {**bram, "estimate": bram["estimate"] / 2, "note": "BRAM_18K / 2"}
+    for res in COUNTED_RESOURCES:  # FINN's estimate stands in where a layer has no count
+        entry = out["resources"][res]
+        known = [(r.get("counted") or {}).get(res) is not None for r in rows]
+        entry["counted"] = sum(r["counted"][res] if k else (r[res] or 0) for r, k in zip(rows, known))
+        entry["counted_layers"] = sum(known)
+        entry["estimate_stands_in_for"] = [r["layer"] for r, k in zip(rows, known) if not k and r[res]]
+        entry["counted_source"] = COUNTED
+    bram = out["resources"]["BRAM_18K"]
+    out["resources"]["BRAM36"].update(counted=bram["counted"] / 2, counted_layers=bram["counted_layers"],
+                                      estimate_stands_in_for=bram["estimate_stands_in_for"], counted_source=COUNTED)
+    lutram = [r["counted"]["LUTRAM"] for r in rows if (r.get("counted") or {}).get("LUTRAM") is not None]
+    out["resources"]["LUT"]["lutram_counted"] = sum(lutram)
     ff = [r["FF"] for r in rows if r.get("FF") is not None]
     out["resources"]["FF"] = {"estimate": sum(ff) if ff else None, "complete": False,
                               "not_estimated": [r["layer"] for r in rows if r.get("FF") is None] or ["all"],
@@ -155,7 +175,33 @@ def totals(rows: list[dict[str, Any]], perf: dict[str, Any], clock_ns: float,
                 entry["note"] = f"the design needs {res} but the board has none"
         if entry["share"] is not None and not entry["complete"]:
             entry["share_is_lower_bound"] = True
+        if "counted" in entry:
+            entry["counted_share"] = round(entry["counted"] / total, 4) if total > 0 else (
+                0.0 if entry["counted"] == 0 else None)
     return out
+
+
+def add_synthesis(rows: list[dict[str, Any]], totals_: dict[str, Any], synth: dict[str, dict[str, Any]]) -> None:
+    """Yosys' figures per RTL layer (`synthesized`) and their sums; HLS layers say they have none."""
+    for row in rows:
+        row["synthesized"] = synth.get(row["name"])
+        if row["synthesized"] is None:
+            row["notes"].append("not synthesized: an HLS layer has no RTL before Vitis HLS runs (FINN estimate only)")
+    done = [r["synthesized"] for r in rows if r["synthesized"] is not None]
+    sums = {k: sum(s[k] for s in done) for k in ("LUT", "LUTRAM", "SRL", "FF", "BRAM_18K", "URAM", "DSP")}
+    totals_["synthesized"] = {**sums, "layers": len(done), "not_synthesized": [r["layer"] for r in rows
+                                                                               if r["synthesized"] is None],
+                              "source": done[0]["source"] if done else None,
+                              "note": "RTL layers only, each out of context; Yosys infers no SRLs from FINN's "
+                                      "shift-register coding, so FF runs high"}
+
+
+def budget_check(totals_: dict[str, Any], budget: dict[str, float]) -> dict[str, Any]:
+    """The counted DSP, BRAM and URAM of the finished HW graph against the folding's budget."""
+    pairs = {"DSP": "DSP", "BRAM_18K": "BRAM_18K", "URAM": "URAM"}
+    over = {r: {"counted": totals_["resources"][r]["counted"], "budget": budget[b]}
+            for r, b in pairs.items() if totals_["resources"][r]["counted"] > budget[b] + 1e-9}
+    return {"within_budget": not over, "over": over, "source": COUNTED}
 
 
 def summary_line(report: dict[str, Any]) -> str:
@@ -169,9 +215,15 @@ def summary_line(report: dict[str, Any]) -> str:
         share = f" ({100 * e['share']:.1f} %)" if e["share"] is not None else ""
         return f"{name} {'>= ' if not e['complete'] else ''}{e['estimate']:,.0f}{share}"
 
+    def counted(name: str) -> str:
+        e = res[name]
+        share = f" ({100 * e['counted_share']:.1f} %)" if e.get("counted_share") is not None else ""
+        return f"{name} {e['counted']:,.0f}{share}"
+
     return (f"{report['board']['name']} @ {t['clock_mhz']:g} MHz: {t['cycles_per_frame']} cycles/frame -> "
             f"{t['estimated_fps']:,.0f} fps, latency {t['estimated_latency_us']:,.1f} us (estimates); "
-            + ", ".join(fig(n) for n in ("LUT", "BRAM36", "URAM", "DSP")))
+            + ", ".join(fig(n) for n in ("LUT", "BRAM36", "URAM", "DSP"))
+            + "; counted from the RTL: " + ", ".join(counted(n) for n in ("BRAM36", "URAM", "DSP")))
 
 
 def folding_line(folding: dict[str, Any]) -> str:

@@ -210,6 +210,8 @@ def step_fold_by_structure(model: ModelWrapper, cfg, fold: Optional[FoldSettings
             model = model.transform(ApplyStructuralConfig(fold.spec, fold.file))
             info.update(current_folding(model, fold.part, fold.board, fold.clock_ns, fold.budget),
                         mode="hand folding file over the automatic one")
+    if not info["fits"] and not (info["hand_file"] or {}).get("applied"):
+        raise ToolchainError(no_fit_line(info, fold))
     from ..snn.event.event_graph import is_event_graph
 
     if is_event_graph(model):  # a conv's SP sets the next kernel's input word, hence its activity
@@ -226,6 +228,14 @@ def step_fold_by_structure(model: ModelWrapper, cfg, fold: Optional[FoldSettings
     (report / "folding.json").write_text(json.dumps(info, indent=2))
     model.set_metadata_prop("toolchain_folding", json.dumps({k: v for k, v in info.items() if k != "layers"}))
     return model
+
+
+def no_fit_line(info: dict, fold: FoldSettings) -> str:
+    """One line: the board, each resource over budget and the smallest figure the search reached."""
+    over = [r for r, b in info["budget"].items() if info["totals"][r] > b + 1e-9]
+    figures = ", ".join(f"{r} {info['totals'][r]:,.0f} (budget {info['budget'][r]:,.0f})" for r in over)
+    return (f"board {fold.board_name}: no folding fits {100 * fold.budget:g} % of the board; the least parallel "
+            f"folding found still needs {figures} (DSP and BRAM counted from the RTL; nothing was kept)")
 
 
 def _apply_file(model: ModelWrapper, path: Path) -> ModelWrapper:

@@ -4,9 +4,7 @@ memories) and out-of-context synthesis for a Xilinx family (`synth_xilinx`), cac
 Figures from `synthesize` are *synthesized (Yosys)*: close to Vivado's, not equal (Yosys infers no
 SRLs from some shift-register codings, so its FF counts can run high). The WebAssembly Yosys sees
 only its working directory (it maps /tmp privately), so every run copies its sources into a
-fresh directory and names them by relative paths; memory-initialisation files a design reads
-($readmemh of a name relative to the working folder, e.g. a conv's weight ROMs) go in as
-`data_files`, copied under their own names beside the script.
+fresh directory and names them by relative paths.
 """
 
 from __future__ import annotations
@@ -115,21 +113,22 @@ def frontend_script(sources: Sequence[str], top: str, *, params: Mapping[str, in
 
 
 def run_yosys(sources: Sequence[Path], commands: Sequence[str], outputs: Sequence[str], *,
-              log_dir: Optional[Path] = None, timeout_s: float = 3600,
-              data_files: Sequence[Path] = ()) -> dict[str, str]:
+              log_dir: Optional[Path] = None, timeout_s: float = 3600, data: Sequence[Path] = ()) -> dict[str, str]:
     """Run `commands` on copies of `sources` in a fresh working directory; return the text of
     each file named in `outputs` (written there by the commands). The source placeholders
-    `{src}` are replaced by the copies' relative names, in order."""
+    `{src}` are replaced by the copies' relative names, in order. `data` (memory init files)
+    are copied into the working directory under their own names, where `$readmemh` finds them
+    by relative path."""
     with tempfile.TemporaryDirectory(prefix="yosys-") as tmp:
         work = Path(tmp)
+        for path in data:
+            shutil.copyfile(path, work / Path(path).name)
         names = []
         for i, src in enumerate(sources):
             name = f"src/{i:03d}_{Path(src).name}"
             (work / name).parent.mkdir(exist_ok=True)
             shutil.copyfile(src, work / name)
             names.append(name)
-        for data in data_files:  # $readmemh names them relative to the working folder
-            shutil.copyfile(data, work / Path(data).name)
         script = "\n".join(c.replace("{src}", " ".join(names)) for c in commands) + "\n"
         (work / "run.ys").write_text(script)
         try:
@@ -153,19 +152,19 @@ def run_yosys(sources: Sequence[Path], commands: Sequence[str], outputs: Sequenc
 
 def elaborate(sources: Sequence[Path], top: str, *, params: Mapping[str, int | str] = {},
               defines: Mapping[str, str] = {}, frontend: str = "slang", frontend_args: Sequence[str] = (),
-              timeout_s: float = 600) -> Elaboration:
+              timeout_s: float = 600, data: Sequence[Path] = ()) -> Elaboration:
     """Elaborate and flatten `top`; count its cells and list the memories inferred."""
     cmds = frontend_script(["{src}"], top, params=params, defines=defines, frontend=frontend,
                            frontend_args=frontend_args)
     cmds += ["proc", "flatten", "opt_clean", "memory -nomap", "opt_clean", "write_json elab.json"]
-    text = run_yosys(sources, cmds, ["elab.json"], timeout_s=timeout_s)["elab.json"]
+    text = run_yosys(sources, cmds, ["elab.json"], timeout_s=timeout_s, data=data)["elab.json"]
     module = json.loads(text)["modules"][top]
     cells, memories = Counter(), []
     for name, cell in module["cells"].items():
         cells[cell["type"]] += 1
         if cell["type"] == "$mem_v2":
             p = {k: _param_int(v) for k, v in cell["parameters"].items() if k in ("SIZE", "WIDTH", "RD_PORTS", "WR_PORTS")}
-            attrs = {k.lower(): str(v) for k, v in cell.get("attributes", {}).items() if "style" in k.lower()}
+            attrs = {k.lower(): _attr_text(v) for k, v in cell.get("attributes", {}).items() if "style" in k.lower()}
             memories.append(Memory(name, p["SIZE"], p["WIDTH"], p["RD_PORTS"], p["WR_PORTS"], attrs))
     return Elaboration(dict(cells), memories)
 
@@ -173,22 +172,22 @@ def elaborate(sources: Sequence[Path], top: str, *, params: Mapping[str, int | s
 def synthesize(sources: Sequence[Path], top: str, *, family: str = "xcup", params: Mapping[str, int | str] = {},
                defines: Mapping[str, str] = {}, frontend: str = "slang", frontend_args: Sequence[str] = (),
                pre_synth: Sequence[str] = (), cache_dir: Optional[Path] = None,
-               timeout_s: float = 3600, data_files: Sequence[Path] = ()) -> SynthResult:
+               timeout_s: float = 3600, data: Sequence[Path] = ()) -> SynthResult:
     """Synthesize `top` out of context for `family` (xcup: UltraScale+, xc7: 7-series, ...).
 
     `pre_synth` commands run between elaboration and `synth_xilinx` (e.g. FINN's RAM_STYLE needs
     `attrmap -tocase ram_style -tocase rom_style`). With `cache_dir`, a result is kept under the
-    hash of everything that decides it and reused. `data_files`: the design's $readmemh files."""
+    hash of everything that decides it and reused."""
     cmds = frontend_script(["{src}"], top, params=params, defines=defines, frontend=frontend,
                            frontend_args=frontend_args)
     cmds += [*pre_synth, f"synth_xilinx -family {family} -top {top} -flatten -noiopad",
              "tee -q -o stat.json stat -json", "write_json net.json"]
-    key = _cache_key([*sources, *data_files], cmds, family)
+    key = _cache_key([*sources, *data], cmds, family)
     cached = cache_dir / f"{top}-{key}.json" if cache_dir is not None else None
     if cached is not None and cached.exists():
         data = json.loads(cached.read_text())
         return SynthResult(**{k: data[k] for k in SynthResult.__dataclass_fields__})
-    out = run_yosys(sources, cmds, ["stat.json", "net.json"], timeout_s=timeout_s, data_files=data_files)
+    out = run_yosys(sources, cmds, ["stat.json", "net.json"], timeout_s=timeout_s, data=data)
     stats = json.loads(out["stat.json"])["design"]["num_cells_by_type"]
     result = _tally(top, family, stats, json.loads(out["net.json"])["modules"][top])
     if cached is not None:
@@ -239,6 +238,17 @@ def lut_levels(module: dict) -> int:
             stack.append((name, True))
             stack.extend((p, False) for p in preds[name] if p not in level)
     return max(level.values(), default=0)
+
+
+def _attr_text(value) -> str:
+    """An attribute set from a parameter (FINN's `(* RAM_STYLE = RAM_STYLE *)`) comes as the
+    string's bits, zero-padded: decode it back to text."""
+    text = str(value)
+    if text and len(text) % 8 == 0 and set(text) <= {"0", "1"}:
+        raw = int(text, 2).to_bytes(len(text) // 8, "big").lstrip(b"\0")
+        if raw and all(32 <= c < 127 for c in raw):
+            return raw.decode()
+    return text
 
 
 def _param_int(value) -> int:
