@@ -90,3 +90,32 @@ def test_bad_rtl_is_one_line_naming_the_file(yosys, tmp_path):
     with pytest.raises(YosysError, match="broken.sv") as info:
         synthesize([src], "broken")
     assert "\n" not in str(info.value)
+
+
+ROM = """
+module rom (input logic clk, input logic [5:0] a, output logic [7:0] q);
+  logic [7:0] mem [64];
+  initial $readmemh("rom.hex", mem);
+  always_ff @(posedge clk) q <= mem[a];
+endmodule
+"""
+
+
+def test_memory_init_files_travel_with_the_sources(yosys, tmp_path):
+    """A $readmemh file named relative to the working folder comes in as `data`: its
+    contents decide the logic (a ROM of zeros folds away); without it, one line naming it."""
+    import numpy as np
+
+    from toolchain.hw.rtl.yosys import YosysError, synthesize
+
+    src = tmp_path / "rom.sv"
+    src.write_text(ROM)
+    hexfile = tmp_path / "rom.hex"
+    hexfile.write_text("".join(f"{v:02x}\n" for v in np.random.default_rng(0).integers(0, 256, 64)))
+    r = synthesize([src], "rom", data=[hexfile])
+    assert r.lut >= 8 and r.ff == 8, r
+    hexfile.write_text("00\n" * 64)
+    assert synthesize([src], "rom", data=[hexfile]).lut == 0
+    with pytest.raises(YosysError, match="rom.hex") as info:
+        synthesize([src], "rom")
+    assert "\n" not in str(info.value)

@@ -20,6 +20,7 @@ from toolchain.hw.snn.event import accel_rtl
 from toolchain.hw.snn.event.accel_fifo import fifo_depths, schedules
 from toolchain.hw.snn.event.accel_verify import check_frames, model_reference
 from toolchain.hw.snn.event.accelerator import map_model
+from toolchain.hw.snn.event.conv import rtl as conv_rtl
 from toolchain.hw.snn.event.readout import rtl as dense_rtl
 from toolchain.models import build_model
 
@@ -87,11 +88,14 @@ def run_accelerator(small, tmp_path, n_random, synthetic_classes, seed):
     codes, ref, words, want = stream_case(model, spec, n_random, synthetic_classes, odd_at=5)
     depths = fifo_depths(schedules(spec, ref["words"]))["depths"]
     assert all(d <= 4096 for d in depths), depths
+    for c in spec.convs:
+        conv_rtl.write_roms(c, tmp_path)  # the simulation runs in tmp_path, where $readmemh finds them
     exe = stream.build(accel_rtl.sources(), accel_rtl.render_top(spec, depths) + accel_rtl.render_stream_top(spec),
                        tmp_path, probes=True)
     d = spec.dense
     per = d.outputs + 1
-    res = stream.run(exe, words, frame_bit=dense_rtl.LAST_BIT, frames=len(want), seed=seed, gap_pct=10, stall_pct=20)
+    res = stream.run(exe, words, frame_bit=dense_rtl.LAST_BIT, frames=len(want), seed=seed, gap_pct=10, stall_pct=20,
+                     cwd=tmp_path)
     cls, bad, v = dense_rtl.decode_packets(res.words, d.outputs, d.params.state_bits)
     failing = [i for i, (c, b, m) in enumerate(want) if cls[i] != c or bad[i] != b or (v[i] != m).any()]
     wave = None
@@ -100,7 +104,7 @@ def run_accelerator(small, tmp_path, n_random, synthetic_classes, seed):
         lo = int(res.cycles_out[i * per - 1]) if i else 0
         wave = tmp_path / f"snn_accel_frame{i}.vcd"
         stream.run(exe, words, frame_bit=dense_rtl.LAST_BIT, frames=len(want), seed=seed, gap_pct=10, stall_pct=20,
-                   wave=(wave, lo, int(res.cycles_out[i * per + d.outputs])))
+                   cwd=tmp_path, wave=(wave, lo, int(res.cycles_out[i * per + d.outputs])))
     assert not failing, f"frames {failing[:10]} differ from the model; waveform {wave}"
     # what the run exercised
     assert res.counters["in_gaps"] > 0 and res.counters["out_stalls"] > 0 and res.counters["in_blocked"] > 0
@@ -133,6 +137,7 @@ def test_rtl_accelerator_project_is_lint_clean(small, tmp_path):
     files = accel_rtl.write_project(spec, [2, 8, 32], tmp_path / "proj")
     listed = (tmp_path / "proj" / "snn_accel.f").read_text().split()
     assert listed[-1] == "snn_accel.sv" and {f.name for f in files} >= set(listed)
+    assert {f.name for f in files} >= {name for c in spec.convs for name in conv_rtl.rom_files(c)}
     verilator.lint([tmp_path / "proj" / name for name in listed], "snn_accel")
     assert "create_clock -period 4.000 -name clk [get_ports clk]" in (tmp_path / "proj" / "snn_accel_ooc.xdc").read_text()
     with pytest.raises(ToolchainError, match="snn_accel: FIFO 1 depth 6, expected a power of two") as err:

@@ -168,9 +168,11 @@ def _keep_runtime(mdir: Path, runtime: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def run(exe: Path, args: Sequence[str | os.PathLike], what: str) -> subprocess.CompletedProcess:
-    """Run a built testbench; a ToolchainError with its message when it exits non-zero."""
-    res = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True)
+def run(exe: Path, args: Sequence[str | os.PathLike], what: str,
+        cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run a built testbench (in `cwd`: where the design's $readmemh files are); a
+    ToolchainError with its message when it exits non-zero."""
+    res = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd)
     if res.returncode != 0:
         raise ToolchainError(f"RTL simulation of {what} ({exe.name}) failed: "
                              f"{(res.stderr.strip() or res.stdout.strip() or str(res.returncode)).splitlines()[0]}")

@@ -143,8 +143,10 @@ def run_yosys(sources: Sequence[Path], commands: Sequence[str], outputs: Sequenc
                 tmp_log.write_text(log)
         if done.returncode != 0:
             err = [line for line in (done.stderr + log).splitlines() if "ERROR" in line]
+            # the first specific error (e.g. slang's "failed to open file 'x.hex'"), not the summary
+            own = [line for line in err if "see full log" not in line] or err
             raise YosysError(f"yosys failed on {', '.join(Path(s).name for s in sources)}: "
-                             f"{err[-1].strip() if err else 'exit ' + str(done.returncode)}")
+                             f"{own[0].strip() if own else 'exit ' + str(done.returncode)}")
         return {name: (work / name).read_text() for name in outputs}
 
 

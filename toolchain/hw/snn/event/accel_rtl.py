@@ -27,7 +27,6 @@ from pathlib import Path
 from ....atomic import atomic_path
 from ....errors import ToolchainError
 from ..lif.rtl import SOURCE as LIF_SOURCE
-from ...rtl.stream import MAX_WORD_BITS
 from .accelerator import AcceleratorSpec
 from .conv import rtl as conv_rtl
 from .encoder import rtl as enc_rtl
@@ -127,7 +126,6 @@ def render_stream_top(spec: AcceleratorSpec) -> str:
                          conv_rtl.out_format(spec.convs[k - 1]).addr_bits)
         probes += [f"u_accel.f{k}_full",
                    f"u_accel.k{k}_tvalid && u_accel.k{k}_tready && u_accel.k{k}_tdata[{lanes - 1}:0] != '0"]
-    assert IN_BITS + 1 <= MAX_WORD_BITS and OUT_BITS + 1 <= MAX_WORD_BITS
     return f"""// Rendered by toolchain/hw/snn/event/accel_rtl.py: snn_accel for the stream testbench.
 module stream_top (
     input  logic clk,
@@ -152,12 +150,15 @@ endmodule
 
 def write_project(spec: AcceleratorSpec, depths: Sequence[int], out_dir: Path) -> list[Path]:
     """`out_dir`/{the .sv sources, snn_accel.sv, snn_accel.f (the file list in compile order),
-    snn_accel_ooc.xdc}; everything is rendered (and refused) before the first file is written,
+    snn_accel_ooc.xdc, the convs' weight ROM files <conv>_w_<bank>.hex (memory files: Vivado
+    reads them from the project's working folder)}; everything is rendered (and refused) before the first file is written,
     and each file appears whole or not at all."""
     texts = {s.name: s.read_text() for s in sources()}
     texts[f"{TOP}.sv"] = render_top(spec, depths)
     texts[f"{TOP}.f"] = "".join(f"{name}\n" for name in texts)
     texts[f"{TOP}_ooc.xdc"] = XDC
+    for c in spec.convs:  # the convs' weight ROMs ($readmemh, read from the tool's working folder)
+        texts.update(conv_rtl.rom_files(c))
     out = []
     for name, text in texts.items():
         with atomic_path(Path(out_dir) / name) as tmp:

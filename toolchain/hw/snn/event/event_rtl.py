@@ -36,6 +36,10 @@ class EventRTL(RTLBackend):
     def rtl_kernel(self, model):
         raise NotImplementedError
 
+    def rtl_data_files(self, model) -> dict[str, str]:
+        """Memory-initialisation files the kernel reads ($readmemh), by name: none unless a kernel says."""
+        return {}
+
     def _name(self) -> str:
         name = self.onnx_node.name
         if not name:
@@ -71,15 +75,18 @@ class EventRTL(RTLBackend):
 
     def generate_hdl(self, model, fpgapart, clk):
         sources, text = self.render_wrapper(model)  # refused before anything is written
+        data = self.rtl_data_files(model)
         out = Path(self.get_nodeattr("code_gen_dir_ipgen"))
         out.mkdir(parents=True, exist_ok=True)
         for src in sources:
             shutil.copyfile(src, out / src.name)
+        for name, content in data.items():  # beside the sources: $readmemh names them relative to the run
+            (out / name).write_text(content)
         (out / f"{self._name()}_wrapper.sv").write_text(text)
         self.set_nodeattr("gen_top_module", self._name())
 
     def get_rtl_file_list(self, abspath=False):
-        names = [s.name for s in self.RTL_SOURCES] + [f"{self._name()}_wrapper.sv"]
+        names = [s.name for s in self.RTL_SOURCES] + [f"{self._name()}_wrapper.sv"] + list(self.rtl_data_files(None))
         if abspath:
             base = Path(self.get_nodeattr("code_gen_dir_ipgen"))
             return [base / n for n in names]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .....atomic import atomic_path
 from .....errors import ToolchainError
 from ...lif.rtl import SOURCE as LIF_SOURCE
 from ...lif.rtl import generics as lif_generics
@@ -16,19 +17,18 @@ from ..spike_words import WordFormat, addr_bits
 
 SOURCE = Path(__file__).with_name("spiking_conv.sv")
 SOURCES = (LIF_SOURCE, SOURCE)
-# cycles from a stage-A op to its word on m_tdata: stage B, then the output register
-LATENCY = 2
-# The weights travel as one packed parameter, and Verilator takes numbers of at most 65,536 bits
-# (the shipped network's convs need 80,000 and 1.28 M: those become per-bank ROM files next).
+# cycles from an op issued (stage I) to its word on m_tdata: stages E, A, B, C, O, then the output register
+LATENCY = 6
+# The most LUTs on one register-to-register path Yosys may map the kernel to (`SynthResult.lut_levels`):
+# a budget for 250 MHz on UltraScale+ (~0.5 ns a LUT and its route, CARRY8 chains on top; a
+# budget, not a timing result: nothing here checks timing). The retimed pipeline maps the small
+# network's conv1 to 7 (the unpipelined kernel took 13).
+LUT_LEVEL_BUDGET = 7
+
+
+# A ROM packed into one parameter (the readout's, readout/rtl.py): Verilator takes numbers of at
+# most 65,536 bits, which is why the conv's ROMs are files.
 MAX_WEIGHT_BITS = 65536
-
-
-def in_format(spec: ConvSpec) -> WordFormat:
-    return WordFormat(spec.in_lanes, addr_bits(spec.height * spec.width))
-
-
-def out_format(spec: ConvSpec) -> WordFormat:
-    return WordFormat(spec.sp * spec.cout, addr_bits(spec.height * spec.width))
 
 
 def _packed(values: np.ndarray, bits: int) -> str:
@@ -43,6 +43,48 @@ def _packed(values: np.ndarray, bits: int) -> str:
     return f"{v.size * bits}'h{total:x}"
 
 
+def in_format(spec: ConvSpec) -> WordFormat:
+    return WordFormat(spec.in_lanes, addr_bits(spec.height * spec.width))
+
+
+def out_format(spec: ConvSpec) -> WordFormat:
+    return WordFormat(spec.sp * spec.cout, addr_bits(spec.height * spec.width))
+
+
+def weight_file(spec: ConvSpec) -> str:
+    """The prefix of the layer's ROM files (`<prefix>_<bank>.hex`), relative to the working folder."""
+    return f"{spec.name}_w"
+
+
+def rom_files(spec: ConvSpec) -> dict[str, str]:
+    """The per-bank weight ROMs as $readmemh text, by file name: bank (bh, bw) is file
+    bh * BW + bw, one line per (ci, h mod BH, w mod BW) holding CO weights, co 0 lowest."""
+    w = np.asarray(spec.bank_weights(), dtype=np.int64)
+    bits = spec.weight_bits
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if w.size and (w.min() < lo or w.max() > hi):
+        raise ToolchainError(f"{spec.name}: weights in [{w.min()}, {w.max()}] do not fit {bits} bits")
+    bh_n, bw_n = spec.banks
+    rows = (w & ((1 << bits) - 1)).reshape(bh_n * bw_n, -1, spec.cout)
+    digits = -(-spec.cout * bits // 4)
+    files = {}
+    for b, bank in enumerate(rows):
+        lines = [f"{sum(int(x) << (co * bits) for co, x in enumerate(row)):0{digits}x}" for row in bank]
+        files[f"{weight_file(spec)}_{b}.hex"] = "\n".join(lines) + "\n"
+    return files
+
+
+def write_roms(spec: ConvSpec, folder: Path) -> list[Path]:
+    """The ROM files in `folder` (each written whole, then renamed into place)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in rom_files(spec).items():
+        with atomic_path(folder / name) as tmp:
+            tmp.write_text(text)
+        paths.append(folder / name)
+    return paths
+
+
 def generics(spec: ConvSpec) -> dict[str, str]:
     """The module's parameters as SystemVerilog literals; a one-line error naming the layer for
     what the module cannot take."""
@@ -51,21 +93,18 @@ def generics(spec: ConvSpec) -> dict[str, str]:
     if spec.in_lanes % spec.cin or spec.width % (spec.in_lanes // spec.cin):
         raise ToolchainError(f"{spec.name}: an input word of {spec.in_lanes} lanes must carry whole positions "
                              f"of one row ({spec.cin} channels, width {spec.width})")
-    bits = spec.bank_weights().size * spec.weight_bits
-    if bits > MAX_WEIGHT_BITS:
-        raise ToolchainError(f"{spec.name}: its bank weight ROMs hold {bits} bits; the RTL kernel takes at most "
-                             f"{MAX_WEIGHT_BITS} as a parameter")
     lif = lif_generics(spec.params, spec.acc_bits, what=spec.name)
     return {"H": str(spec.height), "W": str(spec.width), "CI": str(spec.cin), "CO": str(spec.cout),
             "K": str(spec.kernel), "IN_LANES": str(spec.in_lanes), "SP": str(spec.sp),
             "W_BITS": str(spec.weight_bits), "ACC_BITS": str(spec.acc_bits),
             "STATE_BITS": str(lif["STATE_BITS"]), "LEAK_SHIFT": str(lif["LEAK_SHIFT"]),
             "THRESHOLD": str(lif["THRESHOLD"]), "RESET_ZERO": f"1'b{lif['RESET_ZERO']}",
-            "REFRACTORY": str(lif["REFRACTORY"]), "WEIGHTS": _packed(spec.bank_weights(), spec.weight_bits)}
+            "REFRACTORY": str(lif["REFRACTORY"]), "WEIGHT_FILE": f'"{weight_file(spec)}"'}
 
 
 def render_top(spec: ConvSpec, module: str = "spiking_conv") -> str:
-    """`stream_top`: the kernel with this layer's parameters and weights."""
+    """`stream_top`: the kernel with this layer's parameters; its weights are `rom_files(spec)`,
+    read from the simulator's working folder."""
     i, o = in_format(spec), out_format(spec)
     params = ",\n      ".join(f".{k}({v})" for k, v in generics(spec).items())
     return f"""// Rendered by toolchain/hw/snn/event/conv/rtl.py: layer {spec.name} for the stream testbench.

@@ -12,15 +12,18 @@
 // fall into K x K different banks and a sweep group's SP columns into SP different banks, so each
 // bank sees at most one read and one write per cycle. Each bank is a simple dual-port memory
 // with a registered read (BRAM or LUTRAM): stage A reads, stage B adds (or clears) and writes.
-// An access in stage A does not see the write stage B makes at the same clock edge (distance
-// 1), so stage B takes the data from the previous write instead when the address is the same:
-// the forwarding path (76 % of conv1's consecutive events hit the same word on the shipped
-// network). Distance 2 and beyond read the memory after the write. A stall (output back-
-// pressure) freezes both stages and the read registers together.
+// The addresses come registered from stage E (computed a stage ahead, for a short read path), so
+// the read-to-write distance stays 1: an access in stage A does not see the write stage B makes
+// at the same clock edge, so stage B takes the data from the previous write instead when the
+// address is the same: the forwarding path (76 % of conv1's consecutive events hit the same word
+// on the shipped network). Distance 2 and beyond read the memory after the write. A stall
+// (output back-pressure) freezes every stage and the read registers together.
 //
-// Membranes: SP banks of H W / SP words (CO x STATE_BITS), read in stage A and written in
-// stage B of a sweep; during a frame's first step the stored state reads as zero (no clearing
-// between frames). After reset the accumulators are cleared (ceil(H / BH) x ceil(W / BW)
+// Membranes: SP banks of H W / SP words (CO x STATE_BITS), read in stage B and written in
+// stage C of a sweep; during a frame's first step the stored state reads as zero (no clearing
+// between frames). The output is a two-entry register slice (m_tdata and a skid register):
+// s_tready depends on registers only, not on m_tready, so kernels chain without a long ready
+// path. Latency from issue to m_tdata: 6 cycles (rtl.py LATENCY). After reset the accumulators are cleared (ceil(H / BH) x ceil(W / BW)
 // cycles, input held off): a reset mid-frame drops that frame's partial sums; the input
 // stream then restarts at a frame boundary (the upstream kernel is reset with it).
 module spiking_conv #(
@@ -40,9 +43,12 @@ module spiking_conv #(
     parameter int REFRACTORY = 0,
     localparam int BH = K,
     localparam int BW = K > SP ? K : SP,
-    // the per-bank weight ROMs [bh][bw][ci][h mod BH][w mod BW][co] (ConvSpec.bank_weights), row-major,
-    // entry 0 in the least significant bits
-    parameter logic [BH*BW*CI*BH*BW*CO*W_BITS-1:0] WEIGHTS = '0,
+    // the per-bank weight ROMs (ConvSpec.bank_weights): bank (bh, bw) reads
+    // "<WEIGHT_FILE>_<bh * BW + bw>.hex" ($readmemh, relative to the simulator's or synthesis
+    // tool's working folder), one line per (ci, h mod BH, w mod BW), row-major, of CO weights
+    // with co 0 in the least significant bits (files, not a parameter: Verilator caps parameters
+    // at 65,536 bits, and Yosys and Vivado infer ROMs from an initialised array)
+    parameter string WEIGHT_FILE = "weights",
     localparam int ADDR_BITS = H * W < 2 ? 1 : $clog2(H * W),
     localparam int IN_BITS = IN_LANES + ADDR_BITS + 3,
     localparam int OUT_BITS = SP * CO + ADDR_BITS + 3
@@ -68,6 +74,8 @@ module spiking_conv #(
   localparam int WB = W < 2 ? 1 : $clog2(W);
   localparam int RB = REFRACTORY < 2 ? 1 : $clog2(REFRACTORY + 1);
   localparam int BANKS = BH * BW;
+  localparam int ROWS = CI * BH * BW;  // a bank's weight ROM: one word of CO weights per (ci, h mod BH, w mod BW)
+  localparam int XB = ROWS < 2 ? 1 : $clog2(ROWS);
   localparam int STEP = IN_LANES + ADDR_BITS;  // flag bits of the input word
   localparam int CW = CO * ACC_BITS;  // an accumulator word
   localparam int VW = CO * STATE_BITS;  // a membrane word
@@ -84,9 +92,20 @@ module spiking_conv #(
     OP_FRAME
   } op_e;
 
-  // ------------------------------------------------------------------ control (stage A)
+  // Pipeline (every register moves together on `adv`, so a stall freezes it whole):
+  //   I  issue: the input word or the rest of the current one, its lowest lane; the sweep counters
+  //   E  the event's position -> per bank: output-word address and whether it falls in the plane,
+  //      and the weight-ROM row (constant tables and one adder: no divider, no multiplier)
+  //   A  accumulator read (registered) and weight-ROM read, from E's registered addresses
+  //   B  add or clear and write back (forwarding at distance 1); the sweep's words per lane
+  //   C  LIF update of the sweep group (membranes read in B, written here)
+  //   O  the output word -> a two-entry register slice (m_tdata, then a skid register)
+  // so the deepest logic between registers is one of these steps, not the chain of all of them.
+
+  // ------------------------------------------------------------------ stage I (issue) and control
   state_e state;
-  logic adv;  // the pipeline moves: the output register is free or drained this cycle
+  logic adv;  // the pipeline moves: the skid register is empty (a register: s_tready does not follow m_tready)
+  logic sk_valid;
   logic [AB-1:0] clr_addr;
   logic [IN_LANES-1:0] mask_r;  // lanes of the current input word still to add
   logic [ADDR_BITS-1:0] addr_r;
@@ -94,17 +113,19 @@ module spiking_conv #(
   logic [HB-1:0] sh;  // sweep row
   logic [WB-1:0] sgc;  // sweep column group (0..GW-1)
   // the same as quotient and residue by the bank grid, kept by counting (no divider in hardware):
-  // sh = sh_q * BH + sh_r, sw0 = sgc * SP = sw0_q * BW + sw0_r, and the group index g
+  // sh = sh_q * BH + sh_r, sw0 = sgc * SP = sw0_q * BW + sw0_r, the group index g and its first
+  // position gaddr = sh * W + sgc * SP
   logic [HB-1:0] sh_q, sh_r;
   logic [WB-1:0] sw0_q, sw0_r;
   logic [GB-1:0] g;
+  logic [ADDR_BITS-1:0] gaddr;
 
-  logic [IN_LANES-1:0] cur_mask, rem_mask;
+  logic [IN_LANES-1:0] cur_mask, rem_mask, low_lane;
   logic [ADDR_BITS-1:0] cur_addr;
   logic cur_step, cur_frame, cur_bad, have_word, from_input;
   logic [LB-1:0] lane;
 
-  assign adv = !m_tvalid || m_tready;
+  assign adv = !sk_valid;
   assign from_input = mask_r == '0;
   assign s_tready = adv && state == EVENTS && from_input;
   assign have_word = from_input ? s_tvalid : 1'b1;
@@ -113,20 +134,21 @@ module spiking_conv #(
   assign cur_step = from_input ? s_tdata[STEP] : step_r;
   assign cur_frame = from_input && s_tdata[STEP+1];
   assign cur_bad = s_tdata[STEP+2];
-
-  always_comb begin  // the lowest set lane: a priority encoder, not on any loop-carried path
-    lane = '0;
-    for (int l = IN_LANES - 1; l >= 0; l--) if (cur_mask[l]) lane = LB'(l);
-  end
-  assign rem_mask = cur_mask & ~(IN_LANES'(1) << lane);
-
-  // the op stage A issues this cycle
-  op_e op_a;
+  // the lowest set lane, isolated and cleared by carry-chain arithmetic (x & -x, x & (x - 1)) and
+  // numbered by an OR per index bit: shallower than a priority chain on the mask's loop
+  assign low_lane = cur_mask & (~cur_mask + 1'b1);
+  assign rem_mask = cur_mask & (cur_mask - 1'b1);
   always_comb begin
-    op_a = OP_NOP;
-    if (state == SWEEP) op_a = OP_SWEEP;
+    lane = '0;
+    for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
+  end
+
+  op_e op_i;  // the op stage I issues this cycle
+  always_comb begin
+    op_i = OP_NOP;
+    if (state == SWEEP) op_i = OP_SWEEP;
     else if (state == EVENTS && have_word)
-      op_a = cur_frame ? OP_FRAME : (cur_mask != '0 ? OP_EVENT : OP_NOP);
+      op_i = cur_frame ? OP_FRAME : (cur_mask != '0 ? OP_EVENT : OP_NOP);
   end
 
   always_ff @(posedge clk) begin
@@ -139,7 +161,7 @@ module spiking_conv #(
       first <= 1'b1;
       sh <= '0;
       sgc <= '0;
-      {sh_q, sh_r, sw0_q, sw0_r, g} <= '0;
+      {sh_q, sh_r, sw0_q, sw0_r, g, gaddr} <= '0;
     end else if (state == CLEAR) begin
       clr_addr <= clr_addr + 1'b1;
       if (clr_addr == AB'(DEPTH - 1)) state <= EVENTS;
@@ -148,18 +170,19 @@ module spiking_conv #(
         if (cur_frame) begin
           first <= 1'b1;
         end else begin
-          mask_r <= cur_mask == '0 ? '0 : rem_mask;
+          mask_r <= rem_mask;
           addr_r <= cur_addr;
           step_r <= cur_step;
-          if (cur_step && (cur_mask == '0 || rem_mask == '0)) begin
+          if (cur_step && rem_mask == '0) begin
             state <= SWEEP;
             sh <= '0;
             sgc <= '0;
-            {sh_q, sh_r, sw0_q, sw0_r, g} <= '0;
+            {sh_q, sh_r, sw0_q, sw0_r, g, gaddr} <= '0;
           end
         end
       end else if (state == SWEEP) begin
         g <= g + 1'b1;
+        gaddr <= gaddr + ADDR_BITS'(SP);
         if (sgc == WB'(GW - 1)) begin
           sgc <= '0;
           sw0_q <= '0;
@@ -188,6 +211,29 @@ module spiking_conv #(
     end
   end
 
+  // I -> E registers
+  op_e op_e_r;
+  logic first_e, bad_e, last_e;
+  logic [ADDR_BITS-1:0] addr_e, gaddr_e;
+  logic [LB-1:0] lane_e;
+  logic [HB-1:0] sh_q_e, sh_r_e;
+  logic [WB-1:0] sw0_q_e, sw0_r_e;
+  logic [GB-1:0] g_e;
+  always_ff @(posedge clk) begin
+    if (rst) op_e_r <= OP_NOP;
+    else if (adv) op_e_r <= state == CLEAR ? OP_NOP : op_i;
+    if (adv) begin
+      first_e <= first;
+      bad_e <= cur_bad;
+      last_e <= int'(sh) == H - 1 && int'(sgc) == GW - 1;
+      addr_e <= cur_addr;
+      lane_e <= lane;
+      gaddr_e <= gaddr;
+      {sh_q_e, sh_r_e, sw0_q_e, sw0_r_e, g_e} <= {sh_q, sh_r, sw0_q, sw0_r, g};
+    end
+  end
+
+  // ------------------------------------------------------------------ stage E (addresses)
   // The event's position and channel, and their quotients and residues by the bank grid, from
   // constant tables (the divisions happen at elaboration: no divider in hardware).
   logic [HB-1:0] row_of[H*W], hq_of[H], hr_of[H];
@@ -212,45 +258,62 @@ module spiking_conv #(
   int ev_h, ev_w, ev_c, h_q, h_r, w_q, w_r;
   logic [WB-1:0] ev_col;
   always_comb begin
-    ev_col = col_of[cur_addr] + WB'(pos_of[lane]);  // a word's positions never leave its row
-    ev_h = int'(row_of[cur_addr]);
+    ev_col = col_of[addr_e] + WB'(pos_of[lane_e]);  // a word's positions never leave its row
+    ev_h = int'(row_of[addr_e]);
     ev_w = int'(ev_col);
-    ev_c = int'(ch_of[lane]);
-    h_q = int'(hq_of[row_of[cur_addr]]);
-    h_r = int'(hr_of[row_of[cur_addr]]);
+    ev_c = int'(ch_of[lane_e]);
+    h_q = int'(hq_of[row_of[addr_e]]);
+    h_r = int'(hr_of[row_of[addr_e]]);
     w_q = int'(wq_of[ev_col]);
     w_r = int'(wr_of[ev_col]);
   end
-  int sw0;  // the sweep group's first column
-  assign sw0 = int'(sgc) * SP;
+
+  // E -> A registers (the per-bank addresses are in the bank blocks below)
+  op_e op_a;
+  logic first_a, bad_a, last_a;
+  logic [ADDR_BITS-1:0] gaddr_a;
+  logic [GB-1:0] g_a;
+  logic [XB-1:0] wsel_a;  // the event's weight-ROM row
+  int sh_r_a, sw0_r_a;
+  always_ff @(posedge clk) begin
+    if (rst) op_a <= OP_NOP;
+    else if (adv) op_a <= op_e_r;
+    if (adv) begin
+      {first_a, bad_a, last_a, gaddr_a, g_a} <= {first_e, bad_e, last_e, gaddr_e, g_e};
+      wsel_a <= XB'((ev_c * BH + h_r) * BW + w_r);
+      sh_r_a <= int'(sh_r_e);
+      sw0_r_a <= int'(sw0_r_e);
+    end
+  end
+
+  // A -> B registers
+  op_e op_b;
+  logic first_b, bad_b, last_b;
+  logic [ADDR_BITS-1:0] gaddr_b;
+  logic [GB-1:0] g_b;
+  int sh_r_b, sw0_r_b;  // the sweep group's row residue and first column residue
+  always_ff @(posedge clk) begin
+    if (rst) op_b <= OP_NOP;
+    else if (adv) op_b <= op_a;
+    if (adv) {first_b, bad_b, last_b, gaddr_b, g_b, sh_r_b, sw0_r_b} <=
+        {first_a, bad_a, last_a, gaddr_a, g_a, sh_r_a, sw0_r_a};
+  end
 
   // ------------------------------------------------------------------ accumulator banks
   logic [CW-1:0] bank_q[BANKS];  // stage B: each bank's word (forwarded where stage B just wrote it)
 
-  // stage B registers
-  op_e op_b;
-  logic first_b, last_b, bad_b;
-  logic [ADDR_BITS-1:0] gaddr_b;  // the sweep group's first position
-  logic [GB-1:0] g_b;
-  int sh_r_b, sw0_r_b;  // the sweep group's row residue and first column residue
-
   for (genvar bh = 0; bh < BH; bh++) begin : g_bh
     for (genvar bw = 0; bw < BW; bw++) begin : g_bw
       localparam int B = bh * BW + bw;
+      localparam string ROM_FILE = $sformatf("%s_%0d.hex", WEIGHT_FILE, B);
       logic [CW-1:0] mem[DEPTH];
       logic [CW-1:0] rd_q, fwd_data, wdata;
-      logic [AB-1:0] raddr, addr_b, fwd_addr, waddr;
-      logic ren, hit_b, fwd_en, wen;
-      logic [CW-1:0] wt_b;  // the event's weights for this bank, registered into stage B
-      // this bank's weight ROM: one word of CO weights per (channel, h mod BH, w mod BW)
-      localparam int ROWS = CI * BH * BW;
-      logic [CO*W_BITS-1:0] wrom[ROWS], wrow;
-      for (genvar x = 0; x < ROWS; x++) begin : g_wrom
-        assign wrom[x] = WEIGHTS[(B*ROWS+x)*CO*W_BITS+:CO*W_BITS];
-      end
-      assign wrow = wrom[(ev_c*BH+h_r)*BW+w_r];
+      logic [AB-1:0] raddr_e, raddr_a, addr_b, fwd_addr, waddr;
+      logic ren_e, ren_a, hit_b, fwd_en, wen;
+      logic [CO*W_BITS-1:0] wrom[ROWS], wt_b;  // wt_b: the event's weights for this bank, in stage B
+      initial $readmemh(ROM_FILE, wrom);
 
-      // stage A: the output position this bank holds for the event, or for the sweep group
+      // stage E: the output position this bank holds for the event, or for the sweep group
       int dh, dw, oh, ow, j, tdh, tdw, tj;
       logic [AB-1:0] a_ev;
       logic skip;
@@ -267,29 +330,31 @@ module spiking_conv #(
         a_ev = skip ? '0 : AB'((h_q + (h_r - P + dh > bh ? 1 : (h_r - P + dh < bh ? -1 : 0))) * DW
                                + w_q + (w_r - P + dw > bw ? 1 : (w_r - P + dw < bw ? -1 : 0)));
         // the sweep lane that lands in this bank's column residue: (bw - sw0_r) mod BW
-        tj = bw - int'(sw0_r);
+        tj = bw - int'(sw0_r_e);
         j = tj < 0 ? tj + BW : tj;
-        ren = 1'b0;
-        raddr = '0;
-        if (op_a == OP_EVENT && !skip) begin
-          ren = 1'b1;
-          raddr = a_ev;
-        end else if (op_a == OP_SWEEP && int'(sh_r) == bh && j < SP) begin
-          ren = 1'b1;
-          raddr = AB'(int'(sh_q) * DW + int'(sw0_q) + (int'(sw0_r) + j >= BW ? 1 : 0));
+        ren_e = 1'b0;
+        raddr_e = '0;
+        if (op_e_r == OP_EVENT && !skip) begin
+          ren_e = 1'b1;
+          raddr_e = a_ev;
+        end else if (op_e_r == OP_SWEEP && int'(sh_r_e) == bh && j < SP) begin
+          ren_e = 1'b1;
+          raddr_e = AB'(int'(sh_q_e) * DW + int'(sw0_q_e) + (int'(sw0_r_e) + j >= BW ? 1 : 0));
         end
       end
 
       always_ff @(posedge clk) begin
         if (rst) begin
+          ren_a <= 1'b0;
           hit_b <= 1'b0;
           fwd_en <= 1'b0;
         end else if (adv || state == CLEAR) begin
-          if (ren) rd_q <= mem[raddr];
-          hit_b <= ren;
-          addr_b <= raddr;
-          for (int co = 0; co < CO; co++)
-            wt_b[co*ACC_BITS+:ACC_BITS] <= ACC_BITS'($signed(wrow[co*W_BITS+:W_BITS]));
+          ren_a <= ren_e;  // E -> A
+          raddr_a <= raddr_e;
+          if (ren_a) rd_q <= mem[raddr_a];  // A -> B
+          hit_b <= ren_a;
+          addr_b <= raddr_a;
+          wt_b <= wrom[wsel_a];
           if (wen) mem[waddr] <= wdata;
           fwd_en <= wen;
           fwd_addr <= waddr;
@@ -309,7 +374,8 @@ module spiking_conv #(
         end else if (hit_b && op_b == OP_EVENT) begin
           wen = 1'b1;
           for (int co = 0; co < CO; co++)
-            wdata[co*ACC_BITS+:ACC_BITS] = bank_q[B][co*ACC_BITS+:ACC_BITS] + wt_b[co*ACC_BITS+:ACC_BITS];
+            wdata[co*ACC_BITS+:ACC_BITS] = bank_q[B][co*ACC_BITS+:ACC_BITS]
+                + ACC_BITS'($signed(wt_b[co*W_BITS+:W_BITS]));
         end else if (hit_b && op_b == OP_SWEEP) begin
           wen = 1'b1;  // the sweep takes the step's current and clears it
         end
@@ -317,24 +383,39 @@ module spiking_conv #(
     end
   end
 
-  // ------------------------------------------------------------------ membranes and LIF (stage B)
+  // ------------------------------------------------------------------ membranes and LIF (stage C)
+  // B -> C registers
+  op_e op_c;
+  logic first_c, bad_c, last_c;
+  logic [ADDR_BITS-1:0] gaddr_c;
+  logic [GB-1:0] g_c;
+  always_ff @(posedge clk) begin
+    if (rst) op_c <= OP_NOP;
+    else if (adv) op_c <= op_b;
+    if (adv) {first_c, bad_c, last_c, gaddr_c, g_c} <= {first_b, bad_b, last_b, gaddr_b, g_b};
+  end
+
   logic [SP*CO-1:0] spikes;
   for (genvar j = 0; j < SP; j++) begin : g_sp
     logic [VW-1:0] vmem[GROUPS];
     logic [VW-1:0] v_q, v_new;
     logic [CO*RB-1:0] r_q, r_new;
-    logic [CW-1:0] cur_word;
+    logic [CW-1:0] cur_c;
     int col_r;
 
+    // a group's membranes are read in B and written in C: the next read of the same group is a
+    // whole sweep later (GROUPS >= 2 cycles), so no forwarding is needed here
+    assign col_r = sw0_r_b + j >= BW ? sw0_r_b + j - BW : sw0_r_b + j;
     always_ff @(posedge clk) begin
-      if (adv && op_a == OP_SWEEP) v_q <= vmem[g];
-      if (adv && op_b == OP_SWEEP) vmem[g_b] <= v_new;
+      if (adv) cur_c <= bank_q[sh_r_b*BW+col_r];
+      if (adv && op_b == OP_SWEEP) v_q <= vmem[g_b];
+      if (adv && op_c == OP_SWEEP) vmem[g_c] <= v_new;
     end
     if (REFRACTORY > 0) begin : g_ref
       logic [CO*RB-1:0] rmem[GROUPS];
       always_ff @(posedge clk) begin
-        if (adv && op_a == OP_SWEEP) r_q <= rmem[g];
-        if (adv && op_b == OP_SWEEP) rmem[g_b] <= r_new;
+        if (adv && op_b == OP_SWEEP) r_q <= rmem[g_b];
+        if (adv && op_c == OP_SWEEP) rmem[g_c] <= r_new;
       end
     end else begin : g_no_ref
       logic unused_r;  // no refractory period: the neurons' counters stay 0 (Verilator skips *unused*)
@@ -342,8 +423,6 @@ module spiking_conv #(
       assign unused_r = ^r_new;
     end
 
-    assign col_r = sw0_r_b + j >= BW ? sw0_r_b + j - BW : sw0_r_b + j;
-    assign cur_word = bank_q[sh_r_b*BW+col_r];
     for (genvar co = 0; co < CO; co++) begin : g_co
       lif_neuron #(
           .STATE_BITS(STATE_BITS),
@@ -354,9 +433,9 @@ module spiking_conv #(
           .REFRACTORY(REFRACTORY),
           .READOUT(1'b0)
       ) u_lif (
-          .cur(cur_word[co*ACC_BITS+:ACC_BITS]),
-          .v(first_b ? '0 : v_q[co*STATE_BITS+:STATE_BITS]),
-          .r(first_b ? '0 : r_q[co*RB+:RB]),
+          .cur(cur_c[co*ACC_BITS+:ACC_BITS]),
+          .v(first_c ? '0 : v_q[co*STATE_BITS+:STATE_BITS]),
+          .r(first_c ? '0 : r_q[co*RB+:RB]),
           .v_next(v_new[co*STATE_BITS+:STATE_BITS]),
           .r_next(r_new[co*RB+:RB]),
           .spike(spikes[j*CO+co])
@@ -364,29 +443,48 @@ module spiking_conv #(
     end
   end
 
-  // ------------------------------------------------------------------ stage A -> B, output
+  // ------------------------------------------------------------------ stage O, register slice
+  op_e op_o;
+  logic bad_o, last_o;
+  logic [ADDR_BITS-1:0] gaddr_o;
+  logic [SP*CO-1:0] spikes_o;
+  always_ff @(posedge clk) begin
+    if (rst) op_o <= OP_NOP;
+    else if (adv) op_o <= op_c;
+    if (adv) {bad_o, last_o, gaddr_o, spikes_o} <= {bad_c, last_c, gaddr_c, spikes};
+  end
+
+  logic o_valid;
+  logic [OUT_BITS-1:0] o_data, sk_data;
+  always_comb begin
+    o_valid = 1'b0;
+    o_data = {1'b0, 1'b0, last_o, gaddr_o, spikes_o};
+    if (op_o == OP_FRAME) begin
+      o_data = {bad_o, 1'b1, 1'b0, {ADDR_BITS{1'b0}}, {SP * CO{1'b0}}};
+      o_valid = 1'b1;
+    end else if (op_o == OP_SWEEP && (spikes_o != '0 || last_o)) begin
+      o_valid = 1'b1;
+    end
+  end
+  // m_tdata, then a skid register that takes the word the pipeline made while m_tdata stalled;
+  // the pipeline moves only while the skid register is empty
   always_ff @(posedge clk) begin
     if (rst) begin
-      op_b <= OP_NOP;
       m_tvalid <= 1'b0;
+      sk_valid <= 1'b0;
       m_tdata <= '0;
-    end else if (adv) begin
-      op_b <= state == CLEAR ? OP_NOP : op_a;
-      first_b <= first;
-      bad_b <= cur_bad;
-      last_b <= int'(sh) == H - 1 && int'(sgc) == GW - 1;
-      gaddr_b <= ADDR_BITS'(int'(sh) * W + sw0);
-      g_b <= g;
-      sh_r_b <= int'(sh_r);
-      sw0_r_b <= int'(sw0_r);
-      m_tvalid <= 1'b0;
-      if (op_b == OP_FRAME) begin
-        m_tdata <= {bad_b, 1'b1, 1'b0, {ADDR_BITS{1'b0}}, {SP * CO{1'b0}}};
+    end else if (!m_tvalid || m_tready) begin
+      if (sk_valid) begin
+        m_tdata <= sk_data;
         m_tvalid <= 1'b1;
-      end else if (op_b == OP_SWEEP && (spikes != '0 || last_b)) begin
-        m_tdata <= {1'b0, 1'b0, last_b, gaddr_b, spikes};
-        m_tvalid <= 1'b1;
+        sk_valid <= 1'b0;
+      end else begin
+        m_tdata <= o_data;
+        m_tvalid <= o_valid;
       end
+    end else if (adv && o_valid) begin
+      sk_data <= o_data;
+      sk_valid <= 1'b1;
     end
   end
 endmodule
