@@ -142,3 +142,31 @@ def synthesize_accelerator(spec: AcceleratorSpec, depths: Optional[Sequence[int]
             out["stitched"] = {**figures(r), "fifo_depths": list(depths),
                                "lut_levels_within_budget": r.lut_levels <= LUT_LEVEL_BUDGET}
     return out
+
+
+def synthesize_checkpoint(spec: Optional[AcceleratorSpec], checkpoint: Path, depths: Sequence[int], family: str,
+                          cache_dir: Path, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """`synthesize_accelerator` for finn_build: `spec` the accelerator it measured (None: the
+    checkpoint's default mapping, as `accel_report.evaluate` makes it)."""
+    if spec is None:
+        from ....checkpoint import load_model
+        from .accelerator import map_model
+
+        spec = map_model(load_model(checkpoint)[0])
+    return synthesize_accelerator(spec, depths, cache_dir, family, progress=progress)
+
+
+def summary_line(section: dict[str, Any]) -> str:
+    """One line: the stitched top's synthesized figures (else the kernels' sum), the estimate beside."""
+    whole = section.get("stitched", {})
+    if "LUT" in whole:
+        what, f = "stitched accelerator", whole
+    else:
+        s = section["sum_of_kernels"]
+        what, f = f"sum of {s['kernels']} of {s['of']} kernels synthesized alone", s
+    e = section["estimate_total"]
+    deepest = max((k["synthesized"]["lut_levels"] for k in section["kernels"].values() if "synthesized" in k), default=0)
+    return (f"event-driven accelerator synthesized (Yosys, {section['family']}, out of context), {what}: LUT {f['LUT']:,}, "
+            f"FF {f['FF']:,}, BRAM18 {f['BRAM18']} + BRAM36 {f['BRAM36']}, URAM {f['URAM']}, DSP {f['DSP']}; deepest "
+            f"kernel {deepest} LUT levels (budget {section['lut_level_budget']}); estimate LUT {e['LUT']:,}, "
+            f"FF {e['FF']:,}, BRAM18 {e['BRAM18']}")
