@@ -103,7 +103,7 @@ def synthesize_accelerator(spec: AcceleratorSpec, depths: Optional[Sequence[int]
     """The report section: per kernel (and the stitched top when `stitched` and `depths` are
     given) the synthesized figures beside the estimate, the LUT levels against the budget. A
     kernel the RTL cannot map is listed with the reason, not synthesized."""
-    est = resources.accelerator(spec, list(depths) if depths is not None else None)
+    est = resources.accelerator(spec)
     names = ["encoder", *(c.name for c in spec.convs), spec.dense.name]
     kernels: dict[str, Any] = {name: {"estimate": estimate_figures(est["layers"][name])} for name in names}
     units = []
@@ -124,8 +124,7 @@ def synthesize_accelerator(spec: AcceleratorSpec, depths: Optional[Sequence[int]
                                                                    "DSP")},
                            "kernels": len(done), "of": len(kernels),
                            "source": "sum of the kernels synthesized alone (FIFOs not included)"},
-        "estimate_total": {"LUT": est["total"]["lut"], "FF": est["total"]["ff"], "BRAM18": est["total"]["bram18"],
-                           "DSP": est["total"]["dsp"], "source": ESTIMATE_SOURCE + (" with the FIFOs" if depths else "")},
+        "estimate_total": _estimate_total(spec, est, depths),
         "note": f"synthesized out of context by Yosys for {family}; LUT = logic + LUTRAM + SRL (Vivado's CLB LUTs); "
                 f"lut_levels: the most LUTs on one register-to-register path, against a budget of {LUT_LEVEL_BUDGET} "
                 "for the assumed 250 MHz (not a timing result); how Vivado's figures for the same RTL differ is not "
@@ -142,6 +141,17 @@ def synthesize_accelerator(spec: AcceleratorSpec, depths: Optional[Sequence[int]
             out["stitched"] = {**figures(r), "fifo_depths": list(depths),
                                "lut_levels_within_budget": r.lut_levels <= LUT_LEVEL_BUDGET}
     return out
+
+
+def _estimate_total(spec: AcceleratorSpec, est: dict[str, Any], depths: Optional[Sequence[int]]) -> dict[str, Any]:
+    """The kernels' formulas summed, with the stitched top's FIFOs (`resources.axis_fifos`) where
+    the depths are known."""
+    total = {"LUT": est["total"]["lut"], "FF": est["total"]["ff"], "BRAM18": est["total"]["bram18"], "DSP": 0}
+    if depths is not None:
+        f = resources.axis_fifos(spec, list(depths))
+        total = {"LUT": total["LUT"] + f["lut"], "FF": total["FF"] + f["ff"], "BRAM18": total["BRAM18"], "DSP": 0,
+                 "FIFO_LUT": f["lut"]}
+    return {**total, "source": ESTIMATE_SOURCE + (" with the FIFOs (axis_fifos)" if depths is not None else "")}
 
 
 def synthesize_checkpoint(spec: Optional[AcceleratorSpec], checkpoint: Path, depths: Sequence[int], family: str,
