@@ -28,6 +28,7 @@ from .readout import rtl as dense_rtl
 
 LUT_LEVEL_BUDGET = conv_rtl.LUT_LEVEL_BUDGET  # every kernel's register-to-register paths, 250 MHz
 ESTIMATE_SOURCE = "estimate (toolchain/hw/snn/resources.py)"
+LUTRAM_BUG = "lutrams_xc5v_map.v"  # as hw/finn/rtl_synth.py
 
 
 @dataclass
@@ -85,6 +86,19 @@ def synthesize_unit(unit: Unit, cache_dir: Optional[Path], family: str = "xcup",
                           timeout_s=timeout_s, data=[folder / n for n in unit.data])
 
 
+def _synthesize_or_xc7(unit: Unit, cache_dir: Optional[Path], family: str):
+    """As `synthesize_unit`; where Yosys fails to map xcup LUTRAM deeper than 256 words (its bug in
+    lutrams_xc5v_map.v: a deep FIFO), the unit is synthesized for xc7 instead (`family` says so)."""
+    from ...rtl.yosys import YosysError
+
+    try:
+        return synthesize_unit(unit, cache_dir, family)
+    except YosysError as exc:
+        if family != "xcup" or LUTRAM_BUG not in str(exc):
+            raise
+        return synthesize_unit(unit, cache_dir, "xc7")
+
+
 def figures(r) -> dict[str, Any]:
     """A SynthResult as the report's row: LUT as Vivado's "CLB LUTs" (logic + LUTRAM + SRL)."""
     return {"LUT": r.lut_total, "LUT_logic": r.lut, "LUTRAM": r.lutram, "SRL": r.srl, "FF": r.ff,
@@ -114,7 +128,7 @@ def synthesize_accelerator(spec: AcceleratorSpec, depths: Optional[Sequence[int]
             kernels[name]["not_synthesized"] = str(exc)
     for i, unit in enumerate(units):
         progress(f"Yosys synthesis {i + 1}/{len(units) + int(stitched)}: {unit.name}")
-        r = synthesize_unit(unit, cache_dir, family)
+        r = _synthesize_or_xc7(unit, cache_dir, family)
         kernels[unit.name]["synthesized"] = figures(r)
         kernels[unit.name]["lut_levels_within_budget"] = r.lut_levels <= LUT_LEVEL_BUDGET
     done = [k["synthesized"] for k in kernels.values() if "synthesized" in k]
@@ -137,7 +151,7 @@ def synthesize_accelerator(spec: AcceleratorSpec, depths: Optional[Sequence[int]
         except ToolchainError as exc:  # a kernel the RTL cannot take (Yosys' own failures propagate)
             out["stitched"] = {"not_synthesized": str(exc)}
         else:
-            r = synthesize_unit(unit, cache_dir, family)
+            r = _synthesize_or_xc7(unit, cache_dir, family)
             out["stitched"] = {**figures(r), "fifo_depths": list(depths),
                                "lut_levels_within_budget": r.lut_levels <= LUT_LEVEL_BUDGET}
     return out
