@@ -238,16 +238,31 @@ def fifos(spec, depths: list[int]) -> dict[str, Any]:
     return {"lut": lut, "ff": 0, "bram18": bram, "dsp": 0, "storage": storage}
 
 
+def fifo_bram18(depth: int, width: int) -> int:
+    """RAMB18s (a RAMB36 counted as two) of the cheapest aspect ratio for one depth x width
+    simple dual-port memory (UG573: RAMB18 16K x 1 .. 512 x 36, RAMB36 32K x 1 .. 512 x 72)."""
+    r18 = min(math.ceil(depth / d) * math.ceil(width / w)
+              for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
+    r36 = min(math.ceil(depth / d) * math.ceil(width / w)
+              for d, w in ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72)))
+    return min(r18, 2 * r36)
+
+
 def axis_fifos(spec, depths: list[int]) -> dict[str, Any]:
-    """The stitched RTL's FIFOs (axis_fifo.sv: LUTRAM with an asynchronous read): `memory`'s LUTRAM
-    for a bank of up to 64 words, deeper ones as ceil(depth / 64) RAM64M8 banks and a multiplexer
-    of their outputs; read and write pointers (increment, compare: two LUTs a bit)."""
-    lut = ff = 0
+    """The stitched RTL's FIFOs (axis_fifo.sv), as Yosys maps them: up to 64 words `memory`'s
+    LUTRAM; deeper, block RAM (the read pointer register becomes the RAM's address register)
+    with a data register; read and write pointers (increment, compare: about two LUTs a bit)."""
+    lut = ff = bram = 0
     for width, depth in zip(stream_widths(spec), depths):
-        banks = math.ceil(depth / 64)
-        lut += memory(1, min(depth, 64), width)["lut"] * banks + width * mux_luts(banks) + 4 * (_bits(depth) + 1)
-        ff += 2 * (_bits(depth) + 1)
-    return {"lut": lut, "ff": ff, "bram18": 0, "dsp": 0}
+        ptr = _bits(depth) + 1
+        if depth <= 64:
+            lut += memory(1, depth, width)["lut"] + 4 * ptr
+            ff += 2 * ptr
+        else:
+            bram += fifo_bram18(depth, width)
+            lut += 4 * ptr + width
+            ff += 2 * ptr + width
+    return {"lut": lut, "ff": ff, "bram18": bram, "dsp": 0}
 
 
 def accelerator(spec, fifo_depths: list[int] | None = None) -> dict[str, Any]:

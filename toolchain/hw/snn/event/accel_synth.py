@@ -163,8 +163,8 @@ def _estimate_total(spec: AcceleratorSpec, est: dict[str, Any], depths: Optional
     total = {"LUT": est["total"]["lut"], "FF": est["total"]["ff"], "BRAM18": est["total"]["bram18"], "DSP": 0}
     if depths is not None:
         f = resources.axis_fifos(spec, list(depths))
-        total = {"LUT": total["LUT"] + f["lut"], "FF": total["FF"] + f["ff"], "BRAM18": total["BRAM18"], "DSP": 0,
-                 "FIFO_LUT": f["lut"]}
+        total = {"LUT": total["LUT"] + f["lut"], "FF": total["FF"] + f["ff"], "BRAM18": total["BRAM18"] + f["bram18"],
+                 "DSP": 0, "FIFO_LUT": f["lut"], "FIFO_BRAM18": f["bram18"]}
     return {**total, "source": ESTIMATE_SOURCE + (" with the FIFOs (axis_fifos)" if depths is not None else "")}
 
 
