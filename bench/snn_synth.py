@@ -89,28 +89,36 @@ def synth_dense(d, cache):
 
 
 def fit(spec, cache) -> None:
-    """Scales = synthesized logic LUTs (FF) / the parts' count, summed over the fit set."""
+    """The conv formula's scales: least squares of the synthesized logic LUTs (+ SRL) on the
+    counted LUT-ROM and other LUTs, and of the FFs on the counted FFs, over the fit set; the
+    readout's: synthesized / counted, summed over its fit set."""
     rows = []
     for name, c in fit_convs(spec).items():
         t = time.time()
         r = synth_conv(c, cache)
         parts = resources.conv_parts(c)
-        rows.append(("conv", name, r, sum(v.get("lut", 0) for v in parts.values()),
+        rom = parts["weight_rom"].get("lut", 0)
+        rows.append(("conv", name, r, rom, sum(v.get("lut", 0) for v in parts.values()) - rom,
                      sum(v.get("ff", 0) for v in parts.values()), time.time() - t))
     for name, d in fit_readouts(spec).items():
         t = time.time()
         r = synth_dense(d, cache)
         parts = resources.dense_parts(d)
-        rows.append(("dense", name, r, sum(v.get("lut", 0) for v in parts.values()),
+        rows.append(("dense", name, r, 0, sum(v.get("lut", 0) for v in parts.values()),
                      sum(v.get("ff", 0) for v in parts.values()), time.time() - t))
-    print("| kind | config | Yosys logic LUT | counted | Yosys FF | counted | LUTRAM Yosys / formula | seconds |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for kind, name, r, lut, ff, sec in rows:
-        print(f"| {kind} | {name} | {r.lut:,} | {lut:,} | {r.ff:,} | {ff:,} | {r.lutram} | {sec:.0f} |")
-    for kind in ("conv", "dense"):
-        sel = [x for x in rows if x[0] == kind]
-        print(f"{kind}: LUT scale {sum(x[2].lut + x[2].srl for x in sel) / sum(x[3] for x in sel):.3f}, "
-              f"FF scale {sum(x[2].ff for x in sel) / sum(x[4] for x in sel):.3f}")
+    print("| kind | config | Yosys logic LUT (+ SRL) | counted ROM / other LUT | Yosys FF | counted FF | seconds |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for kind, name, r, rom, lut, ff, sec in rows:
+        print(f"| {kind} | {name} | {r.lut + r.srl:,} | {rom:,} / {lut:,} | {r.ff:,} | {ff:,} | {sec:.0f} |")
+    conv = [x for x in rows if x[0] == "conv"]
+    a = np.array([[x[3], x[4]] for x in conv], float)
+    y = np.array([x[2].lut + x[2].srl for x in conv], float)
+    k_rom, k_lut = np.linalg.lstsq(a, y, rcond=None)[0]
+    k_ff = sum(x[2].ff for x in conv) / sum(x[5] for x in conv)
+    print(f"conv: CONV_ROM_LUT_SCALE {k_rom:.3f}, CONV_LUT_SCALE {k_lut:.3f}, CONV_FF_SCALE {k_ff:.3f}")
+    dense = [x for x in rows if x[0] == "dense"]
+    print(f"dense: DENSE_LUT_SCALE {sum(x[2].lut + x[2].srl for x in dense) / sum(x[4] for x in dense):.3f}, "
+          f"DENSE_FF_SCALE {sum(x[2].ff for x in dense) / sum(x[5] for x in dense):.3f}")
 
 
 def table(section: dict) -> None:

@@ -59,7 +59,7 @@ class SynthResult:
     carry: int
     lut_levels: int
     cells: dict[str, int] = field(default_factory=dict)
-    # the RTL nets along a deepest path (`deepest_path`), source first: where the depth comes from
+    # a deepest path's start and end (registers or ports, `deepest_path`): where the depth comes from
     deepest_nets: list[str] = field(default_factory=list)
 
     @property
@@ -213,7 +213,7 @@ def _tally(top: str, family: str, cells: Mapping[str, int], module: dict) -> Syn
         uram=count(("URAM288", "URAM288_BASE")), dsp=count(DSP_CELLS),
         carry=count(("CARRY4", "CARRY8")), lut_levels=sum(1 for _, t, _ in path if t.startswith("LUT")),
         cells={t: int(n) for t, n in sorted(cells.items())},
-        deepest_nets=[net for _, t, net in path if t.startswith("LUT")])
+        deepest_nets=[path[0][2], path[-1][2]] if path else [])
 
 
 def lut_levels(module: dict) -> int:
@@ -223,9 +223,9 @@ def lut_levels(module: dict) -> int:
 
 
 def deepest_path(module: dict) -> list[tuple[str, str, str]]:
-    """The combinational cells of a deepest path (most LUTs), source first, as (cell, type,
-    the RTL net its output drives where the netlist still names one): where a kernel's depth
-    comes from."""
+    """The combinational cells of a deepest path (most LUTs), source first, as (cell, type, net):
+    the first one's net is the register or port it starts from, the last one's the register it
+    ends in (names the RTL gave them; "" where the netlist kept none): where a depth comes from."""
     comb = {n: c for n, c in module["cells"].items() if COMBINATIONAL.match(c["type"])}
 
     def bits(cell: dict, direction: str):
@@ -253,18 +253,30 @@ def deepest_path(module: dict) -> list[tuple[str, str, str]]:
             stack.extend((p, False) for p in preds[name] if p not in level)
     if not level:
         return []
-    names = {}
-    for net, info in module.get("netnames", {}).items():
-        if not net.startswith("$"):
-            for b in info["bits"]:
-                if isinstance(b, int):
-                    names.setdefault(b, net)
-    path, cur = [], max(level, key=level.get)
+    names: dict[int, str] = {}  # bit -> a name the RTL gave it (registers and ports keep theirs)
+    for net, info in sorted(module.get("netnames", {}).items(), key=lambda kv: kv[1].get("hide_name", 0)):
+        for b in info["bits"]:
+            if isinstance(b, int):
+                names.setdefault(b, net)
+    sinks = {b for c in module["cells"].values() if c["type"] in FF_CELLS for b in c["connections"].get("D", [])}
+    sinks |= {b for p in module.get("ports", {}).values() if p["direction"] == "output" for b in p["bits"]}
+    top = max(level.values())
+    ends = [n for n, v in level.items() if v == top]
+    path, cur = [], next((n for n in ends if any(b in sinks for b in bits(comb[n], "output"))), ends[0])
     while cur is not None:
-        out_bits = list(bits(comb[cur], "output"))
-        path.append((cur, comb[cur]["type"], next((names[b] for b in out_bits if b in names), "")))
+        path.append(cur)
         cur = best_pred.get(cur)
-    return path[::-1]
+    path.reverse()
+    first, last = comb[path[0]], comb[path[-1]]
+    start = next((names[b] for b in bits(first, "input") if b not in driver and b in names), "")
+    ends = set(bits(last, "output"))
+    outs = {b for p in module.get("ports", {}).values() if p["direction"] == "output" for b in p["bits"]}
+    end = next((names[b] for b in ends if b in outs and b in names), "")  # an output port
+    for cell in module["cells"].values():  # or the register whose D input the path's last LUT drives
+        if cell["type"] in FF_CELLS and any(b in ends for b in cell["connections"].get("D", [])):
+            end = next((names[b] for b in cell["connections"].get("Q", []) if b in names), "")
+            break
+    return [(n, comb[n]["type"], start if i == 0 else end if i == len(path) - 1 else "") for i, n in enumerate(path)]
 
 
 def _attr_text(value) -> str:

@@ -142,8 +142,11 @@ def conv_parts(c) -> dict[str, dict[str, int]]:
 
 
 # Fitted on synthesized kernels (Yosys 0.70 synth_xilinx -family xcup, out of context; the fit
-# and the held-out check: docs/snn_hardware.md, "Resource formulas fitted to synthesis"): the
-# logic LUTs and flip-flops Yosys maps the parts of `conv_parts` to, per LUT and FF counted.
+# set, the held-out check and the tolerance: docs/snn_hardware.md, "Synthesis (Yosys) and the
+# fitted resource formulas"; `python bench/snn_synth.py --fit`): the logic LUTs Yosys maps a
+# LUT-held weight ROM bit and every other counted LUT of `conv_parts` to, and its flip-flops
+# per counted one.
+CONV_ROM_LUT_SCALE = 1.0
 CONV_LUT_SCALE = 1.0
 CONV_FF_SCALE = 1.0
 
@@ -152,9 +155,10 @@ def conv(c) -> dict[str, Any]:
     """The convolution's LUTs (logic x CONV_LUT_SCALE + LUTRAM, as Vivado's "CLB LUTs"), FF,
     RAMB18s and DSPs (none: no run-time product), with the parts (`conv_parts`)."""
     parts = conv_parts(c)
-    logic = sum(v.get("lut", 0) for v in parts.values())
+    rom_luts = parts["weight_rom"].get("lut", 0)
+    logic = sum(v.get("lut", 0) for v in parts.values()) - rom_luts
     lutram = sum(v.get("lutram", 0) for v in parts.values())
-    return {"lut": round(CONV_LUT_SCALE * logic) + lutram, "lutram": lutram,
+    return {"lut": round(CONV_ROM_LUT_SCALE * rom_luts + CONV_LUT_SCALE * logic) + lutram, "lutram": lutram,
             "ff": round(CONV_FF_SCALE * sum(v.get("ff", 0) for v in parts.values())),
             "bram18": sum(v.get("bram18", 0) for v in parts.values()), "dsp": 0,
             "parts": {k: v.get("lut", 0) + v.get("lutram", 0) for k, v in parts.items()}}
