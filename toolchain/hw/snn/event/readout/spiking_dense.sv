@@ -68,7 +68,9 @@ module spiking_dense #(
   state_e state;
 
   // ------------------------------------------------------------------ weight ROM (two read ports)
-  logic [NO*W_BITS-1:0] rom[ROWS];
+  // block RAM: two registered read ports; without the attribute Yosys maps a ROM initialised
+  // from a file to LUTs (3,212 LUT for the small network's 256 x 144 bits)
+  (* rom_style = "block" *) logic [NO*W_BITS-1:0] rom[ROWS];
   initial $readmemh(WEIGHT_FILE, rom);
   // input neuron of lane l at address 0: (l mod CI) POS + l / CI (a table: no divider)
   logic [RWB-1:0] base_of[IN_LANES];
@@ -104,6 +106,14 @@ module spiking_dense #(
   logic ev0_b, ev1_b;
   logic [NO*W_BITS-1:0] row0_b, row1_b;
   logic [ACC_BITS-1:0] acc[NO];
+  logic rd_en;
+  assign rd_en = state == EVENTS && have_word && !cur_frame && cur_mask != '0;
+  // the ROM's two registered read ports in a block of their own, without reset: block RAM
+  always_ff @(posedge clk)
+    if (rd_en) begin
+      row0_b <= rom[base_of[lane0]+RWB'(cur_addr)];
+      row1_b <= rom[base_of[lane1]+RWB'(cur_addr)];
+    end
 
   // ------------------------------------------------------------------ the LIF lane
   logic [UB-1:0] u;
@@ -172,8 +182,6 @@ module spiking_dense #(
             if (cur_mask != '0) begin  // one or two events: their rows from the ROM's two ports
               ev0_b <= 1'b1;
               ev1_b <= two;
-              row0_b <= rom[base_of[lane0]+RWB'(cur_addr)];
-              row1_b <= rom[base_of[lane1]+RWB'(cur_addr)];
             end
             mask_r <= cur_mask == '0 ? '0 : rem1;
             addr_r <= cur_addr;
