@@ -76,6 +76,33 @@ def test_rtl_accelerator_1000_frames(small, tmp_path):
     assert len(want) >= 1000
 
 
+def test_a_failing_frame_leaves_its_waveform(small, tmp_path):
+    """The default run's build (cached) with the readout's ROM file altered (class 1's weights
+    + 1, so its membrane differs once an input spike reaches it): the frames differ and a VCD of
+    the first failing frame's window is left behind, named after it."""
+    import dataclasses
+
+    import numpy as np
+
+    model, spec = small
+    codes, ref, words, want = snn_rtl_stream.stream_case(model, spec, 20, 8, odd_at=5)
+    depths = fifo_depths(schedules(spec, ref["words"]))["depths"]
+    exe = snn_rtl_stream.build(spec, depths, tmp_path)  # the default test's, from the cache
+    w = spec.dense.weights.copy()
+    w[:, 1] = np.minimum(w[:, 1] + 1, (1 << (spec.dense.weight_bits - 1)) - 1)
+    accel_rtl.write_roms(dataclasses.replace(spec, dense=dataclasses.replace(spec.dense, weights=w)), tmp_path)
+    n = 12  # the first frames' words only: a short run
+    ends = np.flatnonzero(words >> np.uint64(16) & np.uint64(1))
+    res, failing, wave = snn_rtl_stream.run_checked(exe, spec, words[: ends[n - 1] + 1], want[:n], tmp_path, seed=3,
+                                                    gap_pct=10, stall_pct=20)
+    assert failing and wave == tmp_path / f"snn_accel_frame{failing[0]}.vcd"
+    text = wave.read_text()
+    per = spec.dense.outputs + 1
+    last = int(res.cycles_out[failing[0] * per + spec.dense.outputs])
+    times = [int(line[1:]) for line in text.splitlines() if line.startswith("#")]
+    assert "$enddefinitions" in text and "m_tdata" in text and max(times) == 2 * last + 1
+
+
 def test_rtl_accelerator_project_is_lint_clean(small, tmp_path):
     """The Vivado hand-off: the file list names every source (in compile order) and the top,
     which is `verilator -Wall` clean alone; the constraint is a 4 ns clock on `clk`."""

@@ -50,9 +50,8 @@ def test_shipped_rtl_accelerator_bit_exact_on_1000_frames(tmp_path):
     # BAD exactly on the three odd frames, each with its defined output (checked above)
     assert [i for i, w in enumerate(want) if w[1]] == [6, 7, 8]
     assert len(set(ref["classes"].tolist())) > 3
-    # the model's neurons on these frames: both convs fire, so reset by subtraction, never saturate
-    # (24-bit state; saturation and reset to zero are the small network's, test_snn_rtl_accelerator)
-    cov = snn_rtl_stream.lif_coverage(model, spec, codes)
+    # both convs fire in the model on these frames, so their neurons reset by subtraction (the
+    # shipped rule); a 24-bit state does not saturate here: saturation and reset to zero are
+    # asserted on the small network (test_snn_rtl_accelerator.py)
     assert all(c.params.reset == "subtract" for c in spec.convs)
-    assert all(layer["spikes"] > 0 for layer in cov[:-1]), cov
-    assert np.abs(ref["membranes"]).max() > 0
+    assert all(np.asarray(s).any() for s in ref["spikes"]) and np.abs(ref["membranes"]).max() > 0
