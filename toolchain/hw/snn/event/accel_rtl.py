@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ....atomic import atomic_path
 from ....errors import ToolchainError
+from ...rtl.memfile import write_files
 from ..lif.rtl import SOURCE as LIF_SOURCE
 from .accelerator import AcceleratorSpec
 from .conv import rtl as conv_rtl
@@ -113,19 +114,31 @@ def render_top(spec: AcceleratorSpec, depths: Sequence[int]) -> str:
 
 
 def probe_bits(spec: AcceleratorSpec) -> int:
-    return 2 * len(stream_widths(spec))
+    return 2 * len(stream_widths(spec)) + len(spec.convs)
+
+
+def _forwarded(conv) -> str:
+    """conv's stage B adds an event into the accumulator word the event just before it wrote
+    (back-to-back events on the same word: the forwarding path), in any of its banks."""
+    u = f"u_accel.u_{conv.name}"
+    bh_n, bw_n = conv.banks
+    banks = " || ".join(f"({b}.hit_b && {b}.fwd_en && {b}.fwd_addr == {b}.addr_b)"
+                        for b in (f"{u}.g_bh[{bh}].g_bw[{bw}]" for bh in range(bh_n) for bw in range(bw_n)))
+    return f"{u}.adv && {u}.op_b == 2'd1 && {u}.op_c == 2'd1 && ({banks})"  # 2'd1: OP_EVENT
 
 
 def render_stream_top(spec: AcceleratorSpec) -> str:
     """`stream_top` for stream_tb.cpp: s_tdata = {TLAST, Q, I}, m_tdata = {TLAST, TDATA}; probes
     (OR-ed over the run by the testbench): bit 2k FIFO k was full, bit 2k + 1 a word with an
-    event left kernel k (spikes into the next kernel)."""
+    event left kernel k (spikes into the next kernel); bit 2 (N + 1) + c: conv c added two
+    back-to-back events into the same accumulator word (its forwarding path), N convs."""
     probes = []
     for k, w in enumerate(stream_widths(spec)):
         lanes = w - 3 - (enc_rtl.out_format(spec.encoder).addr_bits if k == 0 else
                          conv_rtl.out_format(spec.convs[k - 1]).addr_bits)
         probes += [f"u_accel.f{k}_full",
                    f"u_accel.k{k}_tvalid && u_accel.k{k}_tready && u_accel.k{k}_tdata[{lanes - 1}:0] != '0"]
+    probes += [_forwarded(c) for c in spec.convs]
     return f"""// Rendered by toolchain/hw/snn/event/accel_rtl.py: snn_accel for the stream testbench.
 module stream_top (
     input  logic clk,
@@ -148,17 +161,31 @@ endmodule
 """
 
 
+def rom_files(spec: AcceleratorSpec) -> dict[str, str]:
+    """The weight ROMs the kernels read with $readmemh from the tool's working folder, by file
+    name: each conv's per-bank <conv>_w_<bank>.hex and the readout's <dense>_w.hex."""
+    files = {}
+    for c in spec.convs:
+        files.update(conv_rtl.rom_files(c))
+    files.update(dense_rtl.rom_files(spec.dense))
+    return files
+
+
+def write_roms(spec: AcceleratorSpec, folder: Path) -> list[Path]:
+    """`rom_files` in `folder` (where a simulation runs), each written whole."""
+    return write_files(rom_files(spec), folder)
+
+
 def write_project(spec: AcceleratorSpec, depths: Sequence[int], out_dir: Path) -> list[Path]:
     """`out_dir`/{the .sv sources, snn_accel.sv, snn_accel.f (the file list in compile order),
-    snn_accel_ooc.xdc, the convs' weight ROM files <conv>_w_<bank>.hex (memory files: Vivado
-    reads them from the project's working folder)}; everything is rendered (and refused) before the first file is written,
+    snn_accel_ooc.xdc, the weight ROM files of `rom_files` (memory files: Vivado reads them
+    from the project's working folder)}; everything is rendered (and refused) before the first file is written,
     and each file appears whole or not at all."""
     texts = {s.name: s.read_text() for s in sources()}
     texts[f"{TOP}.sv"] = render_top(spec, depths)
     texts[f"{TOP}.f"] = "".join(f"{name}\n" for name in texts)
     texts[f"{TOP}_ooc.xdc"] = XDC
-    for c in spec.convs:  # the convs' weight ROMs ($readmemh, read from the tool's working folder)
-        texts.update(conv_rtl.rom_files(c))
+    texts.update(rom_files(spec))
     out = []
     for name, text in texts.items():
         with atomic_path(Path(out_dir) / name) as tmp:
