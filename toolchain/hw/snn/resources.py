@@ -146,8 +146,8 @@ def conv_parts(c) -> dict[str, dict[str, int]]:
 # fitted resource formulas"; `python bench/snn_synth.py --fit`): the logic LUTs Yosys maps a
 # LUT-held weight ROM bit and every other counted LUT of `conv_parts` to, and its flip-flops
 # per counted one.
-CONV_ROM_LUT_SCALE = 1.0
-CONV_LUT_SCALE = 1.0
+CONV_ROM_LUT_SCALE = 2.18
+CONV_LUT_SCALE = 1.06
 CONV_FF_SCALE = 1.0
 
 
@@ -178,8 +178,8 @@ def dense_parts(d) -> dict[str, dict[str, int]]:
     word and their row addresses, NO A-bit accumulators adding two rows (two adders a bit),
     the NO neurons' registers (membrane, refractory count, spike count for a count readout)
     with their write enables and clears, the NO : 1 multiplexers that bring neuron u to the one
-    LIF lane, the lane, the running argmax (compare, best value and class) and the output
-    packet's word multiplexer."""
+    LIF lane, the lane and its pipeline registers (the neuron read, the update), the running
+    argmax (compare, best value and class) and the output packet's word multiplexer."""
     p = d.params
     rb = refractory_bits(p.refractory)
     count = 0 if d.membrane else 16
@@ -190,11 +190,12 @@ def dense_parts(d) -> dict[str, dict[str, int]]:
     ub = _bits(d.outputs + 1)
     return {
         "weight_rom": {"lut": weights["lut"], "bram18": weights["bram18"]},
-        "lanes": {"lut": 4 * d.in_lanes + 2 * _bits(rows), "ff": d.in_lanes + _bits(d.positions) + 2},
+        "lanes": {"lut": 4 * d.in_lanes + 2 * _bits(rows), "ff": 3 * d.in_lanes + 2 * _bits(d.positions) + 6},
         "accumulate": {"lut": 2 * d.outputs * d.acc_bits, "ff": d.outputs * d.acc_bits},
         "neurons": {"lut": d.outputs * neuron, "ff": d.outputs * neuron},
         "neuron_mux": {"lut": (d.acc_bits + neuron) * mux_luts(d.outputs)},
-        "lif_lane": {"lut": lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb) + count},
+        "lif_lane": {"lut": lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb) + count,
+                     "ff": d.acc_bits + 2 * p.state_bits + rb + 2 * count + 3 * ub + 2},
         "argmax": {"lut": best, "ff": best + 16 + 2 * ub},
         "output": {"lut": p.state_bits * mux_luts(d.outputs) + 32 + CONTROL_LUTS, "ff": 4},
     }
