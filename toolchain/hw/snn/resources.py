@@ -130,7 +130,7 @@ def conv_parts(c) -> dict[str, dict[str, int]]:
     lif = c.sp * c.cout * lif_lane_luts(p.state_bits, c.acc_bits, p.leak_shift, False, rb)
     return {
         "accumulate": {"lut": banks * 2 * cw, "ff": banks * (2 * cw + 3 * ab + 3)},
-        "accumulator_memory": {"lutram": acc["lut"], "bram18": acc["bram18"]},
+        "accumulators": {"lutram": acc["lut"], "bram18": acc["bram18"]},
         "weight_rom": {"lut": weights["lut"], "bram18": weights["bram18"], "ff": banks * ww if weights["lut"] else 0},
         "address": {"lut": banks * (3 * ab + 8), "ff": 0},
         "sweep_mux": {"lut": c.sp * cw * mux_luts(banks), "ff": c.sp * cw},
