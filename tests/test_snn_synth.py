@@ -98,3 +98,34 @@ def test_conv_formula_holds_on_a_sweep_width_variant(small, yosys_cache):
     e = resources.conv(conv)
     assert s["DSP"] == 0 and s["LUTRAM"] == e["lutram"] and s["BRAM18"] + 2 * s["BRAM36"] == e["bram18"]
     within({"LUT": e["lut"], "FF": e["ff"]}, s, "conv1 at SP 2")
+
+
+SHIPPED_CONV_FAULT = ("cur_c <= bank_rc[sh_r_b][col_r];", "cur_c <= bank_q[sh_r_b*BW+int'(col_r)];")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broken", [False, True])
+def test_shipped_conv_has_no_run_time_product(broken, yosys_cache, tmp_path):
+    """Yosys maps a product of run-time values, even 4 x 3 bits, to a DSP48E2: the shipped conv1
+    (16 input channels: the weight-ROM row and the sweep's bank select vary at run time) keeps
+    none after elaboration and word-width reduction; the old bank index `sh_r * BW + col_r`
+    brings one back."""
+    from snn_networks import SHIPPED
+    from toolchain.hw.rtl.yosys import frontend_script, run_yosys
+    from toolchain.hw.snn.event.conv import rtl as conv_rtl
+
+    torch.manual_seed(0)
+    conv = map_model(build_model(ModelConfig(**SHIPPED)).eval()).convs[1]
+    source = conv_rtl.SOURCE
+    if broken:
+        text = source.read_text()
+        assert text.count(SHIPPED_CONV_FAULT[0]) == 1, f"the fault's pattern is no longer in {source.name}"
+        source = tmp_path / source.name
+        source.write_text(text.replace(*SHIPPED_CONV_FAULT))
+    top = tmp_path / "top.sv"
+    top.write_text(conv_rtl.render_top(conv))
+    cmds = frontend_script(["{src}"], "stream_top", params={}, defines={}, frontend="slang", frontend_args=())
+    cmds += ["proc", "flatten", "opt -full", "wreduce", "opt -full", "tee -q -o n.txt select -count t:$mul"]
+    out = run_yosys([conv_rtl.LIF_SOURCE, source, top], cmds, ["n.txt"], data=conv_rtl.write_roms(conv, tmp_path))
+    products = int(out["n.txt"].split()[-2])
+    assert products == (1 if broken else 0), out["n.txt"]
