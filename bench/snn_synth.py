@@ -131,7 +131,8 @@ def table(section: dict) -> None:
             print(f"| {name} | not synthesized: {k.get('not_synthesized')} | | | | | | {est} |")
             continue
         s = k["synthesized"]
-        print(f"| {name} | {s['LUT']:,} ({s['LUTRAM']:,}) | {s['FF']:,} | {s['BRAM18']} + {s['BRAM36']} | {s['URAM']} | "
+        print(f"| {name} | {s['LUT']:,} ({s['LUTRAM']:,}) | {s['FF']:,} | {s['BRAM18']} + {s['BRAM36']} | "
+              f"{s['URAM']} | "
               f"{s['DSP']} | {s['lut_levels']} ({budget}) | {est} |")
     s, e = section["sum_of_kernels"], section["estimate_total"]
     print(f"| sum of {s['kernels']} of {s['of']} kernels | {s['LUT']:,} ({s['LUTRAM']:,}) | {s['FF']:,} | "

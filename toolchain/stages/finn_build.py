@@ -204,8 +204,9 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
             from ..hw.finn.rtl_synth import family
             from ..hw.snn.event.accel_synth import synthesize_checkpoint
 
+            depths = list(event_driven["fifo_depths"].values())
             event_driven["synthesized"] = synthesize_checkpoint(
-                event_spec[0], checkpoint, list(event_driven["fifo_depths"].values()), family(plan.board.part) or "xcup",
+                event_spec[0], checkpoint, depths, family(plan.board.part) or "xcup",
                 Path(cfg.run.out_dir) / "yosys_cache", lambda line: print(f"finn_build: {line}", flush=True))
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,

@@ -189,8 +189,9 @@ def summary_line(section: dict[str, Any]) -> str:
         s = section["sum_of_kernels"]
         what, f = f"sum of {s['kernels']} of {s['of']} kernels synthesized alone", s
     e = section["estimate_total"]
-    deepest = max((k["synthesized"]["lut_levels"] for k in section["kernels"].values() if "synthesized" in k), default=0)
-    return (f"event-driven accelerator synthesized (Yosys, {section['family']}, out of context), {what}: LUT {f['LUT']:,}, "
-            f"FF {f['FF']:,}, BRAM18 {f['BRAM18']} + BRAM36 {f['BRAM36']}, URAM {f['URAM']}, DSP {f['DSP']}; deepest "
-            f"kernel {deepest} LUT levels (budget {section['lut_level_budget']}); estimate LUT {e['LUT']:,}, "
+    deepest = max((k["synthesized"]["lut_levels"] for k in section["kernels"].values() if "synthesized" in k),
+                  default=0)
+    return (f"event-driven accelerator synthesized (Yosys, {section['family']}, out of context), {what}: "
+            f"LUT {f['LUT']:,}, FF {f['FF']:,}, BRAM18 {f['BRAM18']} + BRAM36 {f['BRAM36']}, URAM {f['URAM']}, "
+            f"DSP {f['DSP']}; deepest kernel {deepest} LUT levels (budget {section['lut_level_budget']}); estimate LUT {e['LUT']:,}, "
             f"FF {e['FF']:,}, BRAM18 {e['BRAM18']}")
