@@ -193,5 +193,5 @@ def summary_line(section: dict[str, Any]) -> str:
                   default=0)
     return (f"event-driven accelerator synthesized (Yosys, {section['family']}, out of context), {what}: "
             f"LUT {f['LUT']:,}, FF {f['FF']:,}, BRAM18 {f['BRAM18']} + BRAM36 {f['BRAM36']}, URAM {f['URAM']}, "
-            f"DSP {f['DSP']}; deepest kernel {deepest} LUT levels (budget {section['lut_level_budget']}); estimate LUT {e['LUT']:,}, "
-            f"FF {e['FF']:,}, BRAM18 {e['BRAM18']}")
+            f"DSP {f['DSP']}; deepest kernel {deepest} LUT levels (budget {section['lut_level_budget']}); "
+            f"estimate LUT {e['LUT']:,}, FF {e['FF']:,}, BRAM18 {e['BRAM18']}")
