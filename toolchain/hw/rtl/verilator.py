@@ -36,6 +36,10 @@ WARNINGS = ("-Wall", "-Wno-DECLFILENAME")  # file names follow the repository's 
 # the wheel was built), so a model big enough to be split into several files passes its
 # precompiled header to g++ as an input file ("__pch.h.fast: linker input file not found").
 MAKEFLAGS = ("-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
+# `optimize=True`: for long runs (a test split through the whole accelerator, millions of cycles),
+# where the simulation's speed outweighs the longer compile.
+CFLAGS_OPT = ("-O2", "-std=c++20")
+MAKEFLAGS_OPT = ("-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2")
 
 
 @dataclass(frozen=True)
@@ -113,18 +117,20 @@ def lint(sources: Sequence[Path], top: str, params: Mapping[str, int] | None = N
 
 def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping[str, int] | None = None,
           trace: bool = False, defines: Mapping[str, int] | None = None, fatal_warnings: bool = True,
-          cache_dir: str | os.PathLike | None = None) -> Path:
+          cache_dir: str | os.PathLike | None = None, optimize: bool = False) -> Path:
     """The executable of `testbench` (C++, `#include "V<top>.h"`) driving `top` verilated from
     `sources` with `params` (top-level parameters) and `defines` (C preprocessor, for the
     testbench). `trace`: VCD tracing compiled in (the testbench opens a file only when asked).
     `fatal_warnings=False` only for deliberately broken copies (a test's injected fault may leave
-    a signal unused). Cached: an unchanged input returns the same file without running anything."""
+    a signal unused). `optimize`: the C++ compiled at -O2 (CFLAGS_OPT). Cached: an unchanged input
+    returns the same file without running anything."""
+    copts, makeflags = (CFLAGS_OPT, MAKEFLAGS_OPT) if optimize else (CFLAGS, MAKEFLAGS)
     tool = find_verilator()
     sources = [Path(s) for s in sources]
     pargs = _param_args(params)
     dargs = [f"-D{k}={int(v)}" for k, v in sorted((defines or {}).items())]
     warnings = [*WARNINGS, *([] if fatal_warnings else ["-Wno-fatal"])]
-    flags = [*warnings, *MAKEFLAGS, *pargs, *(["--trace"] if trace else []), *CFLAGS, *dargs]
+    flags = [*warnings, *makeflags, *pargs, *(["--trace"] if trace else []), *copts, *dargs]
     key = hashlib.sha256("\0".join([top, tool.identity(), *flags, testbench.read_text(),
                                     *(f"{s.name}\0{s.read_text()}" for s in sources)]).encode())
     out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -135,19 +141,19 @@ def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping
     # Verilator's runtime (verilated.cpp, its VCD writer, threads) is the same for every model:
     # compiled once per simulator and flags, then copied into each build (a third of its time).
     # (In the default cache folder whatever `cache_dir` is: tests build broken copies elsewhere.)
-    runtime = default_cache_dir() / ("runtime_" + hashlib.sha256("\0".join([tool.identity(), *MAKEFLAGS, *CFLAGS, str(trace)])
+    runtime = default_cache_dir() / ("runtime_" + hashlib.sha256("\0".join([tool.identity(), *makeflags, *copts, str(trace)])
                                                         .encode()).hexdigest()[:16])
     with tempfile.TemporaryDirectory(prefix=f"{exe.name}.", dir=out_dir) as tmp:
-        cflags = " ".join([*CFLAGS, *dargs])
+        cflags = " ".join([*copts, *dargs])
         reuse = runtime.is_dir()
-        cmd = [str(tool.script), "--cc", "--exe", *([] if reuse else ["--build"]), "--build-jobs", "1", *MAKEFLAGS,
+        cmd = [str(tool.script), "--cc", "--exe", *([] if reuse else ["--build"]), "--build-jobs", "1", *makeflags,
                *warnings, "--top-module", top, *pargs, *(["--trace"] if trace else []), "--Mdir", tmp, "-o", "sim",
                "-CFLAGS", cflags, *map(str, sources), str(testbench.resolve())]
         res = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
         if res.returncode == 0 and reuse:
             for obj in runtime.glob("*.o"):  # newer than their sources: make keeps them
                 shutil.copyfile(obj, Path(tmp) / obj.name)
-            res = subprocess.run(["make", "-C", tmp, "-f", f"V{top}.mk", "-j", "1", *MAKEFLAGS[1].split()],
+            res = subprocess.run(["make", "-C", tmp, "-f", f"V{top}.mk", "-j", "1", *makeflags[1].split()],
                                  capture_output=True, text=True, env=tool.env())
         if res.returncode != 0:
             raise ToolchainError(f"Verilator build of {top} failed: {_first_problem(res.stderr + res.stdout)}")
