@@ -131,7 +131,8 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
 
         event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data), out / CODE_DIR / "accel_csim",
                                                   cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
-                                                  figure=out / EVENT_DRIVEN_PLOT, spec=spec))
+                                                  figure=out / EVENT_DRIVEN_PLOT, spec=spec,
+                                                  rtl=cfg.finn.event_driven_rtl))
         verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
                                             if k in event_driven}
         if event_driven["mapped"] and not event_driven["passed"]:

@@ -11,6 +11,7 @@ value once more (`Measured.final`). Words are at most 64 bits.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,27 +42,41 @@ class Measured:
 
 
 def build(sources: Sequence[Path], top_text: str, work_dir: Path, *, cache_dir: str | os.PathLike | None = None,
-          fatal_warnings: bool = True) -> Path:
+          fatal_warnings: bool = True, optimize: bool = True) -> Path:
     """Write the rendered measurement top into `work_dir` and build it with `sources` (cached by
-    content), optimised: a measurement runs millions of cycles."""
+    content); `optimize` (-O2) for a run of millions of cycles (a test split), not for a short one."""
     work_dir.mkdir(parents=True, exist_ok=True)
     top = work_dir / f"{TOP}.sv"
     top.write_text(top_text)
     return verilator.build([*sources, top], TOP, TESTBENCH, fatal_warnings=fatal_warnings, cache_dir=cache_dir,
-                           optimize=True)
+                           optimize=optimize)
 
 
 def run(exe: Path, words: np.ndarray, *, frame_bit: int, frames: int, max_cycles: int,
-        cwd: str | os.PathLike | None = None) -> Measured:
+        cwd: str | os.PathLike | None = None, desc: str | None = None) -> Measured:
     """Stream `words` (uint64, one per input word) at full rate until `frames` output words with
-    `frame_bit` set have left; `cwd`: where the design's $readmemh files are."""
+    `frame_bit` set have left; `cwd`: where the design's $readmemh files are; `desc`: a progress
+    bar's label (frames out)."""
+    from tqdm import tqdm
+
     words = np.ascontiguousarray(np.asarray(words, dtype=np.uint64).reshape(-1))
     with tempfile.TemporaryDirectory(prefix="rtl_measure_") as tmp:
         fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         words.tofile(fin)
-        res = verilator.run(exe, [fin, fout, frame_bit, frames, max_cycles], exe.name, cwd=cwd)
+        cmd = [str(exe), *map(str, [fin, fout, frame_bit, frames, max_cycles])]
+        err = []
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd) as proc, \
+                tqdm(total=frames, unit="frame", desc=desc, disable=None if desc else True, leave=False) as bar:
+            for line in proc.stderr:
+                if line.startswith("frames "):
+                    bar.update(int(line.split()[1]) - bar.n)
+                else:
+                    err.append(line.strip())
+            stdout = proc.stdout.read()
+        if proc.returncode != 0:
+            raise ToolchainError(f"RTL measurement ({exe.name}) failed: {(err or [stdout.strip() or proc.returncode])[0]}")
         rec = np.fromfile(fout, dtype=np.int64).reshape(-1, 3)
-    fields = res.stdout.split()
+    fields = stdout.split()
     counters = {k: int(v) for k, v in zip(fields[0::2], fields[1::2]) if v.isdigit()}
     if counters.get("frames", 0) < frames:
         raise ToolchainError(f"RTL measurement ({exe.name}): {counters.get('frames', 0)} of {frames} frames came "

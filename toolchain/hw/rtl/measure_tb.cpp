@@ -7,7 +7,7 @@
 // a FIFO's highest occupancy. It stops after N_FRAMES output words with bit FRAME_BIT set (or
 // MAX_CYCLES).
 // argv: IN OUT FRAME_BIT N_FRAMES MAX_CYCLES. OUT: (mark, cycle, value) as three int64 per record.
-// stdout: one line of counters (cycles, frames, consumed, in_blocked).
+// stdout: one line of counters (cycles, frames, consumed, in_blocked); stderr: "frames K" every 64 frames.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -57,7 +57,10 @@ int main(int argc, char **argv) {
         top->eval();
         if (top->s_tvalid && top->s_tready) next++;
         else if (top->s_tvalid) in_blocked++;
-        if (top->m_tvalid && ((uint64_t(top->m_tdata) >> frame_bit) & 1)) frames++;
+        if (top->m_tvalid && ((uint64_t(top->m_tdata) >> frame_bit) & 1) && ++frames % 64 == 0) {
+            std::fprintf(stderr, "frames %ld\n", frames);  // progress (measure.py's bar)
+            std::fflush(stderr);
+        }
         for (uint64_t m = top->marks; m; m &= m - 1) {
             const int i = __builtin_ctzll(m);
             rec.insert(rec.end(), {i, cycle, int64_t(i < int(NV) ? word(top->values, i) : 0)});

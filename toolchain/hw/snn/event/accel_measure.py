@@ -113,13 +113,14 @@ def input_words(codes: np.ndarray) -> np.ndarray:
     return stream.pack([(s[:, 0], 8), (s[:, 1], 8), (last, 1)])
 
 
-def build(spec: AcceleratorSpec, depths: list[int], work_dir: Path, cache_dir: Optional[os.PathLike] = None) -> Path:
+def build(spec: AcceleratorSpec, depths: list[int], work_dir: Path, cache_dir: Optional[os.PathLike] = None,
+          sources: Optional[list[Path]] = None, optimize: bool = True, **kw) -> Path:
     """The measurement executable (cached by content); the convs' ROM files written into `work_dir`,
-    where it runs."""
+    where it runs. `sources`: accel_rtl.sources() unless given (a test's slowed copy)."""
     for c in spec.convs:
         conv_rtl.write_roms(c, work_dir)
-    return measure.build(accel_rtl.sources(), accel_rtl.render_top(spec, depths) + render_measure_top(spec),
-                         work_dir, cache_dir=cache_dir)
+    return measure.build(sources or accel_rtl.sources(), accel_rtl.render_top(spec, depths) + render_measure_top(spec),
+                         work_dir, cache_dir=cache_dir, optimize=optimize, **kw)
 
 
 def stat(a: np.ndarray) -> dict[str, Any]:
@@ -131,13 +132,14 @@ def fps(cycles_per_frame: float) -> float:
     return accel_rtl.CLOCK_MHZ * 1e6 / cycles_per_frame
 
 
-def run(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir: Path) -> dict[str, Any]:
+def run(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir: Path, desc: str | None = None) -> dict[str, Any]:
     """Stream `codes` (n, 2, L) through the built accelerator at full rate: the measured figures
     and per frame the class word (for the caller's bit-exactness check)."""
     n, length = codes.shape[0], codes.shape[2]
     names = kernel_names(spec)
     limit = 2 * n * max(resources.cycle_bound(spec).values()) + 100_000  # a stalled design ends the run
-    m = measure.run(exe, input_words(codes), frame_bit=accel_rtl.OUT_BITS, frames=n, max_cycles=limit, cwd=work_dir)
+    m = measure.run(exe, input_words(codes), frame_bit=accel_rtl.OUT_BITS, frames=n, max_cycles=limit, cwd=work_dir,
+                    desc=desc)
     first_in, _ = m.at(FIRST_IN)
     out_cycle, out_word = m.at(CLASS_OUT)
     if len(first_in) != n or len(out_cycle) != n:
@@ -244,3 +246,64 @@ def worst_case(spec: AcceleratorSpec, work_dir: Path, cache_dir: Optional[os.Pat
             "case": "each kernel alone on frames with every input event present (conv0: `group` events a step on "
                     "distinct cells, later layers: every neuron of the layer before spiking in every step), "
                     "back to back at full rate"}
+
+
+def formula_busy(spec: AcceleratorSpec, iterations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each kernel's cycles per frame by the formulas: the C model's loop counts
+    (`accelerator.layer_cycles`), the readout's with the RTL's extra cycles (`rtl_bound`)."""
+    out = {k: np.asarray(v, np.int64) for k, v in iterations.items()}
+    out[spec.dense.name] = out[spec.dense.name] + spec.steps + spec.dense.outputs + 1
+    return out
+
+
+def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, iterations: dict[str, np.ndarray],
+            words: list[np.ndarray], depths: list[int], cache_dir: Path, optimize: bool = True) -> dict[str, Any]:
+    """The report's measured figures: `codes` (n, 2, L) streamed through the RTL accelerator at the
+    build's FIFO `depths`, its classes checked against `classes` (the model's), each figure beside
+    the formula's (the FIFO model with the RTL readout's schedule, the kernels' cycle formulas),
+    and the worst case; the simulation runs in `cache_dir`/rtl_measure (the convs' ROM files). {"ran": False, "reason": ...} where Verilator is missing or the RTL
+    cannot be built for this network. `optimize`: see `build` (a short run is faster without)."""
+    import time
+
+    from ...rtl import verilator
+    from .accel_fifo import schedules, simulate
+
+    reason = verilator.missing_reason()
+    if reason is not None:
+        return {"ran": False, "reason": reason}
+    t0 = time.time()
+    work = Path(cache_dir) / "rtl_measure"
+    try:
+        exe = build(spec, depths, work, optimize=optimize)  # Verilator's own cache (by content): warm across builds
+    except ToolchainError as exc:
+        return {"ran": False, "reason": str(exc)}
+    build_s = time.time() - t0
+    res = run(spec, codes, exe, work, desc="accelerator RTL simulation")
+    out = summarize(spec, res, depths)
+    wrong = int((res["classes"] != np.asarray(classes)).sum() + res["bad"].sum())
+    n = res["frames"]
+    model_cycles, model_peaks = simulate(schedules(spec, words, rtl=True), depths, cache_dir)
+    formula = formula_busy(spec, iterations)
+    names = kernel_names(spec)
+    out.update(
+        ran=True, passed=wrong == 0, class_mismatches=wrong,
+        formula={"label": "estimate (the FIFO model with the RTL readout's schedule; the kernels' cycle formulas)",
+                 "cycles": model_cycles, "frames_per_s": fps(model_cycles / n),
+                 "busy_cycles_per_kernel": {k: stat(formula[k]) for k in names},
+                 "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], model_peaks)}},
+        # the first frame also holds the reset's clearing (convs) and no previous output packet (readout)
+        busy_formula_mismatches={k: int((res["busy"][k][1:] != formula[k][1:]).sum()) for k in names},
+        worst_case=worst_case(spec, work),
+        seconds={"build": round(build_s, 1), "total": round(time.time() - t0, 1)})
+    return out
+
+
+def summary_line(m: dict[str, Any]) -> str:
+    if not m.get("ran"):
+        return f"RTL not measured: {m.get('reason')}"
+    lat, w = m["latency_cycles"], m["worst_case"]
+    return (f"RTL-simulated (Verilator, {m['frames']} frames back to back{'' if m['passed'] else ', CLASSES DIFFER'}): "
+            f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed {accel_rtl.CLOCK_MHZ} MHz "
+            f"(formula {m['formula']['frames_per_s']:,.0f}), latency {lat['median'] / accel_rtl.CLOCK_MHZ:.1f} us median, "
+            f"{lat['worst'] / accel_rtl.CLOCK_MHZ:.1f} us worst; guaranteed {w['frames_per_s']:,.0f} frames/s "
+            f"({w['bounded_by']})")
