@@ -88,8 +88,7 @@ def run_accelerator(small, tmp_path, n_random, synthetic_classes, seed):
     codes, ref, words, want = stream_case(model, spec, n_random, synthetic_classes, odd_at=5)
     depths = fifo_depths(schedules(spec, ref["words"]))["depths"]
     assert all(d <= 4096 for d in depths), depths
-    for c in spec.convs:
-        conv_rtl.write_roms(c, tmp_path)  # the simulation runs in tmp_path, where $readmemh finds them
+    accel_rtl.write_roms(spec, tmp_path)  # the simulation runs in tmp_path, where $readmemh finds them
     exe = stream.build(accel_rtl.sources(), accel_rtl.render_top(spec, depths) + accel_rtl.render_stream_top(spec),
                        tmp_path, probes=True)
     d = spec.dense
@@ -137,7 +136,9 @@ def test_rtl_accelerator_project_is_lint_clean(small, tmp_path):
     files = accel_rtl.write_project(spec, [2, 8, 32], tmp_path / "proj")
     listed = (tmp_path / "proj" / "snn_accel.f").read_text().split()
     assert listed[-1] == "snn_accel.sv" and {f.name for f in files} >= set(listed)
-    assert {f.name for f in files} >= {name for c in spec.convs for name in conv_rtl.rom_files(c)}
+    roms = accel_rtl.rom_files(spec)
+    assert len(roms) == sum(len(conv_rtl.rom_files(c)) for c in spec.convs) + 1 and "dense0_w.hex" in roms
+    assert {f.name for f in files} >= set(roms)
     verilator.lint([tmp_path / "proj" / name for name in listed], "snn_accel")
     assert "create_clock -period 4.000 -name clk [get_ports clk]" in (tmp_path / "proj" / "snn_accel_ooc.xdc").read_text()
     with pytest.raises(ToolchainError, match="snn_accel: FIFO 1 depth 6, expected a power of two") as err:

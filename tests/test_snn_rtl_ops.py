@@ -62,7 +62,7 @@ def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
         files = op.get_rtl_file_list(abspath=True)
         assert all(f.is_file() for f in files) and op.get_nodeattr("gen_top_module") == node.name
         verilator.lint([f for f in files if f.suffix == ".sv"], node.name)
-        # the convs' weight ROMs ($readmemh files) come with their sources
-        assert any(f.suffix == ".hex" for f in files) == (node.op_type == "SpikingConv_rtl")
+        # the convs' and the readout's weight ROMs ($readmemh files) come with their sources
+        assert any(f.suffix == ".hex" for f in files) == (node.op_type in ("SpikingConv_rtl", "SpikingDense_rtl"))
         ipi = op.code_generation_ipi()
         assert f"create_bd_cell -type module -reference {node.name} {node.name}" in ipi[-1]

@@ -67,12 +67,19 @@ def readout_words(spec, spikes: np.ndarray, bad_at: int = -1) -> np.ndarray:
     return np.array(words, dtype=np.uint64)
 
 
+def build_readout(dense, work_dir, sources=rtl.SOURCES, **kw):
+    """The kernel's testbench, with the layer's ROM file written into `work_dir` (where it runs)."""
+    rtl.write_roms(dense, work_dir)
+    return stream.build(sources, rtl.render_top(dense), work_dir, **kw)
+
+
 def check_readout(spec, ref, exe, tmp_path, bad_at=-1, **run_kw):
     """The frames whose class, BAD or membranes differ from the model, the run, and a VCD of the
     first such frame."""
     d = spec.dense
     words = readout_words(spec, ref["spikes"][-1], bad_at)
     n = len(ref["classes"])
+    run_kw.setdefault("cwd", tmp_path)  # where build_readout wrote the weight ROM
     res = stream.run(exe, words, frame_bit=rtl.LAST_BIT, frames=n, **run_kw)
     cls, bad, v = rtl.decode_packets(res.words, d.outputs, d.params.state_bits)
     failing = [i for i in range(n) if cls[i] != ref["classes"][i] or bad[i] != (i == bad_at)
@@ -92,7 +99,7 @@ def check_readout(spec, ref, exe, tmp_path, bad_at=-1, **run_kw):
 def test_rtl_readout_matches_the_model_back_to_back_with_gaps_and_stalls(net, request, tmp_path):
     spec, ref = request.getfixturevalue(net)
     assert spec.dense.membrane == (net == "tied")
-    exe = stream.build(rtl.SOURCES, rtl.render_top(spec.dense), tmp_path)
+    exe = build_readout(spec.dense, tmp_path)
     failing, res, wave = check_readout(spec, ref, exe, tmp_path, bad_at=2, seed=7, gap_pct=20, stall_pct=30)
     assert not failing, f"frames {failing} differ from the model; waveform {wave}"
     assert res.counters["in_gaps"] > 0 and res.counters["out_stalls"] > 0 and res.counters["in_blocked"] > 0
@@ -104,9 +111,9 @@ def test_rtl_readout_cycles(small, tmp_path):
     (drain + the one-lane update), the FRAME word and the NO + 1 output words."""
     spec, ref = small
     d = spec.dense
-    exe = stream.build(rtl.SOURCES, rtl.render_top(d), tmp_path)
+    exe = build_readout(d, tmp_path)
     words = readout_words(spec, ref["spikes"][-1][:1])
-    res = stream.run(exe, words, frame_bit=rtl.LAST_BIT, frames=1)
+    res = stream.run(exe, words, frame_bit=rtl.LAST_BIT, frames=1, cwd=tmp_path)
     events = np.array([bin(int(w) & ((1 << d.in_lanes) - 1)).count("1") for w in words[:-1]])
     assert events.max() > d.events_per_cycle  # words of several events
     it = int(np.maximum(1, -(-events // d.events_per_cycle)).sum())
@@ -125,8 +132,8 @@ def test_broken_rtl_readout_fails(fault, tied, tmp_path):
     assert text.count(good) == 1, f"the fault's pattern is no longer in {rtl.SOURCE.name}"
     broken = tmp_path / rtl.SOURCE.name
     broken.write_text(text.replace(good, bad))
-    exe = stream.build([rtl.LIF_SOURCE, broken], rtl.render_top(spec.dense), tmp_path, fatal_warnings=False,
-                       cache_dir=tmp_path / "bin")
+    exe = build_readout(spec.dense, tmp_path, [rtl.LIF_SOURCE, broken], fatal_warnings=False,
+                        cache_dir=tmp_path / "bin")
     failing, _, wave = check_readout(spec, ref, exe, tmp_path)
     assert failing
     assert wave is not None and "$enddefinitions" in wave.read_text()
@@ -141,9 +148,27 @@ def test_rtl_readout_rejects_what_it_cannot_map(small):
     with pytest.raises(ToolchainError, match="dense0: events_per_cycle 3, expected 1 or 2") as err:
         rtl.render_top(dataclasses.replace(spec.dense, events_per_cycle=3))
     assert "\n" not in str(err.value)
-    big = dataclasses.replace(spec.dense, weights=np.zeros((4096, 24), np.int64))
-    with pytest.raises(ToolchainError, match="dense0: its weight ROM holds .* at most 65536"):
-        rtl.render_top(big)
+    with pytest.raises(ToolchainError, match=r"dense0: weights in \[-40, 50\] do not fit 6 bits") as err:
+        rtl.rom_files(dataclasses.replace(spec.dense, weights=np.array([[-40, 50]], np.int64)))
+    assert "\n" not in str(err.value)
+
+
+def test_rtl_readout_takes_the_shipped_rom_as_a_file(small, tmp_path):
+    """The shipped readout's geometry (4,096 x 24 weights of 8 bits: 786,432 bits, over
+    Verilator's 65,536-bit cap on a parameter) renders and lints: its ROM is a $readmemh file,
+    one line of 24 weights per input neuron, output 0 in the low bits."""
+    import dataclasses
+
+    spec, _ = small
+    w = np.arange(4096 * 24, dtype=np.int64).reshape(4096, 24) % 256 - 128
+    big = dataclasses.replace(spec.dense, positions=256, cin=16, in_lanes=32, outputs=24, weight_bits=8, weights=w)
+    (name, text), = rtl.rom_files(big).items()
+    lines = text.split()
+    assert name == "dense0_w.hex" and len(lines) == 4096 and len(lines[1]) == 48
+    assert int(lines[1][-2:], 16) == w[1, 0] & 0xFF and int(lines[1][:2], 16) == w[1, 23] & 0xFF
+    top = tmp_path / "stream_top.sv"
+    top.write_text(rtl.render_top(big))
+    verilator.lint([*rtl.SOURCES, top], "stream_top")
 
 
 @pytest.mark.slow
@@ -160,5 +185,5 @@ def test_rtl_readout_synthesizes_without_dsp(small, tmp_path):
     spec, _ = small
     top = tmp_path / "dense_top.sv"
     top.write_text(rtl.render_top(spec.dense))
-    r = synthesize([*rtl.SOURCES, top], "stream_top")
+    r = synthesize([*rtl.SOURCES, top], "stream_top", data=rtl.write_roms(spec.dense, tmp_path))
     assert r.lut > 0 and r.ff > 0 and r.dsp == 0 and r.bram36 + r.bram18 > 0, r

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ....atomic import atomic_path
 from ....errors import ToolchainError
+from ...rtl.memfile import write_files
 from ..lif.rtl import SOURCE as LIF_SOURCE
 from .accelerator import AcceleratorSpec
 from .conv import rtl as conv_rtl
@@ -148,17 +149,31 @@ endmodule
 """
 
 
+def rom_files(spec: AcceleratorSpec) -> dict[str, str]:
+    """The weight ROMs the kernels read with $readmemh from the tool's working folder, by file
+    name: each conv's per-bank <conv>_w_<bank>.hex and the readout's <dense>_w.hex."""
+    files = {}
+    for c in spec.convs:
+        files.update(conv_rtl.rom_files(c))
+    files.update(dense_rtl.rom_files(spec.dense))
+    return files
+
+
+def write_roms(spec: AcceleratorSpec, folder: Path) -> list[Path]:
+    """`rom_files` in `folder` (where a simulation runs), each written whole."""
+    return write_files(rom_files(spec), folder)
+
+
 def write_project(spec: AcceleratorSpec, depths: Sequence[int], out_dir: Path) -> list[Path]:
     """`out_dir`/{the .sv sources, snn_accel.sv, snn_accel.f (the file list in compile order),
-    snn_accel_ooc.xdc, the convs' weight ROM files <conv>_w_<bank>.hex (memory files: Vivado
-    reads them from the project's working folder)}; everything is rendered (and refused) before the first file is written,
+    snn_accel_ooc.xdc, the weight ROM files of `rom_files` (memory files: Vivado reads them
+    from the project's working folder)}; everything is rendered (and refused) before the first file is written,
     and each file appears whole or not at all."""
     texts = {s.name: s.read_text() for s in sources()}
     texts[f"{TOP}.sv"] = render_top(spec, depths)
     texts[f"{TOP}.f"] = "".join(f"{name}\n" for name in texts)
     texts[f"{TOP}_ooc.xdc"] = XDC
-    for c in spec.convs:  # the convs' weight ROMs ($readmemh, read from the tool's working folder)
-        texts.update(conv_rtl.rom_files(c))
+    texts.update(rom_files(spec))
     out = []
     for name, text in texts.items():
         with atomic_path(Path(out_dir) / name) as tmp:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .....atomic import atomic_path
 from .....errors import ToolchainError
+from ....rtl.memfile import hex_text, write_files
 from ...lif.rtl import SOURCE as LIF_SOURCE
 from ...lif.rtl import generics as lif_generics
 from ..accelerator import ConvSpec
@@ -24,23 +24,6 @@ LATENCY = 6
 # budget, not a timing result: nothing here checks timing). The retimed pipeline maps the small
 # network's conv1 to 7 (the unpipelined kernel took 13).
 LUT_LEVEL_BUDGET = 7
-
-
-# A ROM packed into one parameter (the readout's, readout/rtl.py): Verilator takes numbers of at
-# most 65,536 bits, which is why the conv's ROMs are files.
-MAX_WEIGHT_BITS = 65536
-
-
-def _packed(values: np.ndarray, bits: int) -> str:
-    v = np.asarray(values, dtype=np.int64).reshape(-1)
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if v.size and (v.min() < lo or v.max() > hi):
-        raise ToolchainError(f"weights in [{v.min()}, {v.max()}] do not fit {bits} bits")
-    mask = (1 << bits) - 1
-    total = 0
-    for k, x in enumerate(v.tolist()):
-        total |= (x & mask) << (k * bits)
-    return f"{v.size * bits}'h{total:x}"
 
 
 def in_format(spec: ConvSpec) -> WordFormat:
@@ -59,30 +42,14 @@ def weight_file(spec: ConvSpec) -> str:
 def rom_files(spec: ConvSpec) -> dict[str, str]:
     """The per-bank weight ROMs as $readmemh text, by file name: bank (bh, bw) is file
     bh * BW + bw, one line per (ci, h mod BH, w mod BW) holding CO weights, co 0 lowest."""
-    w = np.asarray(spec.bank_weights(), dtype=np.int64)
-    bits = spec.weight_bits
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if w.size and (w.min() < lo or w.max() > hi):
-        raise ToolchainError(f"{spec.name}: weights in [{w.min()}, {w.max()}] do not fit {bits} bits")
     bh_n, bw_n = spec.banks
-    rows = (w & ((1 << bits) - 1)).reshape(bh_n * bw_n, -1, spec.cout)
-    digits = -(-spec.cout * bits // 4)
-    files = {}
-    for b, bank in enumerate(rows):
-        lines = [f"{sum(int(x) << (co * bits) for co, x in enumerate(row)):0{digits}x}" for row in bank]
-        files[f"{weight_file(spec)}_{b}.hex"] = "\n".join(lines) + "\n"
-    return files
+    rows = np.asarray(spec.bank_weights(), dtype=np.int64).reshape(bh_n * bw_n, -1, spec.cout)
+    return {f"{weight_file(spec)}_{b}.hex": hex_text(bank, spec.weight_bits, spec.name) for b, bank in enumerate(rows)}
 
 
 def write_roms(spec: ConvSpec, folder: Path) -> list[Path]:
     """The ROM files in `folder` (each written whole, then renamed into place)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in rom_files(spec).items():
-        with atomic_path(folder / name) as tmp:
-            tmp.write_text(text)
-        paths.append(folder / name)
-    return paths
+    return write_files(rom_files(spec), folder)
 
 
 def generics(spec: ConvSpec) -> dict[str, str]:

@@ -139,6 +139,10 @@ class SpikingDense_rtl(SpikingDense, EventRTL):  # noqa: N801 - FINN's <Op>_rtl 
         attrs.update(EventRTL.get_nodeattr_types(self))
         return attrs
 
+    def rtl_data_files(self, model):
+        spec = self.spec(name=self.onnx_node.name) if model is None else self.model_spec(model, self.onnx_node.name)
+        return rtl.rom_files(spec)  # the weight ROM, read by $readmemh
+
     def rtl_kernel(self, model):
         spec = self.spec(name=self.onnx_node.name) if model is None else self.model_spec(model, self.onnx_node.name)
         return ("spiking_dense", rtl.generics(spec), (rtl.in_format(spec).width, False, rtl.OUT_BITS, True, None))

@@ -1,6 +1,9 @@
 """The readout's RTL (`spiking_dense.sv`): its parameters from a `DenseSpec` (the op's node
 attributes and weights), the `stream_top` the Verilator testbench drives, and its output packet.
 
+Its weight ROM is a $readmemh file (`rom_files`), as the convs' are: the simulation runs where
+the file is, and synthesis and the Vivado hand-off take it with the sources.
+
 Output packet per frame (32-bit words, TLAST on the last; in stream_top TLAST is bit 32): word 0
 = the class in bits [15:0] and BAD in bit 31, then the NO final membranes sign-extended.
 """
@@ -12,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from .....errors import ToolchainError
+from ....rtl.memfile import hex_text, write_files
 from ...lif.rtl import SOURCE as LIF_SOURCE
 from ...lif.rtl import generics as lif_generics
 from ..accelerator import DenseSpec
-from ..conv.rtl import MAX_WEIGHT_BITS, _packed
 from ..spike_words import WordFormat, addr_bits
 
 SOURCE = Path(__file__).with_name("spiking_dense.sv")
@@ -29,6 +32,22 @@ def in_format(spec: DenseSpec) -> WordFormat:
     return WordFormat(spec.in_lanes, addr_bits(spec.positions))
 
 
+def weight_file(spec: DenseSpec) -> str:
+    """The layer's ROM file, relative to the working folder of the simulator or synthesis tool."""
+    return f"{spec.name}_w.hex"
+
+
+def rom_files(spec: DenseSpec) -> dict[str, str]:
+    """The weight ROM as $readmemh text, by file name: one line per input neuron (c * POS + pos,
+    torch's flatten of (C, H, W)) holding the NO weights of its row, output 0 lowest."""
+    return {weight_file(spec): hex_text(spec.weights, spec.weight_bits, spec.name)}
+
+
+def write_roms(spec: DenseSpec, folder: Path) -> list[Path]:
+    """The ROM file in `folder` (written whole, then renamed into place)."""
+    return write_files(rom_files(spec), folder)
+
+
 def generics(spec: DenseSpec) -> dict[str, str]:
     """The module's parameters as SystemVerilog literals; a one-line error naming the layer for
     what the module cannot take."""
@@ -40,17 +59,13 @@ def generics(spec: DenseSpec) -> dict[str, str]:
                              f"({spec.cin} channels)")
     if spec.outputs > MAX_CLASSES:
         raise ToolchainError(f"{spec.name}: {spec.outputs} classes, the output word holds at most {MAX_CLASSES}")
-    bits = spec.weights.size * spec.weight_bits
-    if bits > MAX_WEIGHT_BITS:
-        raise ToolchainError(f"{spec.name}: its weight ROM holds {bits} bits; the RTL kernel takes at most "
-                             f"{MAX_WEIGHT_BITS} as a parameter")
     lif = lif_generics(spec.params, spec.acc_bits, readout=spec.membrane, what=spec.name)
     return {"POS": str(spec.positions), "CI": str(spec.cin), "IN_LANES": str(spec.in_lanes), "NO": str(spec.outputs),
             "W_BITS": str(spec.weight_bits), "ACC_BITS": str(spec.acc_bits),
             "STATE_BITS": str(lif["STATE_BITS"]), "LEAK_SHIFT": str(lif["LEAK_SHIFT"]),
             "THRESHOLD": str(lif["THRESHOLD"]), "RESET_ZERO": f"1'b{lif['RESET_ZERO']}",
             "REFRACTORY": str(lif["REFRACTORY"]), "MEMBRANE": f"1'b{int(spec.membrane)}",
-            "EPC": str(spec.events_per_cycle), "WEIGHTS": _packed(spec.weights, spec.weight_bits)}
+            "EPC": str(spec.events_per_cycle), "WEIGHT_FILE": f'"{weight_file(spec)}"'}
 
 
 def instance(spec: DenseSpec, name: str, ports: str, module: str = "spiking_dense") -> str:
@@ -59,7 +74,8 @@ def instance(spec: DenseSpec, name: str, ports: str, module: str = "spiking_dens
 
 
 def render_top(spec: DenseSpec, module: str = "spiking_dense") -> str:
-    """`stream_top`: the kernel with this layer's parameters and weights; TLAST as bit 32."""
+    """`stream_top`: the kernel with this layer's parameters; TLAST as bit 32. Its weights are
+    `rom_files(spec)`, read from the simulator's working folder."""
     i = in_format(spec)
     return f"""// Rendered by toolchain/hw/snn/event/readout/rtl.py: layer {spec.name} for the stream testbench.
 module stream_top (

@@ -33,8 +33,11 @@ module spiking_dense #(
     parameter int REFRACTORY = 0,
     parameter bit MEMBRANE = 1'b1,  // li_step + argmax of the final membranes; 0: lif_step + counts
     parameter int EPC = 2,  // events per cycle: 1 or 2 (the ROM's read ports)
-    // the weight ROM [CI * POS][NO] (DenseSpec.weights), row-major, entry 0 in the least significant bits
-    parameter logic [CI*POS*NO*W_BITS-1:0] WEIGHTS = '0,
+    // the weight ROM [CI * POS][NO] (DenseSpec.weights): $readmemh file WEIGHT_FILE (relative to
+    // the simulator's or synthesis tool's working folder), one line per input neuron of NO weights,
+    // output 0 in the least significant bits (a file, as the convs' ROMs: Verilator caps parameters
+    // at 65,536 bits, the shipped readout's ROM holds 786,432)
+    parameter string WEIGHT_FILE = "weights.hex",
     localparam int ADDR_BITS = POS < 2 ? 1 : $clog2(POS),
     localparam int IN_BITS = IN_LANES + ADDR_BITS + 3
 ) (
@@ -66,9 +69,7 @@ module spiking_dense #(
 
   // ------------------------------------------------------------------ weight ROM (two read ports)
   logic [NO*W_BITS-1:0] rom[ROWS];
-  for (genvar x = 0; x < ROWS; x++) begin : g_rom
-    assign rom[x] = WEIGHTS[x*NO*W_BITS+:NO*W_BITS];
-  end
+  initial $readmemh(WEIGHT_FILE, rom);
   // input neuron of lane l at address 0: (l mod CI) POS + l / CI (a table: no divider)
   logic [RWB-1:0] base_of[IN_LANES];
   for (genvar l = 0; l < IN_LANES; l++) begin : g_lane
