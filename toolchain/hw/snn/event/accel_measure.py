@@ -115,10 +115,9 @@ def input_words(codes: np.ndarray) -> np.ndarray:
 
 def build(spec: AcceleratorSpec, depths: list[int], work_dir: Path, cache_dir: Optional[os.PathLike] = None,
           sources: Optional[list[Path]] = None, optimize: bool = True, **kw) -> Path:
-    """The measurement executable (cached by content); the convs' ROM files written into `work_dir`,
+    """The measurement executable (cached by content); the weight ROM files written into `work_dir`,
     where it runs. `sources`: accel_rtl.sources() unless given (a test's slowed copy)."""
-    for c in spec.convs:
-        conv_rtl.write_roms(c, work_dir)
+    accel_rtl.write_roms(spec, work_dir)
     return measure.build(sources or accel_rtl.sources(), accel_rtl.render_top(spec, depths) + render_measure_top(spec),
                          work_dir, cache_dir=cache_dir, optimize=optimize, **kw)
 
@@ -228,8 +227,7 @@ def worst_case(spec: AcceleratorSpec, work_dir: Path, cache_dir: Optional[os.Pat
     ready: its cycles per frame (between its last two frame ends out) beside `rtl_bound`; the
     guaranteed interval is the slowest kernel's."""
     bound = rtl_bound(spec)
-    for c in spec.convs:
-        conv_rtl.write_roms(c, work_dir)
+    accel_rtl.write_roms(spec, work_dir)
     measured = {}
     for name, top, words, frame_bit in worst_case_streams(spec):
         sources = {"encoder": (enc_rtl.SOURCE,),
@@ -261,7 +259,7 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
     """The report's measured figures: `codes` (n, 2, L) streamed through the RTL accelerator at the
     build's FIFO `depths`, its classes checked against `classes` (the model's), each figure beside
     the formula's (the FIFO model with the RTL readout's schedule, the kernels' cycle formulas),
-    and the worst case; the simulation runs in `cache_dir`/rtl_measure (the convs' ROM files). {"ran": False, "reason": ...} where Verilator is missing or the RTL
+    and the worst case; the simulation runs in `cache_dir`/rtl_measure (the weight ROM files). {"ran": False, "reason": ...} where Verilator is missing or the RTL
     cannot be built for this network. `optimize`: see `build` (a short run is faster without)."""
     import time
 
