@@ -210,6 +210,8 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
     print(f"| interval between class words, cycles (median / p99 / worst) | {_s(m['interval_cycles'])} | | |")
     print(f"| latency, first sample in to class word out, us (median / p99 / worst) | "
           f"{_s(m['latency_cycles'], us, ',.2f')} | | |")
+    print(f"| latency of a frame alone (nothing queued before it; {m['latency_alone_cycles']['frames']} frames), us | "
+          f"{_s(m['latency_alone_cycles'], us, ',.2f')} | | |")
     for k, st in m["busy_cycles_per_kernel"].items():
         print(f"| {k} busy cycles per frame (median / p99 / worst) | {_s(st)} | {_s(f['busy_cycles_per_kernel'][k])} | "
               f"{_s(hw_stat(hw.iterations[k]))} |")

@@ -58,6 +58,8 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     slowest = max(m["busy_cycles_per_kernel"].values(), key=lambda s: s["median"])
     assert m["interval_cycles"]["median"] == pytest.approx(slowest["median"], rel=0.05)
     assert m["latency_cycles"]["median"] > spec.encoder.frame and m["latency_cycles"]["worst"] < 4 * m["cycles_per_frame"]
+    alone = m["latency_alone_cycles"]  # nothing queued before it: the pipeline's own latency
+    assert spec.encoder.frame < alone["median"] <= m["latency_cycles"]["median"] and alone["frames"] == 16
     # FIFOs: filled up to their depths where the model says so, never beyond
     for k, peak in m["fifo_peak_occupancy"].items():
         assert 0 < peak <= m["fifo_depths"][k]
