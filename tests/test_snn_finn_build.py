@@ -98,6 +98,13 @@ def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit
     assert ev["frames_source"] == {"file": str(out / "synthetic.h5"), "split": "test", "frames_in_split": len(split)}
     assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
     assert set(ev["fifo_depths"]) == {"encoder->conv0", "conv0->conv1", "conv1->dense0"}
+    # the depths travel in the HW graph (FINN's in/outFIFODepths) the Vivado steps resume from
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from toolchain.hw.snn.event import accel_rtl
+
+    hw = max((out / "finn_output" / "intermediate_models").glob("*.onnx"), key=lambda p: p.stat().st_mtime)
+    assert accel_rtl.graph_fifo_depths(ModelWrapper(str(hw))) == list(ev["fifo_depths"].values())
     assert ev["resources"]["dsp"] == 0 and ev["resources"]["lut"] > 0
     assert f"event-driven accelerator C-simulated bit exact on {len(split)} frames of the test split" in printed
     assert ev["streamed_cycles_per_frame"]["with_depths"] >= ev["cycles_per_frame"]["median"] * 0.5
