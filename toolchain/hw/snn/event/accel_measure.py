@@ -2,16 +2,18 @@
 
 Frames of int I/Q codes go back to back through `snn_accel` (accel_rtl.py, the FIFOs at the
 build's depths) with the input valid in every cycle and the output always ready
-(`toolchain/hw/rtl/measure.py`). A measurement top around it marks, cycle by cycle, each frame's
-first sample taken, each class word out and each kernel's frame word out, and counts:
-- a kernel's busy cycles: neither starved (ready, no input word) nor blocked (output word
-  refused): the cycles its own work takes;
+(`toolchain/hw/rtl/measure.py`). A measurement top around it (nothing added to `snn_accel`)
+marks, cycle by cycle, each frame's first sample taken, each class word out and each kernel's
+taking of a frame's last input word, and counts:
+- a kernel's busy cycles: neither starved (ready, no input word) nor blocked (its output refused;
+  a conv: its pipeline frozen by its full output register slice): the cycles its own work takes;
 - each FIFO's occupancy (words in minus words out), its highest value kept.
-`measure` turns these into sustained frames/s (frames / cycles of the whole run), per frame the
-interval between class words and the latency from first sample in to class word out, each
-kernel's busy cycles per frame and the FIFOs' highest occupancy. `worst_case` streams each
+`run` + `summarize` turn these into sustained frames/s (frames / cycles of the whole run), per
+frame the interval between class words and the latency from first sample in to class word out,
+each kernel's busy cycles per frame and the FIFOs' highest occupancy. `worst_case` streams each
 kernel alone, fed its worst-case frames (every input event present: `resources.cycle_bound`'s
-case), and measures its cycles per frame: the guaranteed bound, checked.
+case), and measures its cycles per frame: the guaranteed bound, checked. `section` is all of it
+beside the formulas' figures, for finn_report.json's `event_driven.rtl_simulated`.
 All at an assumed 250 MHz (accel_rtl.CLOCK_MHZ): nothing here checks timing.
 """
 
@@ -133,7 +135,8 @@ def fps(cycles_per_frame: float) -> float:
     return accel_rtl.CLOCK_MHZ * 1e6 / cycles_per_frame
 
 
-def run(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir: Path, desc: str | None = None) -> dict[str, Any]:
+def run(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir: Path,
+        desc: str | None = None) -> dict[str, Any]:
     """Stream `codes` (n, 2, L) through the built accelerator at full rate: the measured figures
     and per frame the class word (for the caller's bit-exactness check)."""
     n, length = codes.shape[0], codes.shape[2]
