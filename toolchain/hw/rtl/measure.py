@@ -74,7 +74,8 @@ def run(exe: Path, words: np.ndarray, *, frame_bit: int, frames: int, max_cycles
                     err.append(line.strip())
             stdout = proc.stdout.read()
         if proc.returncode != 0:
-            raise ToolchainError(f"RTL measurement ({exe.name}) failed: {(err or [stdout.strip() or proc.returncode])[0]}")
+            why = (err or [stdout.strip() or proc.returncode])[0]
+            raise ToolchainError(f"RTL measurement ({exe.name}) failed: {why}")
         rec = np.fromfile(fout, dtype=np.int64).reshape(-1, 3)
     fields = stdout.split()
     counters = {k: int(v) for k, v in zip(fields[0::2], fields[1::2]) if v.isdigit()}
