@@ -7,21 +7,18 @@ bit exact. The default variant streams 231 frames (~10 s warm); the slow one 1,1
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
+import snn_rtl_stream
 from checks import require_tool
 from snn_networks import SMALL
 from toolchain.config import ModelConfig
-from toolchain.hw.rtl import stream, verilator
-from toolchain.hw.rtl.stream import pack
+from toolchain.hw.rtl import verilator
 from toolchain.hw.snn.event import accel_rtl
 from toolchain.hw.snn.event.accel_fifo import fifo_depths, schedules
-from toolchain.hw.snn.event.accel_verify import check_frames, model_reference
 from toolchain.hw.snn.event.accelerator import map_model
 from toolchain.hw.snn.event.conv import rtl as conv_rtl
-from toolchain.hw.snn.event.readout import rtl as dense_rtl
 from toolchain.models import build_model
 
 
@@ -38,93 +35,72 @@ def small():
     return model, spec
 
 
-def kept_counts(spec, samples: np.ndarray) -> np.ndarray:
-    """The encoder's definition on a frame of any length: the cells of its first FRAME_LEN
-    samples, GROUP per step (the last one partial): (1, steps, 1, R, R)."""
-    e = spec.encoder
-    kept = samples[: e.frame]
-    b = 1 << e.input_bits
-    cells = e.qbin[kept[:, 1] % b] * e.resolution + e.ibin[kept[:, 0] % b]
-    steps = -(-len(kept) // e.group)
-    out = np.zeros((steps, e.resolution ** 2), np.int64)
-    np.add.at(out, (np.arange(len(kept)) // e.group, cells), 1)
-    out = np.minimum(out, 1) if e.binary else out
-    return out.reshape(1, steps, 1, e.resolution, e.resolution)
-
-
-def odd_expected(model, spec, samples: np.ndarray) -> tuple[int, np.ndarray]:
-    """The model's class and final membranes on what the encoder keeps of an odd frame."""
-    with torch.no_grad():
-        v, counts, _ = model.run(torch.from_numpy(kept_counts(spec, samples)).float())
-    readout = counts if counts is not None else v
-    return int(readout.argmax(1)[0]), v.long().numpy()[0]
-
-
-def stream_case(model, spec, n_random: int, synthetic_classes: int, odd_at: int):
-    """Frames (n, L, 2) back to back with a short, a long and a one-sample frame inserted after
-    frame `odd_at`: the input words, and per output packet (class, BAD, membranes) expected."""
-    codes, _ = check_frames(spec, n_random=n_random, seed=11, synthetic_classes=synthetic_classes)
-    ref = model_reference(model, spec, codes)
-    frames = np.asarray(codes, np.int64).transpose(0, 2, 1)
-    L = spec.encoder.frame
-    odd = [frames[1][:100], np.concatenate([frames[2], frames[3][:40]]), frames[4][:1]]
-    samples, last, want = [], [], []
-    for i, f in enumerate(frames):
-        samples.append(f)
-        last.append(np.eye(1, L, L - 1, dtype=np.int64)[0])
-        want.append((int(ref["classes"][i]), False, ref["membranes"][i]))
-        if i == odd_at:
-            for s in odd:
-                samples.append(s)
-                last.append(np.eye(1, len(s), len(s) - 1, dtype=np.int64)[0])
-                want.append((*odd_expected(model, spec, s)[:1], True, odd_expected(model, spec, s)[1]))
-    s, t = np.concatenate(samples), np.concatenate(last)
-    words = pack([(s[:, 0], 8), (s[:, 1], 8), (t, 1)])
-    return codes, ref, words, want
-
-
 def run_accelerator(small, tmp_path, n_random, synthetic_classes, seed):
     model, spec = small
-    codes, ref, words, want = stream_case(model, spec, n_random, synthetic_classes, odd_at=5)
+    codes, ref, words, want = snn_rtl_stream.stream_case(model, spec, n_random, synthetic_classes, odd_at=5)
     depths = fifo_depths(schedules(spec, ref["words"]))["depths"]
     assert all(d <= 4096 for d in depths), depths
-    accel_rtl.write_roms(spec, tmp_path)  # the simulation runs in tmp_path, where $readmemh finds them
-    exe = stream.build(accel_rtl.sources(), accel_rtl.render_top(spec, depths) + accel_rtl.render_stream_top(spec),
-                       tmp_path, probes=True)
-    d = spec.dense
-    per = d.outputs + 1
-    res = stream.run(exe, words, frame_bit=dense_rtl.LAST_BIT, frames=len(want), seed=seed, gap_pct=10, stall_pct=20,
-                     cwd=tmp_path)
-    cls, bad, v = dense_rtl.decode_packets(res.words, d.outputs, d.params.state_bits)
-    failing = [i for i, (c, b, m) in enumerate(want) if cls[i] != c or bad[i] != b or (v[i] != m).any()]
-    wave = None
-    if failing:  # a waveform of the first failing frame's packet and what led to it
-        i = failing[0]
-        lo = int(res.cycles_out[i * per - 1]) if i else 0
-        wave = tmp_path / f"snn_accel_frame{i}.vcd"
-        stream.run(exe, words, frame_bit=dense_rtl.LAST_BIT, frames=len(want), seed=seed, gap_pct=10, stall_pct=20,
-                   cwd=tmp_path, wave=(wave, lo, int(res.cycles_out[i * per + d.outputs])))
+    exe = snn_rtl_stream.build(spec, depths, tmp_path)
+    res, failing, wave = snn_rtl_stream.run_checked(exe, spec, words, want, tmp_path, seed=seed, gap_pct=10,
+                                                    stall_pct=20)
     assert not failing, f"frames {failing[:10]} differ from the model; waveform {wave}"
     # what the run exercised
     assert res.counters["in_gaps"] > 0 and res.counters["out_stalls"] > 0 and res.counters["in_blocked"] > 0
-    probes, nf = res.counters["probes"], len(depths)
-    assert all(probes >> (2 * k + 1) & 1 for k in range(nf)), f"no spikes out of some kernel: probes {probes:b}"
-    assert any(probes >> (2 * k) & 1 for k in range(nf)), f"no FIFO ever full: probes {probes:b}"
+    seen = snn_rtl_stream.probe(res, spec)
+    assert all(seen["events_out"]), f"no spikes out of some kernel: {seen}"
+    assert any(seen["fifo_full"]), f"no FIFO ever full: {seen}"
+    assert all(seen["forwarded"]), f"no back-to-back events on one accumulator word in some conv: {seen}"
     assert all(s.any() for s in ref["spikes"]) and len(set(ref["classes"].tolist())) > 1
     assert (codes == -128).any() and (codes == 127).any()  # saturating codes at both ends
     print("snn_accel:", len(want), "frames, FIFO depths", depths, res.counters)  # shown with -s
-    return res, want
+    return res, want, codes
 
 
 def test_rtl_accelerator_bit_exact_back_to_back(small, tmp_path):
-    res, want = run_accelerator(small, tmp_path, n_random=20, synthetic_classes=8, seed=3)
+    res, want, codes = run_accelerator(small, tmp_path, n_random=20, synthetic_classes=8, seed=3)
     assert len(want) >= 180
+    # the small network's neurons (7-bit state, reset to zero, refractory 1) on these frames: every
+    # conv fires (so resets to zero), saturates at the add both ways and ignores input while
+    # refractory; the readout counts spikes (its own LIF fires too)
+    model, spec = small
+    cov = snn_rtl_stream.lif_coverage(model, spec, codes)
+    assert all(c.params.reset == "zero" and c.params.refractory for c in spec.convs)
+    for layer in cov[:-1]:
+        assert layer["spikes"] and layer["sat_hi"] and layer["sat_lo"] and layer["refractory"], cov
+    assert cov[-1]["spikes"], cov
 
 
 @pytest.mark.slow
 def test_rtl_accelerator_1000_frames(small, tmp_path):
-    res, want = run_accelerator(small, tmp_path, n_random=520, synthetic_classes=24, seed=4)
+    res, want, _ = run_accelerator(small, tmp_path, n_random=520, synthetic_classes=24, seed=4)
     assert len(want) >= 1000
+
+
+def test_a_failing_frame_leaves_its_waveform(small, tmp_path):
+    """The default run's build (cached) with the readout's ROM file altered (class 1's weights
+    + 1, so its membrane differs once an input spike reaches it): the frames differ and a VCD of
+    the first failing frame's window is left behind, named after it."""
+    import dataclasses
+
+    import numpy as np
+
+    model, spec = small
+    codes, ref, words, want = snn_rtl_stream.stream_case(model, spec, 20, 8, odd_at=5)
+    depths = fifo_depths(schedules(spec, ref["words"]))["depths"]
+    exe = snn_rtl_stream.build(spec, depths, tmp_path)  # the default test's, from the cache
+    w = spec.dense.weights.copy()
+    w[:, 1] = np.minimum(w[:, 1] + 1, (1 << (spec.dense.weight_bits - 1)) - 1)
+    accel_rtl.write_roms(dataclasses.replace(spec, dense=dataclasses.replace(spec.dense, weights=w)), tmp_path)
+    n = 12  # the first frames' words only: a short run
+    ends = np.flatnonzero(words >> np.uint64(16) & np.uint64(1))
+    res, failing, wave = snn_rtl_stream.run_checked(exe, spec, words[: ends[n - 1] + 1], want[:n], tmp_path, seed=3,
+                                                    gap_pct=10, stall_pct=20)
+    assert failing and wave == tmp_path / f"snn_accel_frame{failing[0]}.vcd"
+    text = wave.read_text()
+    per = spec.dense.outputs + 1
+    last = int(res.cycles_out[failing[0] * per + spec.dense.outputs])
+    times = [int(line[1:]) for line in text.splitlines() if line.startswith("#")]
+    assert "$enddefinitions" in text and "m_tdata" in text and max(times) == 2 * last + 1
 
 
 def test_rtl_accelerator_project_is_lint_clean(small, tmp_path):

@@ -221,12 +221,16 @@ def test_rtl_conv_matches_the_model_back_to_back_with_gaps_and_stalls(layer, sma
     assert (conv_reference(conv, x) == want).all()  # the test's own reference is the model's
 
 
-def test_rtl_conv_takes_one_event_per_cycle(small, small_spikes, tmp_path):
+@pytest.mark.parametrize("net", ["small", pytest.param("shipped", marks=pytest.mark.slow)])
+def test_rtl_conv_takes_one_event_per_cycle(net, request, tmp_path):
     """A frame whose events all hit one position, n per step: exactly n events + the sweep per
-    step (STEP rides on the last event), so n -> n + 5 adds 5 cycles a step."""
-    conv, _, _ = conv_inputs(small, small_spikes, 0)
+    step (STEP rides on the last event), so n -> n + 5 adds 5 cycles a step; conv0 of the small
+    network and of the shipped geometry (16 x 16 plane, 16 channels 5 x 5, SP 2: its build is
+    the one the shipped conv0 test makes, cached)."""
+    spec = request.getfixturevalue(net)[1 if net == "small" else 0]
+    conv = spec.convs[0]
     exe = build_conv(conv, tmp_path)
-    steps = small[1].steps
+    steps = spec.steps
     cycles = []
     for n in (3, 8):
         x = np.zeros((1, steps, conv.cin, conv.height, conv.width), np.int64)

@@ -49,7 +49,7 @@ def build(sources: Sequence[Path], top_text: str, work_dir: Path, *, cache_dir: 
     top = work_dir / f"{TOP}.sv"
     top.write_text(top_text)
     return verilator.build([*sources, top], TOP, TESTBENCH, fatal_warnings=fatal_warnings, cache_dir=cache_dir,
-                           optimize=optimize)
+                           fast=optimize)
 
 
 def run(exe: Path, words: np.ndarray, *, frame_bit: int, frames: int, max_cycles: int,

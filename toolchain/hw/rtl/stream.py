@@ -37,14 +37,15 @@ class StreamRun:
 
 
 def build(sources: Sequence[Path], top_text: str, work_dir: Path, *, fatal_warnings: bool = True,
-          cache_dir: str | os.PathLike | None = None, probes: bool = False) -> Path:
+          cache_dir: str | os.PathLike | None = None, probes: bool = False, fast: bool = False) -> Path:
     """Write the rendered top beside `work_dir` and build it with `sources` (cached by content).
-    `probes`: the top has an output `probes` the testbench ORs over the run (counters["probes"])."""
+    `probes`: the top has an output `probes` the testbench ORs over the run (counters["probes"]).
+    `fast`: an optimised model for runs of millions of cycles (verilator.build)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     top = work_dir / f"{TOP}.sv"
     top.write_text(top_text)
     return verilator.build([*sources, top], TOP, TESTBENCH, trace=True, fatal_warnings=fatal_warnings,
-                           cache_dir=cache_dir, defines={"STREAM_PROBES": int(probes)})
+                           cache_dir=cache_dir, defines={"STREAM_PROBES": int(probes)}, fast=fast)
 
 
 def run(exe: Path, words: np.ndarray, *, frame_bit: int, frames: int, seed: int = 0, gap_pct: int = 0,

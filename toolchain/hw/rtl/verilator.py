@@ -27,19 +27,27 @@ from pathlib import Path
 from ...errors import ToolchainError
 from .tools import INSTALL_HINT, ToolMissing, verilator_root
 
-# -O1 on the generated C++: these models are small and run short stimuli, so compile time
-# dominates (Verilator's default -Os/-O3 split gains little here). C++20: what the wheel's
-# headers are tested with (`--timing` needs it with g++ 12).
+# -O0 on the generated C++ by default: most models here are small and run short stimuli, so
+# compile time dominates. `build(fast=True)` is for long runs (the stitched shipped accelerator,
+# millions of cycles): g++ -O2 on the model and Verilator's own -O3 with X values resolved once
+# at build time (--x-assign/--x-initial fast; every register the kernels read is reset or
+# written first, which the bit-exact tests check). C++20: what the wheel's headers are tested
+# with (`--timing` needs it with g++ 12).
 CFLAGS = ("-O0", "-std=c++20")
+FAST_CFLAGS = ("-O2", "-std=c++20")
+FAST_VFLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast")
 WARNINGS = ("-Wall", "-Wno-DECLFILENAME")  # file names follow the repository's layout, not module names
 # The 5.48 wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (configure found no compiler where
 # the wheel was built), so a model big enough to be split into several files passes its
 # precompiled header to g++ as an input file ("__pch.h.fast: linker input file not found").
-MAKEFLAGS = ("-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
-# `optimize=True`: for long runs (a test split through the whole accelerator, millions of cycles),
-# where the simulation's speed outweighs the longer compile.
-CFLAGS_OPT = ("-O2", "-std=c++20")
-MAKEFLAGS_OPT = ("-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2")
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+def _makeflags(opt: str) -> tuple[str, str]:
+    return ("-MAKEFLAGS", f"{PCH_FIX} OPT_FAST={opt} OPT_SLOW={opt} OPT_GLOBAL={opt}")
+
+
+MAKEFLAGS = _makeflags("-O0")
 
 
 @dataclass(frozen=True)
@@ -117,20 +125,22 @@ def lint(sources: Sequence[Path], top: str, params: Mapping[str, int] | None = N
 
 def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping[str, int] | None = None,
           trace: bool = False, defines: Mapping[str, int] | None = None, fatal_warnings: bool = True,
-          cache_dir: str | os.PathLike | None = None, optimize: bool = False) -> Path:
+          cache_dir: str | os.PathLike | None = None, fast: bool = False) -> Path:
     """The executable of `testbench` (C++, `#include "V<top>.h"`) driving `top` verilated from
     `sources` with `params` (top-level parameters) and `defines` (C preprocessor, for the
     testbench). `trace`: VCD tracing compiled in (the testbench opens a file only when asked).
     `fatal_warnings=False` only for deliberately broken copies (a test's injected fault may leave
-    a signal unused). `optimize`: the C++ compiled at -O2 (CFLAGS_OPT). Cached: an unchanged input
-    returns the same file without running anything."""
-    copts, makeflags = (CFLAGS_OPT, MAKEFLAGS_OPT) if optimize else (CFLAGS, MAKEFLAGS)
+    a signal unused). `fast`: an optimised model for long runs (FAST_CFLAGS, FAST_VFLAGS), slower
+    to build. Cached: an unchanged input returns the same file without running anything."""
     tool = find_verilator()
+    cflags_t = FAST_CFLAGS if fast else CFLAGS
+    makeflags = _makeflags(cflags_t[0])
+    vflags = list(FAST_VFLAGS) if fast else []
     sources = [Path(s) for s in sources]
     pargs = _param_args(params)
     dargs = [f"-D{k}={int(v)}" for k, v in sorted((defines or {}).items())]
     warnings = [*WARNINGS, *([] if fatal_warnings else ["-Wno-fatal"])]
-    flags = [*warnings, *makeflags, *pargs, *(["--trace"] if trace else []), *copts, *dargs]
+    flags = [*warnings, *makeflags, *vflags, *pargs, *(["--trace"] if trace else []), *cflags_t, *dargs]
     key = hashlib.sha256("\0".join([top, tool.identity(), *flags, testbench.read_text(),
                                     *(f"{s.name}\0{s.read_text()}" for s in sources)]).encode())
     out_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -141,13 +151,13 @@ def build(sources: Sequence[Path], top: str, testbench: Path, *, params: Mapping
     # Verilator's runtime (verilated.cpp, its VCD writer, threads) is the same for every model:
     # compiled once per simulator and flags, then copied into each build (a third of its time).
     # (In the default cache folder whatever `cache_dir` is: tests build broken copies elsewhere.)
-    runtime = default_cache_dir() / ("runtime_" + hashlib.sha256("\0".join([tool.identity(), *makeflags, *copts, str(trace)])
-                                                        .encode()).hexdigest()[:16])
+    runtime = default_cache_dir() / ("runtime_" + hashlib.sha256("\0".join([tool.identity(), *makeflags, *cflags_t,
+                                                                           str(trace)]).encode()).hexdigest()[:16])
     with tempfile.TemporaryDirectory(prefix=f"{exe.name}.", dir=out_dir) as tmp:
-        cflags = " ".join([*copts, *dargs])
+        cflags = " ".join([*cflags_t, *dargs])
         reuse = runtime.is_dir()
         cmd = [str(tool.script), "--cc", "--exe", *([] if reuse else ["--build"]), "--build-jobs", "1", *makeflags,
-               *warnings, "--top-module", top, *pargs, *(["--trace"] if trace else []), "--Mdir", tmp, "-o", "sim",
+               *vflags, *warnings, "--top-module", top, *pargs, *(["--trace"] if trace else []), "--Mdir", tmp, "-o", "sim",
                "-CFLAGS", cflags, *map(str, sources), str(testbench.resolve())]
         res = subprocess.run(cmd, capture_output=True, text=True, env=tool.env())
         if res.returncode == 0 and reuse:

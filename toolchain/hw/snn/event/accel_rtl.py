@@ -114,19 +114,31 @@ def render_top(spec: AcceleratorSpec, depths: Sequence[int]) -> str:
 
 
 def probe_bits(spec: AcceleratorSpec) -> int:
-    return 2 * len(stream_widths(spec))
+    return 2 * len(stream_widths(spec)) + len(spec.convs)
+
+
+def _forwarded(conv) -> str:
+    """conv's stage B adds an event into the accumulator word the event just before it wrote
+    (back-to-back events on the same word: the forwarding path), in any of its banks."""
+    u = f"u_accel.u_{conv.name}"
+    bh_n, bw_n = conv.banks
+    banks = " || ".join(f"({b}.hit_b && {b}.fwd_en && {b}.fwd_addr == {b}.addr_b)"
+                        for b in (f"{u}.g_bh[{bh}].g_bw[{bw}]" for bh in range(bh_n) for bw in range(bw_n)))
+    return f"{u}.adv && {u}.op_b == 2'd1 && {u}.op_c == 2'd1 && ({banks})"  # 2'd1: OP_EVENT
 
 
 def render_stream_top(spec: AcceleratorSpec) -> str:
     """`stream_top` for stream_tb.cpp: s_tdata = {TLAST, Q, I}, m_tdata = {TLAST, TDATA}; probes
     (OR-ed over the run by the testbench): bit 2k FIFO k was full, bit 2k + 1 a word with an
-    event left kernel k (spikes into the next kernel)."""
+    event left kernel k (spikes into the next kernel); bit 2 (N + 1) + c: conv c added two
+    back-to-back events into the same accumulator word (its forwarding path), N convs."""
     probes = []
     for k, w in enumerate(stream_widths(spec)):
         lanes = w - 3 - (enc_rtl.out_format(spec.encoder).addr_bits if k == 0 else
                          conv_rtl.out_format(spec.convs[k - 1]).addr_bits)
         probes += [f"u_accel.f{k}_full",
                    f"u_accel.k{k}_tvalid && u_accel.k{k}_tready && u_accel.k{k}_tdata[{lanes - 1}:0] != '0"]
+    probes += [_forwarded(c) for c in spec.convs]
     return f"""// Rendered by toolchain/hw/snn/event/accel_rtl.py: snn_accel for the stream testbench.
 module stream_top (
     input  logic clk,
