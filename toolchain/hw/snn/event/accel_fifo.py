@@ -66,9 +66,11 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray], rtl: bool = False)
     """Per kernel (encoder, convs, readout): (pop, push) 0/1 arrays over its iterations. `words`
     (accel_verify.model_reference's): per encoder sample (n, T, group) 1 where its word carries
     an event (all but BINARY's repeats), then per conv (n, T, groups) each sweep word's events.
-    `rtl`: the RTL readout's schedule (spiking_dense.sv, measured by accel_measure.py): a cycle
-    more per step (its ROM read register drains before the update) and its NO + 1 output words
-    after the FRAME word, where the HLS loops stream one class word."""
+    `rtl`: the RTL readout's schedule (spiking_dense.sv, measured by accel_measure.py): its
+    pipelines' drain cycles each step (readout/rtl.py STEP_EXTRA_CYCLES) and its NO + 1 output
+    words after the FRAME word, where the HLS loops stream one class word."""
+    from .readout.rtl import STEP_EXTRA_CYCLES
+
     n = len(words[0])
     last = np.ones((n, 1), bool)  # the FRAME word, one per frame
     # the encoder: one sample per iteration, a word for each sent sample, then FRAME
@@ -79,7 +81,7 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray], rtl: bool = False)
         sent = _sent(w)
         # per step: the input words' iterations, then the sweep (pushing the groups that
         # spike) or the readout's one-lane update of its neurons
-        lif = spec.dense.outputs + int(rtl)  # the readout's update cycles a step
+        lif = spec.dense.outputs + (STEP_EXTRA_CYCLES if rtl else 0)  # the readout's update cycles a step
         outs = _sent(words[k + 1]) if conv is not None else np.zeros((n, spec.steps, lif), bool)
         counts = np.concatenate([it, np.ones(outs.shape, np.int64)], 2).reshape(n, -1)
         pop_first = np.concatenate([sent, np.zeros(outs.shape, bool)], 2).reshape(n, -1)

@@ -179,10 +179,10 @@ def summarize(spec: AcceleratorSpec, res: dict[str, Any], depths: list[int]) -> 
 
 
 def rtl_bound(spec: AcceleratorSpec) -> dict[str, int]:
-    """`resources.cycle_bound` (every input event present) for the RTL kernels: the readout takes a
-    cycle more per step (its ROM read register drains) and sends NO + 1 output words per frame."""
+    """`resources.cycle_bound` (every input event present) for the RTL kernels: the readout takes
+    STEP_EXTRA_CYCLES more a step (its pipelines drain) and sends NO + 1 output words a frame."""
     bound = dict(resources.cycle_bound(spec))
-    bound[spec.dense.name] += spec.steps + spec.dense.outputs + 1
+    bound[spec.dense.name] += readout_extra(spec)
     return bound
 
 
@@ -264,11 +264,16 @@ def latency_alone(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir:
     return {**stat(np.array(lat)), "frames": len(pick)}
 
 
+def readout_extra(spec: AcceleratorSpec) -> int:
+    """Cycles a frame the RTL readout takes beyond the HLS loops' count (`accelerator.layer_cycles`)."""
+    return dense_rtl.STEP_EXTRA_CYCLES * spec.steps + spec.dense.outputs + 1
+
+
 def formula_busy(spec: AcceleratorSpec, iterations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each kernel's cycles per frame by the formulas: the C model's loop counts
     (`accelerator.layer_cycles`), the readout's with the RTL's extra cycles (`rtl_bound`)."""
     out = {k: np.asarray(v, np.int64) for k, v in iterations.items()}
-    out[spec.dense.name] = out[spec.dense.name] + spec.steps + spec.dense.outputs + 1
+    out[spec.dense.name] = out[spec.dense.name] + readout_extra(spec)
     return out
 
 
