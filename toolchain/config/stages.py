@@ -121,9 +121,8 @@ class FinnConfig:
         True,
         "SNNs: also stream those frames back to back through the stitched RTL accelerator, cycle by cycle in "
         "Verilator, and report the measured frames/s, latency, kernels' busy cycles, FIFO occupancy and the "
-        "worst case (RTL-simulated) beside the formulas (~2 min for the shipped network's test split on 2 loaded cores, "
-        "half of it the Verilator build); "
-        "skipped with the reason where Verilator is missing")
+        "worst case (RTL-simulated) beside the formulas (~2 min for the shipped network's test split on 2 "
+        "loaded cores, half of it the Verilator build); skipped with the reason where Verilator is missing")
     require_bitstream: bool = key(
         False,
         "The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work, "
