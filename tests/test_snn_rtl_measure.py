@@ -98,3 +98,13 @@ def test_a_slowed_kernel_changes_the_measured_figures(small, tmp_path):
     assert m["cycles"] > 1.08 * model_cycles
     formula = accel_measure.formula_busy(spec, hw.iterations)
     assert m["busy_cycles_per_kernel"]["conv0"]["median"] > 1.2 * np.median(formula["conv0"])
+
+
+def test_a_design_the_rtl_cannot_take_is_reported_not_measured(small, tmp_path):
+    """The report's section says in one line why no RTL figure exists (here FIFO depths the top
+    refuses), and nothing is simulated."""
+    spec, codes, ref, hw, depths = small
+    m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], [2, 6, 8], tmp_path,
+                              optimize=False)
+    assert m == {"ran": False, "reason": "snn_accel: FIFO 1 depth 6, expected a power of two >= 2"}
+    assert accel_measure.summary_line(m).startswith("RTL not measured: snn_accel: FIFO 1 depth 6")
