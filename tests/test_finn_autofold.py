@@ -85,7 +85,9 @@ def baseline_runs(baseline, build_folder, tmp_path_factory):
     return run_for
 
 
-@pytest.mark.parametrize("board", ["ZCU104", "Pynq-Z1", "U250"])
+# ZCU104 by default; the other two boards (~20 s each) with the slow tests CI runs as well.
+@pytest.mark.parametrize("board", ["ZCU104", pytest.param("Pynq-Z1", marks=pytest.mark.slow),
+                                   pytest.param("U250", marks=pytest.mark.slow)])
 def test_official_baseline_builds_on_every_board(board, baseline_runs):
     run, out = baseline_runs(board)
     report = check_build(run, board)

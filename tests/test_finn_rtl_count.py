@@ -196,3 +196,16 @@ def test_synthesis_of_an_rtl_layer_beside_finns_estimate(yosys, finn, tmp_path):
     report.add_synthesis(rows, totals, {"MVAU_rtl_0": synth})
     assert totals["synthesized"]["DSP"] == 4 and totals["synthesized"]["not_synthesized"] == ["dense0.label_select"]
     assert "HLS layer" in rows[1]["notes"][0]
+
+
+def test_synthesized_totals_say_where_they_exceed_the_board():
+    from toolchain.hw.finn import report
+
+    figures = {"LUT": 249_562, "LUTRAM": 25_008, "SRL": 0, "FF": 372_494, "BRAM_18K": 1, "URAM": 0, "DSP": 1051,
+               "source": "synthesized (Yosys 0.70 synth_xilinx, out of context)"}
+    rows = [{"name": "MVAU_rtl_0", "layer": "conv0.mvau", "notes": []}]
+    totals = {"resources": {"LUT": {"board": 230_400}, "FF": {"board": 460_800}, "DSP": {"board": 1728},
+                            "BRAM_18K": {"board": 624}}}
+    report.add_synthesis(rows, totals, {"MVAU_rtl_0": figures})
+    assert totals["synthesized"]["share"] == {"LUT": 1.0832, "FF": 0.8084, "DSP": 0.6082, "BRAM_18K": 0.0016}
+    assert totals["synthesized"]["over_board"] == ["LUT"]
