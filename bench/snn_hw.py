@@ -12,7 +12,16 @@ by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the
 the kernels' schedules (toolchain/hw/snn/event/accel_fifo.py) on the same frames, back to back.
 `toolchain finn_build` writes the same figures for the default mapping into finn_report.json.
 
-    python bench/snn_hw.py CHECKPOINT DATA.h5 [--frames N] [--sp 2] [--mhz 250]
+Then (unless --no-rtl) the same frames back to back through the stitched RTL accelerator in
+Verilator (toolchain/hw/snn/event/accel_measure.py, FIFOs at the depths above, input valid every
+cycle, output always ready): measured sustained frames/s, interval between class words, latency
+from first sample in to class word out, each kernel's busy cycles, FIFO occupancy and each
+kernel's worst-case frame, beside the formulas' figures and the C model's, at an ASSUMED clock
+(nothing here checks timing); the test accuracy of the same classes beside the dense build and
+the CNN (their figures quoted from bench/RESULTS.md; resources: the estimates until synthesized
+figures are given with --synth JSON, a finn_report.json whose event_driven section has them).
+
+    python bench/snn_hw.py CHECKPOINT DATA.h5 [--frames N] [--sp 2] [--mhz 250] [--no-rtl] [--json OUT]
 """
 
 from __future__ import annotations
@@ -85,13 +94,16 @@ def main() -> None:
                     help="positions swept per cycle, one for every conv or one per conv (default: the mapping's)")
     ap.add_argument("--mhz", type=float, default=250.0)
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--no-rtl", action="store_true", help="skip the RTL simulation (Verilator)")
+    ap.add_argument("--synth", default=None,
+                    help="a finn_report.json whose event_driven section holds synthesized resources")
     args = ap.parse_args()
 
     model, _, _ = load_model(args.checkpoint)
     spec = map_model(model, sweep_positions=args.sp[0] if args.sp and len(args.sp) == 1 else args.sp)
     ds = RadioMLDataset.splits(args.data)["test"]
     n = len(ds) if args.frames <= 0 else min(args.frames, len(ds))
-    x, _, _ = ds.read(np.linspace(0, len(ds) - 1, n).round().astype(int))
+    x, labels, _ = ds.read(np.linspace(0, len(ds) - 1, n).round().astype(int))
     codes = quantize(x, spec)
     t0 = time.time()
     exe = compile_accelerator(spec)
@@ -153,11 +165,85 @@ def main() -> None:
         print(f"- overlap, readout {epc} events/cycle: median {np.median(over):,.0f}, p99 "
               f"{np.percentile(over, 99):,.0f}, worst {over.max():,} cycles/frame ({hz / np.median(over):,.0f} "
               f"frames/s at the median), LUT {r['lut']:,}, BRAM18 {r['bram18']}")
+    accuracy = float(np.mean(hw.classes == labels))
+    rtl = None if args.no_rtl else rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args)
     if args.json:
         from toolchain.atomic import write_json
 
         write_json(args.json, {"frames": n, "check": result, "cycles": cyc, "bound": bound, "resources": res,
-                               "fps": fps, "sp": [c.sp for c in spec.convs], "fifo": fifo})
+                               "fps": fps, "sp": [c.sp for c in spec.convs], "fifo": fifo, "accuracy": accuracy,
+                               "rtl_simulated": rtl})
+
+
+def _s(stat: dict, scale: float = 1.0, fmt: str = ",.0f") -> str:
+    return " / ".join(f"{stat[k] * scale:{fmt}}" for k in ("median", "p99", "worst"))
+
+
+def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
+    """The RTL measurement (accel_measure.section) printed beside the formulas and the C model,
+    then the network beside the dense build and the CNN."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from toolchain.hw.snn.event import accel_measure
+
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="snn_hw_rtl_") as tmp:
+        m = accel_measure.section(spec, codes, hw.classes, hw.iterations, words, fifo["depths"], Path(tmp))
+    if not m["ran"]:
+        print(f"\nRTL not simulated: {m['reason']}")
+        return m
+    n, us = m["frames"], 1e6 / hz
+    f, w = m["formula"], m["worst_case"]
+    print(f"\n# stitched RTL accelerator, RTL-simulated (Verilator), {n} frames back to back, clock {hz / 1e6:g} MHz "
+          f"ASSUMED (nothing here checks timing); {time.time() - t0:.0f} s (build {m['seconds']['build']:.0f} s); "
+          f"classes equal to the model's on every frame: {m['passed']} ({m['class_mismatches']} differ)\n")
+    print("| figure | RTL-simulated (Verilator) | formula (FIFO model, RTL schedule; cycle formulas) | "
+          "HLS C model (loop counts at an assumed II = 1) |")
+    print("|---|---:|---:|---:|")
+    print(f"| sustained frames/s (frames / cycles of the run) | **{m['frames_per_s']:,.0f}** | {f['frames_per_s']:,.0f} | "
+          f"{hz / frame['median']:,.0f} (median frame); {hz * n / fifo['cycles_with_depths']:,.0f} streamed (FIFO model, "
+          "HLS schedule) |")
+    print(f"| cycles per frame, sustained | {m['cycles_per_frame']:,.1f} | {f['cycles'] / n:,.1f} | "
+          f"{frame['median']:,.0f} median |")
+    print(f"| interval between class words, cycles (median / p99 / worst) | {_s(m['interval_cycles'])} | | |")
+    print(f"| latency, first sample in to class word out, us (median / p99 / worst) | "
+          f"{_s(m['latency_cycles'], us, ',.2f')} | | |")
+    print(f"| latency of a frame alone (nothing queued before it; {m['latency_alone_cycles']['frames']} frames), us | "
+          f"{_s(m['latency_alone_cycles'], us, ',.2f')} | | |")
+    for k, st in m["busy_cycles_per_kernel"].items():
+        print(f"| {k} busy cycles per frame (median / p99 / worst) | {_s(st)} | {_s(f['busy_cycles_per_kernel'][k])} | "
+              f"{_s(hw_stat(hw.iterations[k]))} |")
+    for k, peak in m["fifo_peak_occupancy"].items():
+        print(f"| FIFO {k}: highest occupancy / depth | {peak:,} / {m['fifo_depths'][k]:,} | "
+              f"{f['fifo_peak_occupancy'][k]:,} | |")
+    print(f"| guaranteed: worst-case frame (every input event), cycles | {w['bound_cycles_per_frame']:,} "
+          f"({w['bounded_by']}; {hz / w['bound_cycles_per_frame']:,.0f} frames/s) | "
+          f"{max(w['formula_per_kernel'].values()):,} | |")
+    print(f"\nper-kernel worst case (RTL-simulated / formula): "
+          + ", ".join(f"{k} {v:,} / {w['formula_per_kernel'][k]:,}" for k, v in w["per_kernel"].items())
+          + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}")
+    synth = json.loads(Path(args.synth).read_text())["event_driven"].get("synthesized") if args.synth else None
+    lut = f"{synth['total']['lut']:,} (synthesized)" if synth else "pending synthesis (estimate in the table above)"
+    bram = f"{synth['total'].get('bram36', 'n/a')}" if synth else "pending"
+    print(f"\n| design (ZCU104, {hz / 1e6:g} MHz) | frames/s | how | latency median | LUT | BRAM36 | DSP | test accuracy |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print(f"| event-driven SNN, stitched RTL | **{m['frames_per_s']:,.0f}** | RTL-simulated (Verilator), clock assumed | "
+          f"{m['latency_cycles']['median'] * us:,.2f} us | {lut} | {bram} | 0 | {100 * accuracy:.2f} % |")
+    print(f"| event-driven SNN, HLS C model | {hz / frame['median']:,.0f} | C-simulated loop counts, II = 1 assumed | "
+          f"| | | | {100 * accuracy:.2f} % |")
+    print(f"| {DENSE['name']} | {hz / DENSE['cycles']:,.0f} | FINN estimate | | {DENSE['lut']} | {DENSE['bram36']} | 0 | "
+          f"{100 * accuracy:.2f} % (same network) |")
+    print(f"| {VGG10['name']} | {VGG10['fps']:,} | FINN estimate | | >= 8,926 (FINN); 126,777 for its 40 RTL layers "
+          "(Yosys) | | 835 counted | see bench/RESULTS.md |")
+    print("| 4-bit VGG10, finn-examples | 231,000 | measured on the board (published) | | ~90,000 (Vivado, published) | | "
+          "| |")
+    return m
+
+
+def hw_stat(a) -> dict:
+    return {"median": float(np.median(a)), "p99": float(np.percentile(a, 99)), "worst": int(np.max(a))}
 
 
 if __name__ == "__main__":

@@ -253,7 +253,7 @@ def snn(tmp_path_factory, finn_env):
     assert main(["export_onnx", str(ckpt), "--out", str(out / "snn.onnx"), "--set", "export.verify_inputs=2"]) == 0
     assert main(["finn_build", str(out / "snn.onnx"), "--build", str(REPO / "build" / "snn-radioml"), "--out",
                  str(out / "build"), "--checkpoint", str(ckpt), "--set", "finn.verify_inputs=1",
-                 "--set", "finn.verify_synthetic=1"]) == 0
+                 "--set", "finn.verify_synthetic=1", "--set", "finn.event_driven_rtl=false"]) == 0
     return {"pth": ckpt, "onnx": out / "snn.onnx", "finn": out / "build" / "finn_output"}
 
 

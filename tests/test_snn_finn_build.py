@@ -31,7 +31,8 @@ PIPELINE = REPO / "build" / "snn-radioml" / "pipeline.yaml"
 # plane, trained for two batches on a small file: what is checked is the flow, not accuracy.
 SHRINK = ["synth.frames_per_pair=2", "synth.snrs=[0,10,20,30]", "model.snn_resolution=8", "train.epochs=1",
           "train.max_batches=2", "data.batch_size=32", "export.verify_inputs=2", "finn.verify_inputs=1",
-          "finn.verify_synthetic=1", "capture.frames_per_segment=1"]
+          "finn.verify_synthetic=1", "capture.frames_per_segment=1", "finn.event_driven_rtl=false"]
+# (the RTL measurement adds ~2 min of Verilator builds: test_finn_build_measures_the_stitched_rtl, slow)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,13 @@ def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit
     assert ev["frames_source"] == {"file": str(out / "synthetic.h5"), "split": "test", "frames_in_split": len(split)}
     assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
     assert set(ev["fifo_depths"]) == {"encoder->conv0", "conv0->conv1", "conv1->dense0"}
+    # the depths travel in the HW graph (FINN's in/outFIFODepths) the Vivado steps resume from
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from toolchain.hw.snn.event import accel_rtl
+
+    hw = max((out / "finn_output" / "intermediate_models").glob("*.onnx"), key=lambda p: p.stat().st_mtime)
+    assert accel_rtl.graph_fifo_depths(ModelWrapper(str(hw))) == list(ev["fifo_depths"].values())
     assert ev["resources"]["dsp"] == 0 and ev["resources"]["lut"] > 0
     assert f"event-driven accelerator C-simulated bit exact on {len(split)} frames of the test split" in printed
     assert ev["streamed_cycles_per_frame"]["with_depths"] >= ev["cycles_per_frame"]["median"] * 0.5
@@ -312,3 +320,31 @@ def test_a_bad_data_file_is_a_one_line_error_before_any_work(pipeline_run, tmp_p
     named = ("data.path", "data.h5") if problem == "missing" else ("frames of 512 samples", "takes 1024")
     assert_one_line_error(rc, capsys.readouterr().err, *named)
     assert not (tmp_path / "b" / "finn_output").exists()
+
+
+@pytest.mark.slow
+def test_finn_build_measures_the_stitched_rtl(pipeline_run, tmp_path):
+    """finn.event_driven_rtl (on by default; off in SHRINK): the test-split frames also stream through
+    the stitched RTL accelerator in Verilator, and the event_driven section gains its measured
+    figures beside the formulas'; the C model's keys stay."""
+    from checks import require_tool
+    from toolchain.hw.rtl import verilator
+
+    require_tool(verilator.missing_reason())
+    out, _ = pipeline_run
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        rc = main(["finn_build", str(out / "model_export.onnx"), "--build", str(REPO / "build" / "snn-radioml"),
+                   "--checkpoint", str(out / "initial_model.pth"), "--data", str(out / "synthetic.h5"),
+                   "--out", str(tmp_path / "b"), "--set", "finn.event_driven_frames=40",
+                   "--set", "finn.verify_inputs=1", "--set", "finn.verify_synthetic=1"])
+    assert rc == 0
+    ev = json.loads((tmp_path / "b" / "finn_output" / "finn_report.json").read_text())["event_driven"]
+    m = ev["rtl_simulated"]
+    assert ev["passed"] and "cycles_per_frame" in ev and "streamed_cycles_per_frame" in ev  # the C model's keys stay
+    assert m["ran"] and m["passed"] and m["frames"] == 40 and m["label"] == "RTL-simulated (Verilator)"
+    assert m["fifo_depths"] == ev["fifo_depths"]  # the build's depths
+    assert abs(m["cycles"] - m["formula"]["cycles"]) <= 0.01 * m["cycles"]
+    assert not any(m["busy_formula_mismatches"].values())
+    assert m["worst_case"]["per_kernel"] == m["worst_case"]["formula_per_kernel"]
+    assert f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed 250 MHz" in printed.getvalue()

@@ -3,7 +3,9 @@ readout with FIFOs at the FIFO model's depths) simulated cycle by cycle with Ver
 I/Q frames back to back in one AXI4-Stream with random input gaps and output back-pressure:
 class and final membranes equal the PyTorch model's on every frame; a short frame, a long frame
 and a TLAST on the first sample are flagged BAD with their defined output, and later frames stay
-bit exact. The default variant streams 231 frames (~10 s warm); the slow one 1,147 (~60 s, build included)."""
+bit exact. The default variant streams 231 frames (35 s with the build cached on the loaded 2-core
+machine); the slow one 1,147 (~60-80 s, build included). The shipped geometry:
+test_snn_rtl_shipped.py."""
 
 from __future__ import annotations
 

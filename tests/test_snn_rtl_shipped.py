@@ -5,7 +5,8 @@ simulated cycle by cycle with Verilator: 1,027 int8 I/Q frames back to back in o
 (synthetic modulated frames of 24 classes at every SNR, random codes up to 8 x full scale, a
 short frame, a long frame and a TLAST on the first sample), random input gaps and output
 back-pressure; class, BAD and the 24 final membranes equal the PyTorch model's on every frame.
-Slow: ~2 min on 2 idle cores, the optimised Verilator build (~70 s) included (docs/snn_hardware.md)."""
+Slow: 102 s of CPU with the optimised Verilator build (~49 s) included, 54 s with it cached
+(docs/snn_hardware.md)."""
 
 from __future__ import annotations
 

@@ -117,6 +117,12 @@ class FinnConfig:
         None,
         "SNNs: test-split frames (of data.path, else the run's synthetic file) the event-driven accelerator is "
         "C-simulated and measured on, spread evenly over the split; None = all of it")
+    event_driven_rtl: bool = key(
+        True,
+        "SNNs: also stream those frames back to back through the stitched RTL accelerator, cycle by cycle in "
+        "Verilator, and report the measured frames/s, latency, kernels' busy cycles, FIFO occupancy and the "
+        "worst case (RTL-simulated) beside the formulas (~2 min for the shipped network's test split on 2 "
+        "loaded cores, half of it the Verilator build); skipped with the reason where Verilator is missing")
     require_bitstream: bool = key(
         False,
         "The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work, "

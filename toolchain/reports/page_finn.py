@@ -200,6 +200,37 @@ def _event_driven(s: Section, e: dict[str, Any]) -> None:
         s.fact("accelerator resources", ", ".join(f"{k.upper()} {fmt(v)}" for k, v in res.items()), "estimate")
     if e.get("fifo_depths"):
         s.fact("FIFO depths", ", ".join(f"{k} {v}" for k, v in e["fifo_depths"].items()), "estimate")
+    _rtl_measured(s, e.get("rtl_simulated"))
+
+
+def _rtl_measured(s, m: dict[str, Any] | None) -> None:
+    """The stitched RTL accelerator's measured figures (accel_measure.py) beside the formulas'."""
+    if not m:
+        return
+    if not m.get("ran"):
+        s.notes.append(f"stitched RTL accelerator not simulated: {m.get('reason')}")
+        return
+    f, lat, w = m["formula"], m["latency_cycles"], m["worst_case"]
+    s.fact("sustained frames/s (stitched RTL)",
+           f"{m['frames_per_s']:,.0f} on {m['frames']:,} frames back to back at {m['clock']}; formula "
+           f"{f['frames_per_s']:,.0f}; classes {'equal to' if m['passed'] else 'DIFFERENT from'} the model's",
+           "RTL-simulated")
+    s.fact("latency, first sample in to class out",
+           f"median {lat['median']:,.0f}, p99 {lat['p99']:,.0f}, worst {lat['worst']:,} cycles back to back (with the "
+           f"wait behind earlier frames); a frame alone: median {m['latency_alone_cycles']['median']:,.0f}",
+           "RTL-simulated")
+    s.fact("guaranteed (worst-case frame per kernel)",
+           f"{w['bound_cycles_per_frame']:,} cycles ({w['bounded_by']}); formula {max(w['formula_per_kernel'].values()):,}",
+           "RTL-simulated")
+    rows = [[k, fmt(b["median"]), fmt(b["p99"]), fmt(b["worst"]), fmt(f["busy_cycles_per_kernel"][k]["median"]),
+             fmt(w["per_kernel"][k])] for k, b in m["busy_cycles_per_kernel"].items()]
+    rows += [[f"FIFO {k} (depth {m['fifo_depths'][k]:,})", fmt(p), "", "", fmt(f["fifo_peak_occupancy"][k]), ""]
+             for k, p in m["fifo_peak_occupancy"].items()]
+    s.tables.append(Table("Stitched RTL accelerator: busy cycles per frame per kernel, FIFO occupancy",
+                          ["kernel / FIFO", "median (FIFO: highest occupancy)", "p99", "worst", "formula median",
+                           "worst-case frame"], rows, "RTL-simulated",
+                          note="Verilator, cycle by cycle, input valid every cycle and output always ready; the "
+                               "formula column is the cycle formulas' (FIFOs: the FIFO model's) on the same frames."))
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

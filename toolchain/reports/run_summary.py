@@ -66,8 +66,13 @@ def accelerator_lines(report: dict[str, Any]) -> list[str]:
         share = f"{100 * value / totals[name]:.1f} %" if totals.get(name) else "n/a"
         parts.append(f"{name} {'>= ' if not complete else ''}{value:,.6g} ({share} of {totals.get(name, 0):,})")
     synthesized = "no Vivado step ran" if "note" in report.get("measured", {}) else "see finn_output/report/"
-    return [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rate}",
-            f"  resources             {', '.join(parts)} ({how}; {synthesized})"]
+    lines = [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rate}"]
+    rtl = event.get("rtl_simulated") or {}
+    if rtl.get("ran"):
+        lines.append(f"  stitched RTL          {rtl['frames_per_s']:,.0f} frames/s sustained (RTL-simulated in Verilator, "
+                     f"{rtl['frames']} test frames back to back, clock assumed), latency "
+                     f"{rtl['latency_cycles']['median'] * t['clock_ns'] / 1000:,.1f} us median")
+    return lines + [f"  resources             {', '.join(parts)} ({how}; {synthesized})"]
 
 
 def capture_line(entry: dict[str, Any], known: dict[str, Any]) -> str:

@@ -124,15 +124,16 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     event_spec: list = []  # the accelerator measured (the build's, else the checkpoint's mapping)
     event = snn and any(name == "step_snn_event_driven" for name, _ in steps)
 
-    def measure_event_driven(spec=None) -> None:
+    def measure_event_driven(spec=None, carry_depths=None) -> None:
         """The data file's test split (else the verification's I/Q frames) through the whole
         event-driven accelerator of the checkpoint (`spec`: the one the build made): cycles, FIFO
-        depths, bit exact or nothing kept."""
+        depths (`carry_depths`: into the build's HW graph), bit exact or nothing kept."""
         from ..hw.snn.event import accel_report
 
         event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data), out / CODE_DIR / "accel_csim",
                                                   cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
-                                                  figure=out / EVENT_DRIVEN_PLOT, spec=spec))
+                                                  figure=out / EVENT_DRIVEN_PLOT, spec=spec,
+                                                  rtl=cfg.finn.event_driven_rtl, carry_depths=carry_depths))
         verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
                                             if k in event_driven}
         event_spec[:] = [spec]
@@ -156,7 +157,17 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
                                                     out / CODE_DIR / "accel_csim"))
             if not verification["passed"]:
                 raise ToolchainError(f"{event_verify.summary_line(verification)}; nothing was kept")
-            measure_event_driven(event_graph.graph_spec(ModelWrapper(str(outcome.hw_model))))
+            hw_graph = ModelWrapper(str(outcome.hw_model))
+
+            def carry_depths(depths: list[int]) -> list[int]:
+                """The FIFO depths into the HW graph (FINN's in/outFIFODepths, which its InsertFIFO and
+                the RTL project read), saved where the Vivado steps resume from; read back."""
+                from ..hw.snn.event import accel_rtl
+
+                accel_rtl.set_graph_fifo_depths(hw_graph, depths)
+                hw_graph.save(str(outcome.hw_model))
+                return accel_rtl.graph_fifo_depths(ModelWrapper(str(outcome.hw_model)))
+            measure_event_driven(event_graph.graph_spec(hw_graph), carry_depths)
     elif snn:
         from ..hw.snn.dense import verify as snn_ver
 

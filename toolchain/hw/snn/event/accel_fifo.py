@@ -62,10 +62,15 @@ def input_iterations(spec: AcceleratorSpec, words: list[np.ndarray]) -> list[np.
     return [np.where(_sent(w), np.maximum(1, -(-w.astype(np.int64) // epc)), 0) for w, epc in zip(words, epcs)]
 
 
-def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
+def schedules(spec: AcceleratorSpec, words: list[np.ndarray], rtl: bool = False) -> Schedule:
     """Per kernel (encoder, convs, readout): (pop, push) 0/1 arrays over its iterations. `words`
     (accel_verify.model_reference's): per encoder sample (n, T, group) 1 where its word carries
-    an event (all but BINARY's repeats), then per conv (n, T, groups) each sweep word's events."""
+    an event (all but BINARY's repeats), then per conv (n, T, groups) each sweep word's events.
+    `rtl`: the RTL readout's schedule (spiking_dense.sv, measured by accel_measure.py): its
+    pipelines' drain cycles each step (readout/rtl.py STEP_EXTRA_CYCLES) and its NO + 1 output
+    words after the FRAME word, where the HLS loops stream one class word."""
+    from .readout.rtl import STEP_EXTRA_CYCLES
+
     n = len(words[0])
     last = np.ones((n, 1), bool)  # the FRAME word, one per frame
     # the encoder: one sample per iteration, a word for each sent sample, then FRAME
@@ -76,14 +81,17 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray]) -> Schedule:
         sent = _sent(w)
         # per step: the input words' iterations, then the sweep (pushing the groups that
         # spike) or the readout's one-lane update of its neurons
-        outs = _sent(words[k + 1]) if conv is not None else np.zeros((n, spec.steps, spec.dense.outputs), bool)
+        lif = spec.dense.outputs + (STEP_EXTRA_CYCLES if rtl else 0)  # the readout's update cycles a step
+        outs = _sent(words[k + 1]) if conv is not None else np.zeros((n, spec.steps, lif), bool)
         counts = np.concatenate([it, np.ones(outs.shape, np.int64)], 2).reshape(n, -1)
         pop_first = np.concatenate([sent, np.zeros(outs.shape, bool)], 2).reshape(n, -1)
         push_first = np.concatenate([np.zeros(sent.shape, bool), outs], 2).reshape(n, -1)
-        # FRAME in, and passed on by a conv
-        sched.append(_expand(np.concatenate([counts, np.ones((n, 1), np.int64)], 1),
-                             np.concatenate([pop_first, last], 1),
-                             np.concatenate([push_first, last & (conv is not None)], 1)))
+        # FRAME in, and passed on by a conv; the RTL readout's output packet after it
+        tail = np.full((n, 1), spec.dense.outputs + 1 if rtl and conv is None else 0, np.int64)
+        none = np.zeros((n, 1), bool)
+        sched.append(_expand(np.concatenate([counts, np.ones((n, 1), np.int64), tail], 1),
+                             np.concatenate([pop_first, last, none], 1),
+                             np.concatenate([push_first, last & (conv is not None), none], 1)))
     return sched
 
 

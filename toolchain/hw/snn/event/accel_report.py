@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -39,11 +39,15 @@ def verification_frames(n_random: int, n_synthetic: int, length: int, seed: int)
 
 def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Path,
              n_random: int = 0, n_synthetic: int = 0, seed: int = 0, figure: Optional[Path] = None,
-             spec=None) -> dict[str, Any]:
+             spec=None, rtl: bool = False,
+             carry_depths: Optional[Callable[[list[int]], list[int]]] = None) -> dict[str, Any]:
     """The section on `frames` (None: the verification frames of n_random, n_synthetic, seed);
     {"mapped": False, "reason": ...} when the model cannot be mapped (or no checkpoint is
     known), which leaves the dense build untouched. `figure`: where to write the histogram of
-    the cycles per frame (`accel_plot`)."""
+    the cycles per frame (`accel_plot`). `rtl`: the same frames through the stitched RTL
+    accelerator in Verilator too (`accel_measure`: measured throughput and latency, "rtl_simulated").
+    `carry_depths`: called with the FIFO model's depths, it writes them into the build's HW graph
+    and returns the depths read back from it, which the RTL is then simulated at."""
     if checkpoint is None:
         return {"mapped": False, "reason": "no checkpoint: the accelerator is mapped from the trained model"}
     from ....checkpoint import load_model
@@ -90,6 +94,13 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
                note="cycles per frame: the C simulation's counts of the kernels' II = 1 loops (a frame takes the "
                     "slowest kernel's); FIFO depths and the streamed cycles: the schedule model on the same frames "
                     "back to back; resources: the analytic estimates of toolchain/hw/snn/resources.py")
+    if rtl:
+        from .accel_measure import section
+
+        depths = carry_depths(fifo["depths"]) if carry_depths is not None else fifo["depths"]
+        out["rtl_simulated"] = section(spec, codes, hw.classes, hw.iterations, words, depths, cache_dir)
+    elif carry_depths is not None:
+        carry_depths(fifo["depths"])
     if figure is not None:
         from ....atomic import save_figure
         from .accel_plot import cycles_figure
@@ -109,7 +120,13 @@ def summary_line(section: dict[str, Any]) -> str:
                 f"({c.get('class_mismatches')} class / {c.get('membrane_mismatches')} membrane mismatches, cycle "
                 f"formula {c.get('cycle_formula_mismatches')})")
     f, r = section["cycles_per_frame"], section["resources"]
+    if "rtl_simulated" in section:
+        from .accel_measure import summary_line as rtl_line
+
+        rtl = f"; {rtl_line(section['rtl_simulated'])}"
+    else:
+        rtl = ""
     return (f"event-driven accelerator C-simulated bit exact on {c['frames']} frames of {where}: "
             f"{f['median']:,.0f} cycles/frame median, {f['p99']:,.0f} p99, {f['worst']:,} worst, "
             f"{section['bound_cycles_per_frame']:,} guaranteed; FIFOs {list(section['fifo_depths'].values())}; "
-            f"LUT {r['lut']:,}, BRAM36 {r['bram36']:g}, DSP {r['dsp']} (estimates)")
+            f"LUT {r['lut']:,}, BRAM36 {r['bram36']:g}, DSP {r['dsp']} (estimates){rtl}")

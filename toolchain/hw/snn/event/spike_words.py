@@ -56,7 +56,7 @@ def encode_frame(counts: np.ndarray, fmt: WordFormat, channels: int, width: int,
         for addr in range(0, h * w, ppw):
             block = x[:, addr:addr + ppw].T.reshape(-1)  # lane = position * C + channel
             for k in range(int(block.max(initial=0))):
-                mask = sum(1 << lane for lane in np.flatnonzero(block > k))
+                mask = sum(1 << int(lane) for lane in np.flatnonzero(block > k))  # Python ints: words over 64 bits
                 step_words.append(mask | (addr << fmt.lanes))
         if step_words and step_on_event:
             step_words[-1] |= 1 << fmt.step_bit

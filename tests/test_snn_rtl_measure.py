@@ -1,0 +1,110 @@
+"""Throughput and latency of the stitched RTL accelerator measured in Verilator
+(toolchain/hw/snn/event/accel_measure.py) on the small network of tests/snn_networks.py: the
+measured figures agree with the formulas on frames streamed at full rate (every kernel's busy
+cycles frame by frame, the whole run's cycles within 0.5 % of the FIFO model), each kernel's
+worst-case frame takes exactly its bound, and a deliberately slowed kernel moves the measured
+figures away from the formulas (the measurement is not the formula echoed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from checks import require_tool
+from snn_networks import SMALL
+from toolchain.config import ModelConfig
+from toolchain.hw.rtl import verilator
+from toolchain.hw.snn.event import accel_measure, accel_rtl
+from toolchain.hw.snn.event.accel_csim import run_frames
+from toolchain.hw.snn.event.accel_fifo import fifo_depths, schedules, simulate
+from toolchain.hw.snn.event.accel_verify import check_frames, model_reference
+from toolchain.hw.snn.event.accelerator import map_model
+from toolchain.hw.snn.event.conv import rtl as conv_rtl
+from toolchain.models import build_model
+
+
+@pytest.fixture(autouse=True)
+def _verilator():
+    require_tool(verilator.missing_reason())
+
+
+@pytest.fixture(scope="module")
+def small():
+    """The small network, 228 frames (synthetic over classes and SNRs, random codes), the model's
+    classes, the C model's loop counts and the FIFO depths the build would choose."""
+    torch.manual_seed(1)
+    model = build_model(ModelConfig(**SMALL)).eval()
+    spec = map_model(model, sweep_positions=[4, 4])
+    codes, _ = check_frames(spec, n_random=20, seed=11, synthetic_classes=8)
+    ref = model_reference(model, spec, codes)
+    depths = fifo_depths(schedules(spec, ref["words"]))["depths"]
+    return spec, codes, ref, run_frames(spec, codes), depths
+
+
+def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(small, tmp_path):
+    spec, codes, ref, hw, depths = small
+    m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], depths, tmp_path,
+                              optimize=False)
+    assert m["ran"] and m["passed"] and m["class_mismatches"] == 0 and m["frames"] == len(codes) >= 200
+    assert m["label"] == "RTL-simulated (Verilator)" and "assumed" in m["clock"]
+    # every kernel's busy cycles equal its formula on every frame after the first (reset's clear)
+    assert m["busy_formula_mismatches"] == {k: 0 for k in accel_measure.kernel_names(spec)}
+    assert m["busy_cycles_per_kernel"]["encoder"]["worst"] == spec.encoder.frame + 1
+    # the whole run against the FIFO model with the RTL readout's schedule, at the same depths
+    assert abs(m["cycles"] - m["formula"]["cycles"]) <= 0.005 * m["cycles"]
+    assert m["frames_per_s"] == pytest.approx(250e6 * m["frames"] / m["cycles"])
+    # the readout bounds this network: class words leave at its pace, a frame's latency spans the pipeline
+    slowest = max(m["busy_cycles_per_kernel"].values(), key=lambda s: s["median"])
+    assert m["interval_cycles"]["median"] == pytest.approx(slowest["median"], rel=0.05)
+    assert m["latency_cycles"]["median"] > spec.encoder.frame and m["latency_cycles"]["worst"] < 4 * m["cycles_per_frame"]
+    alone = m["latency_alone_cycles"]  # nothing queued before it: the pipeline's own latency
+    assert spec.encoder.frame < alone["median"] <= m["latency_cycles"]["median"] and alone["frames"] == 16
+    # FIFOs: filled up to their depths where the model says so, never beyond
+    for k, peak in m["fifo_peak_occupancy"].items():
+        assert 0 < peak <= m["fifo_depths"][k]
+    assert m["fifo_peak_occupancy"] == m["formula"]["fifo_peak_occupancy"]
+    # the worst case: each kernel alone on its all-events frame takes exactly its bound
+    w = m["worst_case"]
+    assert w["per_kernel"] == w["formula_per_kernel"] == accel_measure.rtl_bound(spec)
+    assert w["bound_cycles_per_frame"] == max(w["per_kernel"].values()) > m["busy_cycles_per_kernel"][w["bounded_by"]]["worst"]
+    assert "frames/s sustained at an assumed 250 MHz" in accel_measure.summary_line(m)
+
+
+def slowed_conv(tmp_path):
+    """spiking_conv.sv taking an input word only every fourth cycle (bit exact, only slower)."""
+    text = conv_rtl.SOURCE.read_text()
+    ready = "  assign s_tready = adv && state == EVENTS && from_input;\n"
+    have = "  assign have_word = from_input ? s_tvalid : 1'b1;\n"
+    assert ready in text and have in text
+    text = text.replace(ready, "  logic [1:0] slow_c;\n  logic slow_q;\n  assign slow_q = slow_c == 2'd0;\n"
+                               "  always_ff @(posedge clk) slow_c <= rst ? 2'd0 : slow_c + 2'd1;\n"
+                               "  assign s_tready = adv && state == EVENTS && from_input && slow_q;\n")
+    slow = tmp_path / "src" / conv_rtl.SOURCE.name
+    slow.parent.mkdir()
+    slow.write_text(text.replace(have, "  assign have_word = from_input ? s_tvalid && slow_q : 1'b1;\n"))
+    return [slow if s == conv_rtl.SOURCE else s for s in accel_rtl.sources()]
+
+
+def test_a_slowed_kernel_changes_the_measured_figures(small, tmp_path):
+    """The convs taking a word every fourth cycle: still bit exact, but the measured frames/s fall
+    below the formula's and the convs' busy cycles exceed theirs (the formulas know nothing of it)."""
+    spec, codes, ref, hw, depths = small
+    exe = accel_measure.build(spec, depths, tmp_path, sources=slowed_conv(tmp_path), optimize=False)
+    res = accel_measure.run(spec, codes, exe, tmp_path)
+    assert (res["classes"] == ref["classes"]).all()
+    m = accel_measure.summarize(spec, res, depths)
+    model_cycles, _ = simulate(schedules(spec, ref["words"], rtl=True), depths)
+    assert m["cycles"] > 1.08 * model_cycles
+    formula = accel_measure.formula_busy(spec, hw.iterations)
+    assert m["busy_cycles_per_kernel"]["conv0"]["median"] > 1.2 * np.median(formula["conv0"])
+
+
+def test_a_design_the_rtl_cannot_take_is_reported_not_measured(small, tmp_path):
+    """The report's section says in one line why no RTL figure exists (here FIFO depths the top
+    refuses), and nothing is simulated."""
+    spec, codes, ref, hw, depths = small
+    m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], [2, 6, 8], tmp_path,
+                              optimize=False)
+    assert m == {"ran": False, "reason": "snn_accel: FIFO 1 depth 6, expected a power of two >= 2"}
+    assert accel_measure.summary_line(m).startswith("RTL not measured: snn_accel: FIFO 1 depth 6")
