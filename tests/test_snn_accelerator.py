@@ -312,20 +312,16 @@ def test_chunked_verification_sums_the_chunks(small):
     assert all((a == b[:50]).all() for a, b in zip(words, ref["words"]))
 
 
-def test_sweep_mux_counts_the_banks_each_lane_reaches(shipped):
-    """Lane j of a sweep group at column w0 reads bank (h mod 5, (w0 + j) mod 5): at SP 2 the
-    groups start at every even column, so each lane reaches all 25 banks; at SP 4 (w0 = 0, 4,
-    8, 12) lane 0 sees the residues 0, 4, 3, 2: 20 banks."""
-    import dataclasses
-
-    from toolchain.hw.snn.resources import conv, mux_luts, sweep_banks
+def test_sweep_mux_selects_among_all_banks(shipped):
+    """Each sweep lane of spiking_conv.sv selects its word by bank row and column (run-time
+    residues), a BH x BW : 1 multiplexer per current bit: 25 : 1 in both shipped convs."""
+    from toolchain.hw.snn.resources import conv, mux_luts
 
     _, spec, _ = shipped
     c0, c1 = spec.convs
-    assert (c0.sp, c1.sp) == (2, 4)
-    assert sweep_banks(c0) == 25 and sweep_banks(c1) == 20
-    assert sweep_banks(dataclasses.replace(c1, sp=1)) == 25
-    assert conv(c1)["parts"]["sweep_mux"] == 4 * 16 * c1.acc_bits * mux_luts(20)
+    assert (c0.sp, c1.sp) == (2, 4) and c0.banks == c1.banks == (5, 5)
+    assert conv(c1)["parts"]["sweep_mux"] == 4 * 16 * c1.acc_bits * mux_luts(25)
+    assert conv(c0)["parts"]["sweep_mux"] == 2 * 16 * c0.acc_bits * mux_luts(25)
     assert [mux_luts(n) for n in (1, 2, 4, 5, 25, 32, 33)] == [0, 1, 1, 2, 7, 8, 10]
 
 

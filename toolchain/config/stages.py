@@ -131,7 +131,9 @@ class FinnConfig:
         False,
         "Synthesize every RTL layer out of context with Yosys for the board's family (minutes per large layer, "
         "cached by the RTL's hash in the run folder's yosys_cache/) and report its LUT, LUTRAM, FF, BRAM and DSP "
-        "beside FINN's estimate; HLS layers keep FINN's estimate")
+        "beside FINN's estimate; HLS layers keep FINN's estimate. SNNs: also the event-driven accelerator's RTL "
+        "kernels and its stitched top (event_driven.synthesized, beside the formula estimates; the shipped "
+        "network's take over half an hour on 2 cores the first time)")
 
     def __post_init__(self) -> None:
         check(bool(self.build), "finn.build", self.build, "a build folder path")

@@ -121,6 +121,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     prepare_finn(out / CODE_DIR)
     verification: dict = {}
     event_driven: dict = {}
+    event_spec: list = []  # the accelerator measured (the build's, else the checkpoint's mapping)
     event = snn and any(name == "step_snn_event_driven" for name, _ in steps)
 
     def measure_event_driven(spec=None, carry_depths=None) -> None:
@@ -135,6 +136,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
                                                   rtl=cfg.finn.event_driven_rtl, carry_depths=carry_depths))
         verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
                                             if k in event_driven}
+        event_spec[:] = [spec]
         if event_driven["mapped"] and not event_driven["passed"]:
             raise ToolchainError(f"{accel_report.summary_line(event_driven)}; nothing was kept")
     if event:  # the default SNN build: the event-driven kernels' HW graph takes int I/Q codes
@@ -209,6 +211,14 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         synth = synthesize_layers(model, plan.board.part, Path(cfg.run.out_dir) / "yosys_cache",
                                   lambda line: print(f"finn_build: {line}", flush=True))
         rep.add_synthesis(rows, totals, synth)
+        if snn and event_driven.get("passed"):  # the event-driven kernels' own RTL and the stitched top
+            from ..hw.finn.rtl_synth import family
+            from ..hw.snn.event.accel_synth import synthesize_checkpoint
+
+            depths = list(event_driven["fifo_depths"].values())
+            event_driven["synthesized"] = synthesize_checkpoint(
+                event_spec[0], checkpoint, depths, family(plan.board.part) or "xcup",
+                Path(cfg.run.out_dir) / "yosys_cache", lambda line: print(f"finn_build: {line}", flush=True))
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
         "board": {"name": plan.board.name, "part": plan.board.part, "shell_flow": plan.board.shell_flow,
@@ -435,6 +445,10 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
         from ..hw.snn.event.accel_report import summary_line as accel_line
 
         print(f"finn_build: {accel_line(report['event_driven'])}")
+        if "synthesized" in report["event_driven"]:
+            from ..hw.snn.event.accel_synth import summary_line as synth_line
+
+            print(f"finn_build: {synth_line(report['event_driven']['synthesized'])}")
     skipped = report["steps"]["skipped"]
     if skipped:
         if report["verification"].get("event_driven"):

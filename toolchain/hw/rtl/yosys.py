@@ -59,6 +59,8 @@ class SynthResult:
     carry: int
     lut_levels: int
     cells: dict[str, int] = field(default_factory=dict)
+    # a deepest path's start and end (registers or ports, `deepest_path`): where the depth comes from
+    deepest_nets: list[str] = field(default_factory=list)
 
     @property
     def lut_total(self) -> int:
@@ -186,7 +188,7 @@ def synthesize(sources: Sequence[Path], top: str, *, family: str = "xcup", param
     cached = cache_dir / f"{top}-{key}.json" if cache_dir is not None else None
     if cached is not None and cached.exists():
         data = json.loads(cached.read_text())
-        return SynthResult(**{k: data[k] for k in SynthResult.__dataclass_fields__})
+        return SynthResult(**{k: data[k] for k in SynthResult.__dataclass_fields__ if k in data})
     out = run_yosys(sources, cmds, ["stat.json", "net.json"], timeout_s=timeout_s, data=data)
     stats = json.loads(out["stat.json"])["design"]["num_cells_by_type"]
     result = _tally(top, family, stats, json.loads(out["net.json"])["modules"][top])
@@ -200,6 +202,8 @@ def _tally(top: str, family: str, cells: Mapping[str, int], module: dict) -> Syn
     def count(names) -> int:
         return sum(n for t, n in cells.items() if t in names)
 
+    path = deepest_path(module)
+
     return SynthResult(
         top=top, family=family,
         lut=sum(n for t, n in cells.items() if re.fullmatch(r"LUT[1-6](_2)?", t)),
@@ -207,13 +211,21 @@ def _tally(top: str, family: str, cells: Mapping[str, int], module: dict) -> Syn
         srl=count(SRL_CELLS), ff=count(FF_CELLS),
         bram18=count(("RAMB18E1", "RAMB18E2")), bram36=count(("RAMB36E1", "RAMB36E2")),
         uram=count(("URAM288", "URAM288_BASE")), dsp=count(DSP_CELLS),
-        carry=count(("CARRY4", "CARRY8")), lut_levels=lut_levels(module),
-        cells={t: int(n) for t, n in sorted(cells.items())})
+        carry=count(("CARRY4", "CARRY8")), lut_levels=sum(1 for _, t, _ in path if t.startswith("LUT")),
+        cells={t: int(n) for t, n in sorted(cells.items())},
+        deepest_nets=[path[0][2], path[-1][2]] if path else [])
 
 
 def lut_levels(module: dict) -> int:
     """The most LUTs on one path between sequential elements or ports of a mapped netlist
     (Yosys's `ltp` treats Xilinx flip-flops as combinational, so it cannot give this)."""
+    return len([c for c in deepest_path(module) if c[1].startswith("LUT")])
+
+
+def deepest_path(module: dict) -> list[tuple[str, str, str]]:
+    """The combinational cells of a deepest path (most LUTs), source first, as (cell, type, net):
+    the first one's net is the register or port it starts from, the last one's the register it
+    ends in (names the RTL gave them; "" where the netlist kept none): where a depth comes from."""
     comb = {n: c for n, c in module["cells"].items() if COMBINATIONAL.match(c["type"])}
 
     def bits(cell: dict, direction: str):
@@ -223,6 +235,7 @@ def lut_levels(module: dict) -> int:
     driver = {b: name for name, cell in comb.items() for b in bits(cell, "output")}
     preds = {name: {driver[b] for b in bits(cell, "input") if b in driver} for name, cell in comb.items()}
     level: dict[str, int] = {}
+    best_pred: dict[str, Optional[str]] = {}
     visiting: set[str] = set()
     for root in comb:  # iterative depth-first walk: netlists of 100k cells overflow recursion
         stack = [(root, False)]
@@ -232,12 +245,38 @@ def lut_levels(module: dict) -> int:
                 continue  # done, or a loop back to a cell on the path (none in sane RTL)
             if expanded:
                 own = 1 if comb[name]["type"].startswith("LUT") else 0
-                level[name] = own + max((level.get(p, 0) for p in preds[name]), default=0)
+                best_pred[name] = max(preds[name], key=lambda p: level.get(p, 0), default=None)
+                level[name] = own + (level.get(best_pred[name], 0) if best_pred[name] else 0)
                 continue
             visiting.add(name)
             stack.append((name, True))
             stack.extend((p, False) for p in preds[name] if p not in level)
-    return max(level.values(), default=0)
+    if not level:
+        return []
+    names: dict[int, str] = {}  # bit -> a name the RTL gave it (registers and ports keep theirs)
+    for net, info in sorted(module.get("netnames", {}).items(), key=lambda kv: kv[1].get("hide_name", 0)):
+        for b in info["bits"]:
+            if isinstance(b, int):
+                names.setdefault(b, net)
+    sinks = {b for c in module["cells"].values() if c["type"] in FF_CELLS for b in c["connections"].get("D", [])}
+    sinks |= {b for p in module.get("ports", {}).values() if p["direction"] == "output" for b in p["bits"]}
+    top = max(level.values())
+    ends = [n for n, v in level.items() if v == top]
+    path, cur = [], next((n for n in ends if any(b in sinks for b in bits(comb[n], "output"))), ends[0])
+    while cur is not None:
+        path.append(cur)
+        cur = best_pred.get(cur)
+    path.reverse()
+    first, last = comb[path[0]], comb[path[-1]]
+    start = next((names[b] for b in bits(first, "input") if b not in driver and b in names), "")
+    ends = set(bits(last, "output"))
+    outs = {b for p in module.get("ports", {}).values() if p["direction"] == "output" for b in p["bits"]}
+    end = next((names[b] for b in ends if b in outs and b in names), "")  # an output port
+    for cell in module["cells"].values():  # or the register whose D input the path's last LUT drives
+        if cell["type"] in FF_CELLS and any(b in ends for b in cell["connections"].get("D", [])):
+            end = next((names[b] for b in cell["connections"].get("Q", []) if b in names), "")
+            break
+    return [(n, comb[n]["type"], start if i == 0 else end if i == len(path) - 1 else "") for i, n in enumerate(path)]
 
 
 def _attr_text(value) -> str:

@@ -39,20 +39,20 @@ def bram18_count(depth: int, width: int) -> int:
 
 
 def memory(banks: int, depth: int, width: int) -> dict[str, int]:
-    """`banks` memories of depth x width: up to 32 deep UltraScale+'s RAM32M16 (8 LUTs hold 32 x
-    14 bits with a separate write port), up to LUTRAM_MAX_DEPTH width x ceil(depth / 64) LUTs
-    (FINN's LUT6-as-64x1 rule), else RAMB18s."""
+    """`banks` memories of depth x width, as Yosys maps a registered-read RAM for UltraScale+
+    (checked on the synthesized kernels): up to 32 deep RAM32M16 (8 LUTs hold 32 x 14 bits with
+    a separate write port), up to 64 deep RAM64M8 (8 LUTs: 64 x 7 bits), deeper RAMB18s."""
     if depth <= 32:
         return {"lut": banks * 8 * math.ceil(width / 14), "bram18": 0}
-    if depth <= LUTRAM_MAX_DEPTH:
-        return {"lut": banks * width * math.ceil(depth / 64), "bram18": 0}
+    if depth <= 64:
+        return {"lut": banks * 8 * math.ceil(width / 7), "bram18": 0}
     return {"lut": 0, "bram18": banks * bram18_count(depth, width)}
 
 
 def rom(banks: int, depth: int, width: int) -> dict[str, int]:
-    """`banks` constant tables: logic (a LUT6 per 64 entries and output bit) up to
-    LUTRAM_MAX_DEPTH entries, else RAMB18s."""
-    if depth <= LUTRAM_MAX_DEPTH:
+    """`banks` constant tables: logic (a LUT6 per 64 entries and output bit) up to 64 entries,
+    else RAMB18s (what Yosys made of the convs' and readouts' ROMs)."""
+    if depth <= 64:
         return {"lut": banks * width * math.ceil(depth / 64), "bram18": 0}
     return {"lut": 0, "bram18": banks * bram18_count(depth, width)}
 
@@ -86,69 +86,136 @@ def lif_lane_luts(state_bits: int, in_bits: int, leak_shift: int, readout: bool,
 
 
 def encoder(spec) -> dict[str, int]:
-    """Two binning ROMs of 2^b x bits(R) (LUTs, 64 entries each), counters, BINARY's R x R seen-bitmap (set + clear)."""
+    """constellation_encoder.sv: the binning tables (a LUT per output bit: a threshold table of
+    the code; the uniform grids collapse further), the frame and step
+    counters (increment, compare, clear: two LUTs a bit), the output word; BINARY adds its
+    R x R seen-bitmap (a register per cell, set and clear: two LUTs each, and the R^2 : 1
+    multiplexer that reads it)."""
     e = spec.encoder
-    bins = 2 * max(1, (e.resolution - 1).bit_length()) * math.ceil((1 << e.input_bits) / 64)  # LUT6 per 64 x 1
+    cell = _bits(e.resolution)
+    kb, gb = _bits(e.frame + 1), _bits(e.group)
+    out = 2 * cell + 4
     seen = e.resolution ** 2 if e.binary else 0
-    return {"lut": CONTROL_LUTS + bins + seen, "ff": 2 * e.input_bits + 1 + 3 * 16 + seen, "bram18": 0, "dsp": 0}
+    lut = 2 * cell + 2 * (kb + gb) + out + 2 * seen + (mux_luts(seen) if seen else 0)
+    return {"lut": lut, "ff": kb + gb + 4 + out + seen, "bram18": 0, "dsp": 0}
 
 
-def sweep_banks(c) -> int:
-    """Accumulator banks one sweep lane reads from: lane j of a group at column w0 (a multiple of
-    SP) reads bank (h mod BH, (w0 + j) mod BW), so it sees every bank row and each column residue
-    its groups reach; the kernel selects it through a mux of that many inputs."""
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def conv_parts(c) -> dict[str, dict[str, int]]:
+    """spiking_conv.sv part by part, in LUTs of logic (before `CONV_LUT_SCALE`), memory LUTs,
+    RAMB18s and flip-flops: BH x BW accumulator banks (DEPTH words of CO x A bits, registered
+    read, `memory`) each with its adders and the forwarding and clear multiplexers in front of
+    the write (about 2 LUTs per bit), its read, forwarding and address registers, its weight
+    ROM (CI x BH x BW words of CO x W bits, `rom`; a ROM in LUTs also has a read register) and
+    its address arithmetic (the event's output position, in-plane test, the sweep's address);
+    SP sweep lanes, each selecting its bank's word through a BH x BW : 1 multiplexer, a current
+    register and CO LIF updates; SP membrane banks (H W / SP words of CO x (B + Rb) bits); the
+    issue stage (lowest set lane: isolate, clear, number), the pipeline registers and the
+    output register slice (two words)."""
     bh, bw = c.banks
-    cols = max(len({(w0 + j) % bw for w0 in range(0, c.width, c.sp)}) for j in range(c.sp))
-    return min(bh, c.height) * cols
-
-
-def conv(c) -> dict[str, Any]:
-    """spiking_conv.hpp: BH x BW accumulator banks (DEPTH words of CO x A bits) with one A-bit
-    adder per bank and filter, BH x BW weight ROMs (CI x BH x BW words of CO x W bits; none of
-    their own up to 32 words, merged into the adders' LUTs), SP x CO
-    LIF lanes each reading its current through a mux over the banks it sweeps (`sweep_banks`),
-    SP membrane banks (H W / SP words of CO x (B + Rb) bits), a priority encoder over the input
-    lanes."""
-    bh, bw = c.banks
+    banks = bh * bw
     depth = math.ceil(c.height / bh) * math.ceil(c.width / bw)
     p = c.params
     rb = refractory_bits(p.refractory)
-    acc = memory(bh * bw, depth, c.cout * c.acc_bits)
-    adders = bh * bw * c.cout * c.acc_bits
-    # A ROM of <= 32 entries is a function of its 5 address bits: with the accumulator bit it
-    # adds to, one LUT6 computes that adder bit's propagate, so the ROM costs no LUT of its own.
-    rom_depth = c.cin * bh * bw
-    weights = rom(bh * bw, rom_depth, c.cout * c.weight_bits) if rom_depth > 32 else {"lut": 0, "bram18": 0}
-    lanes = c.sp * c.cout
-    lif = lanes * lif_lane_luts(p.state_bits, c.acc_bits, p.leak_shift, False, rb)
-    mux = lanes * c.acc_bits * mux_luts(sweep_banks(c))
+    cw, ww = c.cout * c.acc_bits, c.cout * c.weight_bits
+    ab, ad = _bits(depth), _bits(c.height * c.width)
+    out_bits = c.sp * c.cout + ad + 3
+    acc = memory(banks, depth, cw)
+    rows = c.cin * bh * bw
+    weights = rom(banks, rows, ww)
     state = memory(c.sp, c.groups, c.cout * (p.state_bits + rb))
-    lut = CONTROL_LUTS + c.in_lanes + acc["lut"] + adders + weights["lut"] + lif + mux + state["lut"]
-    ff = adders + lanes * (p.state_bits + max(p.state_bits, c.acc_bits) + 2) + 64
-    return {"lut": lut, "ff": ff, "bram18": acc["bram18"] + weights["bram18"] + state["bram18"], "dsp": 0,
-            "parts": {"accumulators": acc["lut"], "adders": adders, "weight_rom": weights["lut"], "lif_lanes": lif,
-                      "sweep_mux": mux, "membranes": state["lut"]}}
+    lif = c.sp * c.cout * lif_lane_luts(p.state_bits, c.acc_bits, p.leak_shift, False, rb)
+    return {
+        "accumulate": {"lut": banks * 2 * cw, "ff": banks * (2 * cw + 3 * ab + 3)},
+        "accumulators": {"lutram": acc["lut"], "bram18": acc["bram18"]},
+        "weight_rom": {"lut": weights["lut"], "bram18": weights["bram18"], "ff": banks * ww if weights["lut"] else 0},
+        "address": {"lut": banks * (3 * ab + 8), "ff": 0},
+        "sweep_mux": {"lut": c.sp * cw * mux_luts(banks), "ff": c.sp * cw},
+        "lif_lanes": {"lut": lif, "ff": c.sp * c.cout * (p.state_bits + rb) if state["lut"] else 0},
+        "membranes": {"lutram": state["lut"], "bram18": state["bram18"]},
+        "issue_and_pipeline": {"lut": CONTROL_LUTS + 3 * c.in_lanes, "ff": 2 * c.in_lanes + 6 * ad + 32},
+        "output_slice": {"lut": out_bits, "ff": 2 * out_bits + c.sp * c.cout},
+    }
+
+
+# Fitted on synthesized kernels (Yosys 0.70 synth_xilinx -family xcup, out of context; the fit
+# set, the held-out check and the tolerance: docs/snn_hardware.md, "Synthesis (Yosys) and the
+# fitted resource formulas"; `python bench/snn_synth.py --fit`): the logic LUTs Yosys maps a
+# LUT-held weight ROM bit and every other counted LUT of `conv_parts` to, and its flip-flops
+# per counted one.
+CONV_ROM_LUT_SCALE = 2.18
+CONV_LUT_SCALE = 1.06
+CONV_FF_SCALE = 1.0
+
+
+def conv(c) -> dict[str, Any]:
+    """The convolution's LUTs (logic x CONV_LUT_SCALE + LUTRAM, as Vivado's "CLB LUTs"), FF,
+    RAMB18s and DSPs (none: no run-time product), with the parts (`conv_parts`)."""
+    parts = conv_parts(c)
+    rom_luts = parts["weight_rom"].get("lut", 0)
+    logic = sum(v.get("lut", 0) for v in parts.values()) - rom_luts
+    lutram = sum(v.get("lutram", 0) for v in parts.values())
+    return {"lut": round(CONV_ROM_LUT_SCALE * rom_luts + CONV_LUT_SCALE * logic) + lutram, "lutram": lutram,
+            "ff": round(CONV_FF_SCALE * sum(v.get("ff", 0) for v in parts.values())),
+            "bram18": sum(v.get("bram18", 0) for v in parts.values()), "dsp": 0,
+            "parts": {k: v.get("lut", 0) + v.get("lutram", 0) for k, v in parts.items()}}
+
+
+def rom_2p(depth: int, width: int) -> dict[str, int]:
+    """A constant table read through two ports at once: two LUT copies up to 64 entries, else
+    RAMB18s in true dual-port mode (18 bits a port: UG573), as Yosys maps the readout's ROM."""
+    if depth <= 64:
+        return {"lut": 2 * width * math.ceil(depth / 64), "bram18": 0}
+    return {"lut": 0, "bram18": math.ceil(depth / 1024) * math.ceil(width / 18)}
+
+
+def dense_parts(d) -> dict[str, dict[str, int]]:
+    """spiking_dense.sv part by part (logic LUTs before `DENSE_LUT_SCALE`): the weight ROM (CI x POS
+    words of NO x W bits, both ports read: `rom_2p`), the two lowest set lanes of the input
+    word and their row addresses, NO A-bit accumulators adding two rows (two adders a bit),
+    the NO neurons' registers (membrane, refractory count, spike count for a count readout)
+    with their write enables and clears, the NO : 1 multiplexers that bring neuron u to the one
+    LIF lane, the lane and its pipeline registers (the neuron read, the update), the running
+    argmax (compare, best value and class) and the output packet's word multiplexer."""
+    p = d.params
+    rb = refractory_bits(p.refractory)
+    count = 0 if d.membrane else 16
+    rows = d.cin * d.positions
+    weights = rom_2p(rows, d.outputs * d.weight_bits)
+    neuron = p.state_bits + rb + count
+    best = p.state_bits if d.membrane else 16
+    ub = _bits(d.outputs + 1)
+    return {
+        "weight_rom": {"lut": weights["lut"], "bram18": weights["bram18"]},
+        # isolate and clear the two lowest set lanes (carry chains), then each one's ROM row: an OR
+        # of the lanes' row bases, a stage later, and the word's position added
+        "lanes": {"lut": 4 * d.in_lanes + 2 * _bits(rows) * (1 + math.ceil(d.in_lanes / 5)),
+                  "ff": 3 * d.in_lanes + 2 * _bits(d.positions) + 6},
+        "accumulate": {"lut": 2 * d.outputs * d.acc_bits, "ff": d.outputs * d.acc_bits},
+        "neurons": {"lut": d.outputs * neuron, "ff": d.outputs * neuron},
+        "neuron_mux": {"lut": (d.acc_bits + neuron) * mux_luts(d.outputs)},
+        "lif_lane": {"lut": lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb) + count,
+                     "ff": d.acc_bits + 2 * p.state_bits + rb + 2 * count + 3 * ub + 2},
+        "argmax": {"lut": best, "ff": best + 16 + 2 * ub},
+        "output": {"lut": p.state_bits * mux_luts(d.outputs) + 32 + CONTROL_LUTS, "ff": 4},
+    }
+
+
+# Fitted on the shipped readout (Yosys, as the conv's scales; held out: the small network's)
+DENSE_LUT_SCALE = 1.17
+DENSE_FF_SCALE = 1.14
 
 
 def dense(d) -> dict[str, Any]:
-    """spiking_dense.hpp: a weight ROM of CI x POS words of NO x W bits (two read ports), EPC x NO
-    A-bit adders and NO current registers, ONE LIF lane reading a neuron's current, membrane
-    (+ refractory, + 16-bit count) through NO:1 muxes and writing it back through a decoder of
-    NO enables (they also clear its current), the running argmax's compare (a subtractor of B,
-    or 16 bits for counts) and its best value and class registers."""
-    p = d.params
-    rb = refractory_bits(p.refractory)
-    weights = rom(1, d.cin * d.positions, d.outputs * d.weight_bits)
-    count = 0 if d.membrane else 16
-    lif = lif_lane_luts(p.state_bits, d.acc_bits, p.leak_shift, d.membrane, rb)
-    mux = mux_luts(d.outputs) * (d.acc_bits + p.state_bits + rb + count)
-    compare = p.state_bits if d.membrane else 16
-    adders = d.events_per_cycle * d.outputs * d.acc_bits
-    lut = CONTROL_LUTS + d.events_per_cycle * d.in_lanes + weights["lut"] + adders + lif + mux + d.outputs + compare
-    ff = d.outputs * (d.acc_bits + p.state_bits + rb + count) + compare + max(1, (d.outputs - 1).bit_length()) + 64
-    return {"lut": lut, "ff": ff, "bram18": weights["bram18"], "dsp": 0,
-            "parts": {"adders": adders, "lif_lane": lif, "neuron_mux": mux, "decoder": d.outputs,
-                      "argmax": compare}}
+    """The readout's LUTs (logic x DENSE_LUT_SCALE), FF, RAMB18s and DSPs, with the parts."""
+    parts = dense_parts(d)
+    return {"lut": round(DENSE_LUT_SCALE * sum(v.get("lut", 0) for v in parts.values())),
+            "ff": round(DENSE_FF_SCALE * sum(v.get("ff", 0) for v in parts.values())),
+            "bram18": sum(v.get("bram18", 0) for v in parts.values()), "dsp": 0,
+            "parts": {k: v.get("lut", 0) for k, v in parts.items()}}
 
 
 def stream_widths(spec) -> list[int]:
@@ -178,6 +245,33 @@ def fifos(spec, depths: list[int]) -> dict[str, Any]:
             lut += BRAM_FIFO_LUTS
             bram += bram18_count(depth, width)
     return {"lut": lut, "ff": 0, "bram18": bram, "dsp": 0, "storage": storage}
+
+
+def fifo_bram18(depth: int, width: int) -> int:
+    """RAMB18s (a RAMB36 counted as two) of the cheapest aspect ratio for one depth x width
+    simple dual-port memory (UG573: RAMB18 16K x 1 .. 512 x 36, RAMB36 32K x 1 .. 512 x 72)."""
+    r18 = min(math.ceil(depth / d) * math.ceil(width / w)
+              for d, w in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
+    r36 = min(math.ceil(depth / d) * math.ceil(width / w)
+              for d, w in ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72)))
+    return min(r18, 2 * r36)
+
+
+def axis_fifos(spec, depths: list[int]) -> dict[str, Any]:
+    """The stitched RTL's FIFOs (axis_fifo.sv), as Yosys maps them: up to 64 words `memory`'s
+    LUTRAM; deeper, block RAM (the read pointer register becomes the RAM's address register)
+    with a data register; read and write pointers (increment, compare: about two LUTs a bit)."""
+    lut = ff = bram = 0
+    for width, depth in zip(stream_widths(spec), depths):
+        ptr = _bits(depth) + 1
+        if depth <= 64:
+            lut += memory(1, depth, width)["lut"] + 4 * ptr
+            ff += 2 * ptr
+        else:
+            bram += fifo_bram18(depth, width)
+            lut += 4 * ptr + width
+            ff += 2 * ptr + width
+    return {"lut": lut, "ff": ff, "bram18": bram, "dsp": 0}
 
 
 def accelerator(spec, fifo_depths: list[int] | None = None) -> dict[str, Any]:

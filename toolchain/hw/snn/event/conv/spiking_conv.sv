@@ -72,6 +72,8 @@ module spiking_conv #(
   localparam int LB = IN_LANES < 2 ? 1 : $clog2(IN_LANES);
   localparam int HB = H < 2 ? 1 : $clog2(H);
   localparam int WB = W < 2 ? 1 : $clog2(W);
+  localparam int RHB = $clog2(BH);  // a row residue (BH = K >= 3)
+  localparam int RWB = $clog2(BW);  // a column residue
   localparam int RB = REFRACTORY < 2 ? 1 : $clog2(REFRACTORY + 1);
   localparam int BANKS = BH * BW;
   localparam int ROWS = CI * BH * BW;  // a bank's weight ROM: one word of CO weights per (ci, h mod BH, w mod BW)
@@ -238,7 +240,7 @@ module spiking_conv #(
   // constant tables (the divisions happen at elaboration: no divider in hardware).
   logic [HB-1:0] row_of[H*W], hq_of[H], hr_of[H];
   logic [WB-1:0] col_of[H*W], wq_of[W], wr_of[W];
-  logic [LB-1:0] pos_of[IN_LANES], ch_of[IN_LANES];
+  logic [LB-1:0] pos_of[IN_LANES];
   for (genvar x = 0; x < H * W; x++) begin : g_addr_rom
     assign row_of[x] = HB'(x / W);
     assign col_of[x] = WB'(x % W);
@@ -251,17 +253,22 @@ module spiking_conv #(
     assign wq_of[x] = WB'(x / BW);
     assign wr_of[x] = WB'(x % BW);
   end
+  // the weight-ROM row (ci BH + h mod BH) BW + w mod BW as a sum of two table entries: written
+  // as a product of run-time values, Yosys maps it to a DSP48E2 (the kernel must use none)
+  logic [XB-1:0] wrow_ch_of[IN_LANES], wrow_h_of[H];
   for (genvar x = 0; x < IN_LANES; x++) begin : g_lane_rom
     assign pos_of[x] = LB'(x / CI);
-    assign ch_of[x] = LB'(x % CI);
+    assign wrow_ch_of[x] = XB'((x % CI) * BH * BW);
   end
-  int ev_h, ev_w, ev_c, h_q, h_r, w_q, w_r;
+  for (genvar x = 0; x < H; x++) begin : g_wrow_rom
+    assign wrow_h_of[x] = XB'((x % BH) * BW);
+  end
+  int ev_h, ev_w, h_q, h_r, w_q, w_r;
   logic [WB-1:0] ev_col;
   always_comb begin
     ev_col = col_of[addr_e] + WB'(pos_of[lane_e]);  // a word's positions never leave its row
     ev_h = int'(row_of[addr_e]);
     ev_w = int'(ev_col);
-    ev_c = int'(ch_of[lane_e]);
     h_q = int'(hq_of[row_of[addr_e]]);
     h_r = int'(hr_of[row_of[addr_e]]);
     w_q = int'(wq_of[ev_col]);
@@ -274,14 +281,15 @@ module spiking_conv #(
   logic [ADDR_BITS-1:0] gaddr_a;
   logic [GB-1:0] g_a;
   logic [XB-1:0] wsel_a;  // the event's weight-ROM row
-  int sh_r_a, sw0_r_a;
+  logic [RHB-1:0] sh_r_a;
+  int sw0_r_a;
   always_ff @(posedge clk) begin
     if (rst) op_a <= OP_NOP;
     else if (adv) op_a <= op_e_r;
     if (adv) begin
       {first_a, bad_a, last_a, gaddr_a, g_a} <= {first_e, bad_e, last_e, gaddr_e, g_e};
-      wsel_a <= XB'((ev_c * BH + h_r) * BW + w_r);
-      sh_r_a <= int'(sh_r_e);
+      wsel_a <= wrow_ch_of[lane_e] + wrow_h_of[row_of[addr_e]] + XB'(w_r);
+      sh_r_a <= RHB'(sh_r_e);
       sw0_r_a <= int'(sw0_r_e);
     end
   end
@@ -291,7 +299,8 @@ module spiking_conv #(
   logic first_b, bad_b, last_b;
   logic [ADDR_BITS-1:0] gaddr_b;
   logic [GB-1:0] g_b;
-  int sh_r_b, sw0_r_b;  // the sweep group's row residue and first column residue
+  logic [RHB-1:0] sh_r_b;  // the sweep group's row residue
+  int sw0_r_b;  // and first column residue
   always_ff @(posedge clk) begin
     if (rst) op_b <= OP_NOP;
     else if (adv) op_b <= op_a;
@@ -301,6 +310,7 @@ module spiking_conv #(
 
   // ------------------------------------------------------------------ accumulator banks
   logic [CW-1:0] bank_q[BANKS];  // stage B: each bank's word (forwarded where stage B just wrote it)
+  logic [CW-1:0] bank_rc[BH][BW];  // the same by bank row and column: the sweep selects without an index product
 
   for (genvar bh = 0; bh < BH; bh++) begin : g_bh
     for (genvar bw = 0; bw < BW; bw++) begin : g_bw
@@ -364,6 +374,7 @@ module spiking_conv #(
 
       // stage B: the word as of now (the forwarding path), then its write
       assign bank_q[B] = fwd_en && fwd_addr == addr_b ? fwd_data : rd_q;
+      assign bank_rc[bh][bw] = bank_q[B];
       always_comb begin
         wen = 1'b0;
         waddr = addr_b;
@@ -401,13 +412,14 @@ module spiking_conv #(
     logic [VW-1:0] v_q, v_new;
     logic [CO*RB-1:0] r_q, r_new;
     logic [CW-1:0] cur_c;
-    int col_r;
+    logic [RWB-1:0] col_r;
 
     // a group's membranes are read in B and written in C: the next read of the same group is a
     // whole sweep later (GROUPS >= 2 cycles), so no forwarding is needed here
-    assign col_r = sw0_r_b + j >= BW ? sw0_r_b + j - BW : sw0_r_b + j;
+    assign col_r = RWB'(sw0_r_b + j >= BW ? sw0_r_b + j - BW : sw0_r_b + j);
     always_ff @(posedge clk) begin
-      if (adv) cur_c <= bank_q[sh_r_b*BW+col_r];
+      // row, column: sh_r_b * BW + col_r as an index would be a product Yosys maps to a DSP48E2
+      if (adv) cur_c <= bank_rc[sh_r_b][col_r];
       if (adv && op_b == OP_SWEEP) v_q <= vmem[g_b];
       if (adv && op_c == OP_SWEEP) vmem[g_c] <= v_new;
     end
