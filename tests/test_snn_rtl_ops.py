@@ -1,7 +1,7 @@
-"""The event ops' `_rtl` backends (event_rtl.py): the build graph pins `hls` (FINN would pick
-`_rtl` for an empty preferred_impl_style), and with the pin removed FINN specialises every node
-to `_rtl`, whose generated HDL (the kernel's .sv + a wrapper with FINN's port names) is
-`verilator -Wall` clean on the small network."""
+"""The event ops' `_rtl` backends (event_rtl.py): the build graph asks for `rtl` by default
+(`finn.event_impl_style`) and FINN specialises every node to `_rtl`, whose generated HDL (the
+kernel's .sv + a wrapper with FINN's port names) is `verilator -Wall` clean on the small network;
+`hls` still selects the HLS backends, and anything else is refused."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from toolchain.hw.snn.event.accelerator import map_model  # noqa: E402
 PART = "xczu7ev-ffvc1156-2-e"
 
 
-def _specialised(finn_env, tmp_path, style: str | None):
+def _specialised(finn_env, tmp_path, style: str | None, graph_style: str = "rtl"):
     from toolchain.hw.finn_env import prepare_finn
 
     prepare_finn(tmp_path)
@@ -35,7 +35,7 @@ def _specialised(finn_env, tmp_path, style: str | None):
 
     torch.manual_seed(1)
     spec = map_model(build_model(ModelConfig(**SMALL)).eval(), sweep_positions=[4, 4])
-    graph = event_graph.spec_graph(spec)
+    graph = event_graph.spec_graph(spec, graph_style)
     if style is not None:
         for node in graph.graph.node:
             getCustomOp(node).set_nodeattr("preferred_impl_style", style)
@@ -44,10 +44,29 @@ def _specialised(finn_env, tmp_path, style: str | None):
     return hw.transform(SpecializeLayers(PART)).transform(GiveUniqueNodeNames())
 
 
-def test_build_graph_pins_hls(finn_env, tmp_path):
-    hw = _specialised(finn_env, tmp_path, None)
+def test_build_graph_defaults_to_rtl_and_hls_stays_selectable(finn_env, tmp_path):
+    hw = _specialised(finn_env, tmp_path / "rtl", None)
+    assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_rtl", "SpikingConv_rtl", "SpikingConv_rtl",
+                                                   "SpikingDense_rtl"]
+    hw = _specialised(finn_env, tmp_path / "hls", None, "hls")
     assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_hls", "SpikingConv_hls", "SpikingConv_hls",
                                                    "SpikingDense_hls"]
+    # the specialised graph of either backend describes the same accelerator (parameters and weight ROMs)
+    from toolchain.hw.snn.event import accel_rtl
+
+    specs = [event_graph.graph_spec(g) for g in (hw, _specialised(finn_env, tmp_path / "r2", None))]
+    assert len({accel_rtl.render_top(s, [2, 8, 32]) for s in specs}) == 1
+    assert specs[0].convs[0].weights.any() and accel_rtl.rom_files(specs[0]) == accel_rtl.rom_files(specs[1])
+
+
+def test_an_unknown_impl_style_is_refused():
+    from toolchain.errors import ToolchainError
+
+    spec = map_model(build_model(ModelConfig(**SMALL)).eval(), sweep_positions=[4, 4])
+    styles = {getCustomOp(n).get_nodeattr("preferred_impl_style") for n in event_graph.spec_graph(spec).graph.node}
+    assert styles == {"rtl"}
+    with pytest.raises(ToolchainError, match="'vhdl': expected one of rtl, hls"):
+        event_graph.spec_graph(spec, "vhdl")
 
 
 def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
