@@ -57,6 +57,14 @@ def test_build_graph_defaults_to_rtl_and_hls_stays_selectable(finn_env, tmp_path
     specs = [event_graph.graph_spec(g) for g in (hw, _specialised(finn_env, tmp_path / "r2", None))]
     assert len({accel_rtl.render_top(s, [2, 8, 32]) for s in specs}) == 1
     assert specs[0].convs[0].weights.any() and accel_rtl.rom_files(specs[0]) == accel_rtl.rom_files(specs[1])
+    # and the report's figures of a node (cycles, bound, estimates) are the op's, the same for either backend
+    rtl = _specialised(finn_env, tmp_path / "r3", None)
+
+    def figures(graph):
+        ops = [getCustomOp(n) for n in graph.graph.node]
+        return [(o.get_exp_cycles(), o.get_bound_cycles(), o.node_res_estimation(PART), o.ff_estimation(PART))
+                for o in ops]
+    assert figures(rtl) == figures(hw) and figures(hw)[1][2]["LUT"] > 0
 
 
 def test_an_unknown_impl_style_is_refused():
