@@ -11,6 +11,7 @@ import torch
 from checks import require_tool
 from snn_networks import SMALL
 from toolchain.config import ModelConfig
+from toolchain.hw.finn import rtl_sources
 from toolchain.hw.rtl import verilator
 from toolchain.models import build_model
 
@@ -91,5 +92,9 @@ def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
         verilator.lint([f for f in files if f.suffix == ".sv"], node.name)
         # the convs' and the readout's weight ROMs ($readmemh files) come with their sources
         assert any(f.suffix == ".hex" for f in files) == (node.op_type in ("SpikingConv_rtl", "SpikingDense_rtl"))
+        # finn.synthesize_rtl's Yosys flow takes the wrapper as the top and the ROMs as memory files
+        (unit,) = rtl_sources.layer_units(op)
+        assert unit.top == node.name and all(f.suffix == ".sv" for f in unit.sources)
+        assert {f.name for f in unit.data} == {f.name for f in files if f.suffix == ".hex"}
         ipi = op.code_generation_ipi()
         assert f"create_bd_cell -type module -reference {node.name} {node.name}" in ipi[-1]
