@@ -98,3 +98,23 @@ def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
         assert {f.name for f in unit.data} == {f.name for f in files if f.suffix == ".hex"}
         ipi = op.code_generation_ipi()
         assert f"create_bd_cell -type module -reference {node.name} {node.name}" in ipi[-1]
+
+
+@pytest.mark.slow  # ~30 s alone, up to 2 min on 2 loaded cores
+def test_finn_synthesize_rtl_takes_the_event_nodes(finn_env, tmp_path):
+    """finn.synthesize_rtl's per-layer Yosys flow on a default (RTL) event node: the readout, its
+    wrapper as the top and its weight ROM read from the .hex file (block RAM, no DSP)."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+
+    from toolchain.hw.finn.rtl_synth import synthesize_layers
+    from toolchain.hw.rtl.tools import ToolMissing, yosys_command
+
+    try:
+        yosys_command()
+    except ToolMissing as exc:
+        require_tool(str(exc))
+    hw = _specialised(finn_env, tmp_path, None).transform(PrepareIP(PART, 4.0))
+    for node in [n for n in hw.graph.node if n.op_type != "SpikingDense_rtl"]:
+        hw.graph.node.remove(node)
+    (figures,) = synthesize_layers(hw, PART, tmp_path / "cache").values()
+    assert figures["LUT"] > 0 and figures["FF"] > 0 and figures["BRAM_18K"] > 0 and figures["DSP"] == 0
