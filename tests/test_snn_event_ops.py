@@ -151,7 +151,7 @@ def shipped_codegen(finn_env, tmp_path_factory):
     from qonnx.transformation.general import GiveUniqueNodeNames
 
     spec = map_model(_model(SHIPPED, 0))
-    parent = event_graph.spec_graph(spec).transform(CreateDataflowPartition(partition_model_dir=str(tmp / "p")))
+    parent = event_graph.spec_graph(spec, "hls").transform(CreateDataflowPartition(partition_model_dir=str(tmp / "p")))
     hw = ModelWrapper(getCustomOp(parent.graph.node[0]).get_nodeattr("model"))
     hw = hw.transform(SpecializeLayers(PART)).transform(GiveUniqueNodeNames())
     conv0 = next(n for n in hw.graph.node if n.op_type == "SpikingConv_hls")
@@ -230,7 +230,7 @@ def test_automatic_folding_chooses_sp_by_the_ops_estimates_and_stays_bit_exact(s
     board = {"LUT": 230400, "BRAM36": 312, "URAM": 96, "DSP": 1728}
     chosen = {}
     for target in (2_000, 400_000):  # frames/s at 250 MHz: a lax and a tight cycle target
-        hw = event_graph.spec_graph(spec).transform(SpecializeLayers(PART))
+        hw = event_graph.spec_graph(spec, "hls").transform(SpecializeLayers(PART))
         event_graph.annotate_cycles(hw, codes)  # measured activity, as the build does
         convs = [n for n in hw.graph.node if n.op_type == "SpikingConv_hls"]
         options = {u.place: u.options for u in units(hw, PART, uram=True)}

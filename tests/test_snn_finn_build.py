@@ -47,9 +47,11 @@ def pipeline_run(finn_env, tmp_path_factory):
     return out, printed.getvalue()
 
 
-def _build(onnx_file: Path, folder: Path, out: Path, checkpoint: Path | None = None) -> tuple[int, str]:
+def _build(onnx_file: Path, folder: Path, out: Path, checkpoint: Path | None = None,
+           style: str | None = None) -> tuple[int, str]:
     args = ["finn_build", str(onnx_file), "--build", str(folder), "--out", str(out), "--set", "finn.verify_inputs=1",
-            "--set", "finn.verify_synthetic=1"] + (["--checkpoint", str(checkpoint)] if checkpoint else [])
+            "--set", "finn.verify_synthetic=1"] + (["--checkpoint", str(checkpoint)] if checkpoint else []) + \
+        (["--set", f"finn.event_impl_style={style}"] if style else [])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         rc = main(args)
@@ -81,8 +83,8 @@ def test_pipeline_runs_every_stage_and_the_default_build_is_event_driven_and_bit
     assert "verification passed: 3 I/Q frames" in printed
     # the report's layers are the kernels' ops, their cycles per frame, with no DSP
     assert [(r["layer"], r["op_type"]) for r in report["layers"]] == [
-        ("input.encoder", "ConstellationEncoder_hls"), ("conv0.spiking_conv", "SpikingConv_hls"),
-        ("conv1.spiking_conv", "SpikingConv_hls"), ("dense0.spiking_dense", "SpikingDense_hls")]
+        ("input.encoder", "ConstellationEncoder_rtl"), ("conv0.spiking_conv", "SpikingConv_rtl"),
+        ("conv1.spiking_conv", "SpikingConv_rtl"), ("dense0.spiking_dense", "SpikingDense_rtl")]
     totals = report["totals"]
     assert "time_steps" not in totals and totals["cycles_per_frame"] == max(r["cycles"] for r in report["layers"])
     assert totals["resources"]["DSP"]["estimate"] == 0 and totals["resources"]["LUT"]["complete"]
@@ -150,11 +152,67 @@ def test_the_run_report_shows_the_snn_build_labelled_by_how_each_figure_was_obta
     assert "energy per frame" in evaluate and evaluate.count("<img ") == 4
 
 
-def test_the_default_build_writes_each_kernels_hls_project(pipeline_run):
-    out, _ = pipeline_run
+def test_the_default_build_writes_each_kernels_rtl_and_the_stitched_vivado_project(pipeline_run):
+    """finn.event_impl_style = rtl (the default): FINN's step_hw_codegen ran each `_rtl` node's
+    generate_hdl (the kernel's .sv, the wrapper, the $readmemh ROMs), and finn_output/rtl_project
+    holds the stitched accelerator at the build's FIFO depths, lint clean, for Vivado without FINN."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from checks import require_tool
+    from toolchain.hw.rtl import verilator
+    from toolchain.hw.snn.event import accel_rtl, event_graph
+
+    from qonnx.custom_op.registry import getCustomOp
+
+    out, printed = pipeline_run
+    code = out / "finn_output" / "code_gen"
+    assert not list(code.glob("code_gen_ipgen_*/top_*.cpp"))  # no HLS kernel was generated
+    hw = max((out / "finn_output" / "intermediate_models").glob("*.onnx"), key=lambda p: p.stat().st_mtime)
+    graph = ModelWrapper(str(hw))
+    assert [n.op_type for n in graph.graph.node] == ["ConstellationEncoder_rtl", "SpikingConv_rtl", "SpikingConv_rtl",
+                                                     "SpikingDense_rtl"]
+    for node in graph.graph.node:
+        d = Path(getCustomOp(node).get_nodeattr("code_gen_dir_ipgen"))
+        wrapper = d / f"{node.name}_wrapper.sv"
+        assert d.parent == code and wrapper.is_file() and f"module {node.name} (" in wrapper.read_text()
+        assert any(p.suffix == ".sv" and p != wrapper for p in d.iterdir())
+        # the convs' and the readout's weight ROMs ($readmemh files) beside their sources
+        assert bool(list(d.glob("*.hex"))) == (node.op_type != "ConstellationEncoder_rtl")
+    report = json.loads((out / "finn_output" / "finn_report.json").read_text())
+    assert report["code"]["rtl_project"] == "rtl_project" and report["code"]["rtl"] >= 8
+    project = out / "finn_output" / "rtl_project"
+    listed = (project / "snn_accel.f").read_text().split()
+    assert all((project / n).is_file() for n in listed) and "snn_accel.sv" in listed
+    assert "create_clock -period 4.000" in (project / "snn_accel_ooc.xdc").read_text()
+    # the project is the build's HW graph: its parameters, ROMs and FIFO depths
+    spec = event_graph.graph_spec(graph)
+    assert (project / "snn_accel.sv").read_text() == accel_rtl.render_top(spec, accel_rtl.graph_fifo_depths(graph))
+    assert all((project / n).read_text() == t for n, t in accel_rtl.rom_files(spec).items())
+    assert "Vivado's packaging and synthesis of the RTL kernels" in printed
+    require_tool(verilator.missing_reason())
+    verilator.lint([project / n for n in listed if n.endswith(".sv")], "snn_accel")
+
+
+def test_the_default_build_from_the_qonnx_alone_checks_against_the_qonnx_and_hls_stays_selectable(pipeline_run,
+                                                                                                  tmp_path):
+    """The QONNX without its checkpoint, built with finn.event_impl_style = hls: the same checks
+    against the QONNX, and each kernel's HLS project (top_<node>.cpp, its headers, the synthesis
+    tcl), which compiles with g++."""
     from toolchain.hw.hls.gxx import ap_types_dir
 
-    tops = sorted((out / "finn_output" / "code_gen").glob("code_gen_ipgen_*/top_*.cpp"))
+    out, _ = pipeline_run
+    rc, printed = _build(out / "model_export.onnx", REPO / "build" / "snn-radioml", tmp_path,
+                         style="hls")
+    assert rc == 0, printed
+    report = json.loads((tmp_path / "finn_output" / "finn_report.json").read_text())
+    check = report["verification"]
+    assert check["passed"] and check["reference"].startswith("qonnx execution")
+    assert check["mismatches"] == {"hw": 0, "csim": 0}
+    assert [r["op_type"] for r in report["layers"]] == ["ConstellationEncoder_hls", "SpikingConv_hls",
+                                                        "SpikingConv_hls", "SpikingDense_hls"]
+    assert "rtl_project" not in report["code"] and not (tmp_path / "finn_output" / "rtl_project").exists()
+    assert "Vitis HLS synthesis of the kernels" in printed
+    tops = sorted((tmp_path / "finn_output" / "code_gen").glob("code_gen_ipgen_*/top_*.cpp"))
     assert [t.name.split("_hls")[0] for t in tops] == ["top_ConstellationEncoder", "top_SpikingConv",
                                                       "top_SpikingConv", "top_SpikingDense"]
     for top in tops:
@@ -162,15 +220,6 @@ def test_the_default_build_writes_each_kernels_hls_project(pipeline_run):
         res = subprocess.run(["g++", "-std=c++14", "-fsyntax-only", f"-I{ap_types_dir()}", f"-I{top.parent}",
                               str(top)], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr[:2000]
-
-
-def test_the_default_build_from_the_qonnx_alone_checks_against_the_qonnx(pipeline_run, tmp_path):
-    out, _ = pipeline_run
-    rc, printed = _build(out / "model_export.onnx", REPO / "build" / "snn-radioml", tmp_path)
-    assert rc == 0, printed
-    check = json.loads((tmp_path / "finn_output" / "finn_report.json").read_text())["verification"]
-    assert check["passed"] and check["reference"].startswith("qonnx execution")
-    assert check["mismatches"] == {"hw": 0, "csim": 0}
 
 
 def test_a_qonnx_the_kernels_cannot_map_is_a_one_line_error_and_nothing_is_built(pipeline_run, tmp_path, capsys):

@@ -1,7 +1,7 @@
-"""The event ops' `_rtl` backends (event_rtl.py): the build graph pins `hls` (FINN would pick
-`_rtl` for an empty preferred_impl_style), and with the pin removed FINN specialises every node
-to `_rtl`, whose generated HDL (the kernel's .sv + a wrapper with FINN's port names) is
-`verilator -Wall` clean on the small network."""
+"""The event ops' `_rtl` backends (event_rtl.py): the build graph asks for `rtl` by default
+(`finn.event_impl_style`) and FINN specialises every node to `_rtl`, whose generated HDL (the
+kernel's .sv + a wrapper with FINN's port names) is `verilator -Wall` clean on the small network;
+`hls` still selects the HLS backends, and anything else is refused."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from checks import require_tool
 from snn_networks import SMALL
 from toolchain.config import ModelConfig
+from toolchain.hw.finn import rtl_sources
 from toolchain.hw.rtl import verilator
 from toolchain.models import build_model
 
@@ -24,7 +25,7 @@ from toolchain.hw.snn.event.accelerator import map_model  # noqa: E402
 PART = "xczu7ev-ffvc1156-2-e"
 
 
-def _specialised(finn_env, tmp_path, style: str | None):
+def _specialised(finn_env, tmp_path, style: str | None, graph_style: str = "rtl"):
     from toolchain.hw.finn_env import prepare_finn
 
     prepare_finn(tmp_path)
@@ -35,7 +36,7 @@ def _specialised(finn_env, tmp_path, style: str | None):
 
     torch.manual_seed(1)
     spec = map_model(build_model(ModelConfig(**SMALL)).eval(), sweep_positions=[4, 4])
-    graph = event_graph.spec_graph(spec)
+    graph = event_graph.spec_graph(spec, graph_style)
     if style is not None:
         for node in graph.graph.node:
             getCustomOp(node).set_nodeattr("preferred_impl_style", style)
@@ -44,10 +45,37 @@ def _specialised(finn_env, tmp_path, style: str | None):
     return hw.transform(SpecializeLayers(PART)).transform(GiveUniqueNodeNames())
 
 
-def test_build_graph_pins_hls(finn_env, tmp_path):
-    hw = _specialised(finn_env, tmp_path, None)
+def test_build_graph_defaults_to_rtl_and_hls_stays_selectable(finn_env, tmp_path):
+    hw = _specialised(finn_env, tmp_path / "rtl", None)
+    assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_rtl", "SpikingConv_rtl", "SpikingConv_rtl",
+                                                   "SpikingDense_rtl"]
+    hw = _specialised(finn_env, tmp_path / "hls", None, "hls")
     assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_hls", "SpikingConv_hls", "SpikingConv_hls",
                                                    "SpikingDense_hls"]
+    # the specialised graph of either backend describes the same accelerator (parameters and weight ROMs)
+    from toolchain.hw.snn.event import accel_rtl
+
+    specs = [event_graph.graph_spec(g) for g in (hw, _specialised(finn_env, tmp_path / "r2", None))]
+    assert len({accel_rtl.render_top(s, [2, 8, 32]) for s in specs}) == 1
+    assert specs[0].convs[0].weights.any() and accel_rtl.rom_files(specs[0]) == accel_rtl.rom_files(specs[1])
+    # and the report's figures of a node (cycles, bound, estimates) are the op's, the same for either backend
+    rtl = _specialised(finn_env, tmp_path / "r3", None)
+
+    def figures(graph):
+        ops = [getCustomOp(n) for n in graph.graph.node]
+        return [(o.get_exp_cycles(), o.get_bound_cycles(), o.node_res_estimation(PART), o.ff_estimation(PART))
+                for o in ops]
+    assert figures(rtl) == figures(hw) and figures(hw)[1][2]["LUT"] > 0
+
+
+def test_an_unknown_impl_style_is_refused():
+    from toolchain.errors import ToolchainError
+
+    spec = map_model(build_model(ModelConfig(**SMALL)).eval(), sweep_positions=[4, 4])
+    styles = {getCustomOp(n).get_nodeattr("preferred_impl_style") for n in event_graph.spec_graph(spec).graph.node}
+    assert styles == {"rtl"}
+    with pytest.raises(ToolchainError, match="'vhdl': expected one of rtl, hls"):
+        event_graph.spec_graph(spec, "vhdl")
 
 
 def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
@@ -64,5 +92,29 @@ def test_rtl_backends_generate_lint_clean_hdl(finn_env, tmp_path):
         verilator.lint([f for f in files if f.suffix == ".sv"], node.name)
         # the convs' and the readout's weight ROMs ($readmemh files) come with their sources
         assert any(f.suffix == ".hex" for f in files) == (node.op_type in ("SpikingConv_rtl", "SpikingDense_rtl"))
+        # finn.synthesize_rtl's Yosys flow takes the wrapper as the top and the ROMs as memory files
+        (unit,) = rtl_sources.layer_units(op)
+        assert unit.top == node.name and all(f.suffix == ".sv" for f in unit.sources)
+        assert {f.name for f in unit.data} == {f.name for f in files if f.suffix == ".hex"}
         ipi = op.code_generation_ipi()
         assert f"create_bd_cell -type module -reference {node.name} {node.name}" in ipi[-1]
+
+
+@pytest.mark.slow  # ~30 s alone, up to 2 min on 2 loaded cores
+def test_finn_synthesize_rtl_takes_the_event_nodes(finn_env, tmp_path):
+    """finn.synthesize_rtl's per-layer Yosys flow on a default (RTL) event node: the readout, its
+    wrapper as the top and its weight ROM read from the .hex file (block RAM, no DSP)."""
+    from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
+
+    from toolchain.hw.finn.rtl_synth import synthesize_layers
+    from toolchain.hw.rtl.tools import ToolMissing, yosys_command
+
+    try:
+        yosys_command()
+    except ToolMissing as exc:
+        require_tool(str(exc))
+    hw = _specialised(finn_env, tmp_path, None).transform(PrepareIP(PART, 4.0))
+    for node in [n for n in hw.graph.node if n.op_type != "SpikingDense_rtl"]:
+        hw.graph.node.remove(node)
+    (figures,) = synthesize_layers(hw, PART, tmp_path / "cache").values()
+    assert figures["LUT"] > 0 and figures["FF"] > 0 and figures["BRAM_18K"] > 0 and figures["DSP"] == 0

@@ -123,6 +123,12 @@ class FinnConfig:
         "Verilator, and report the measured frames/s, latency, kernels' busy cycles, FIFO occupancy and the "
         "worst case (RTL-simulated) beside the formulas (~2 min for the shipped network's test split on 2 "
         "loaded cores, half of it the Verilator build); skipped with the reason where Verilator is missing")
+    event_impl_style: Literal["rtl", "hls"] = key(
+        "rtl",
+        "SNNs: the backend of the event-driven build's nodes (its preferred_impl_style): rtl = the SystemVerilog "
+        "kernels (<Op>_rtl; generate_hdl writes each kernel's .sv, wrapper and ROM files, and finn_output/rtl_project "
+        "the stitched accelerator for Vivado), hls = the Vitis HLS kernels (<Op>_hls, top_<node>.cpp). The "
+        "verification and the C-simulated and RTL-simulated figures are the same either way")
     require_bitstream: bool = key(
         False,
         "The user asks for a bitstream: missing Vivado/Vitis is then an error (exit 1) before any work, "

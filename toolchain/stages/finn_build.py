@@ -32,6 +32,7 @@ SUMMARY = "FINN dataflow build: estimates, HLS code, bitstream where Vivado exis
 FAILED_LOG = "finn_build_failed.log"  # FINN's build log of a failed build, in the run directory
 CODE_DIR = "code_gen"  # FINN's build directory inside finn_output: generated HLS/RTL per layer
 EVENT_DRIVEN_PLOT = "event_driven.png"  # SNNs: the event-driven accelerator's cycles per frame
+RTL_PROJECT = "rtl_project"  # SNNs, RTL backends: the stitched accelerator's sources, file list and OOC XDC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +169,10 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
                 hw_graph.save(str(outcome.hw_model))
                 return accel_rtl.graph_fifo_depths(ModelWrapper(str(outcome.hw_model)))
             measure_event_driven(event_graph.graph_spec(hw_graph), carry_depths)
+            if cfg.finn.event_impl_style == "rtl":  # the stitched RTL accelerator at the build's FIFO depths
+                from ..hw.snn.event import accel_rtl
+
+                accel_rtl.write_graph_project(ModelWrapper(str(outcome.hw_model)), out / RTL_PROJECT)
     elif snn:
         from ..hw.snn.dense import verify as snn_ver
 
@@ -230,7 +235,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
         "layers": rows,
         "totals": totals,
         "notes": rep.NOTES + (rep.EVENT_NOTES if event else rep.SNN_NOTES if snn else []),
-        "code": _code_summary(model, out),
+        "code": _code_summary(model, out) | ({"rtl_project": RTL_PROJECT} if (out / RTL_PROJECT).is_dir() else {}),
         "verification": verification,
         "measured": _measured(out),
     }
@@ -451,7 +456,10 @@ def _print_summary(report: dict, out: Path, missing: list[str]) -> None:
             print(f"finn_build: {synth_line(report['event_driven']['synthesized'])}")
     skipped = report["steps"]["skipped"]
     if skipped:
-        if report["verification"].get("event_driven"):
+        if report["verification"].get("event_driven") and "rtl_project" in report["code"]:
+            what = (f"Vivado's packaging and synthesis of the RTL kernels (the stitched accelerator's Vivado project: "
+                    f"{out / RTL_PROJECT})")
+        elif report["verification"].get("event_driven"):
             what = "Vitis HLS synthesis of the kernels (their g++ C simulation ran)"
         else:
             layers = "FINN's own HLS layers" if "csim" in report["verification"] else "HLS layers"

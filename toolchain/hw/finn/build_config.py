@@ -92,6 +92,7 @@ class BuildPlan:
     specialize_file: Optional[Path]
     finn_options: dict[str, Any]
     custom_steps_file: Optional[Path]
+    event_impl_style: str = "rtl"  # finn.event_impl_style: the SNN event nodes' backend (rtl or hls)
 
     @property
     def files(self) -> list[Path]:
@@ -138,7 +139,8 @@ def load_plan(finn: FinnConfig) -> BuildPlan:
                      budget=finn.budget or board.budget,
                      folding=folding, folding_file=folding_file if folding is not None else None,
                      specialize=specialize, specialize_file=specialize_file if specialize is not None else None,
-                     finn_options=finn_options, custom_steps_file=custom if custom.is_file() else None)
+                     finn_options=finn_options, custom_steps_file=custom if custom.is_file() else None,
+                     event_impl_style=finn.event_impl_style)
 
 
 def read_structural(path: Path, folding: bool = False) -> dict[str, Any]:

@@ -55,6 +55,9 @@ EVENT_NOTES = [
     "the guaranteed bound with every input active is in event_driven.bound_per_kernel).",
     "SNN (event-driven): LUT, FF and BRAM of the kernels are the toolchain's analytic formulas "
     "(toolchain/hw/snn/resources.py, docs/snn_hardware.md), not fitted to synthesis results.",
+    "SNN (event-driven): the nodes are the kernels' RTL backends (<Op>_rtl; <Op>_hls with finn.event_impl_style: "
+    "hls); their cycles and estimates are the op's and the same for either backend; event_driven.rtl_simulated "
+    "is the stitched RTL measured in Verilator.",
 ]
 
 

@@ -57,10 +57,13 @@ def layer_units(inst) -> list[Unit]:
     gen = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
     if not gen.is_dir():
         raise ToolchainError(f"{name}: no generated code in {gen} (run step_hw_codegen first)")
-    files = list(dict.fromkeys(Path(f) for f in inst.get_rtl_file_list(abspath=True)))
-    wrapper = next((f for f in files if f.parent == gen and f.suffix == ".v"), files[0])
+    listed = list(dict.fromkeys(Path(f) for f in inst.get_rtl_file_list(abspath=True)))
+    # the project's event-driven ops list their $readmemh ROMs (.hex) and name their wrapper <node>_wrapper.sv
+    files = [f for f in listed if f.suffix in (".v", ".sv", ".vh", ".svh")]
+    wrapper = next((f for f in files if f.parent == gen and (f.suffix == ".v" or f.stem == f"{name}_wrapper")),
+                   files[0])
     top = re.search(r"^\s*module\s+(\w+)", wrapper.read_text(), re.M).group(1)
-    data = sorted(p for p in gen.iterdir() if p.suffix == ".dat")
+    data = sorted({*(p for p in gen.iterdir() if p.suffix == ".dat"), *(f for f in listed if f not in files)})
     units = [Unit(name, top, files, data)]
     streamer = sorted(gen.glob("*_memstream_wrapper.v"))
     if streamer and "mem_mode" in inst.get_nodeattr_types() and inst.get_nodeattr("mem_mode") == "internal_decoupled":

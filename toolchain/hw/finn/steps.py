@@ -286,6 +286,8 @@ def resolve_steps(plan: BuildPlan) -> ResolvedSteps:
                               f"custom steps: {known})")
         if fn is step_fold_by_structure:
             fn = functools.partial(step_fold_by_structure, fold=fold_settings(plan))
+        elif name == "step_snn_event_driven" and fn is SNN_STEPS[name]:
+            fn = functools.partial(fn, impl_style=plan.event_impl_style)
         out.append((name, fn))
     return ResolvedSteps(out)
 

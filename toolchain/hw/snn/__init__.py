@@ -33,7 +33,7 @@ def register_finn_ops() -> None:
         add_op_to_domain("finn.custom_op.fpgadataflow", op)
     for op in hls:
         add_op_to_domain(HLS_DOMAIN, op)
-    # the RTL backends (event_rtl.py): the build folders pin preferred_impl_style = hls
+    # the RTL backends (event_rtl.py): the event build's default (finn.event_impl_style)
     rtl = (ConstellationEncoder_rtl, SpikingConv_rtl, SpikingDense_rtl)
     for op in rtl:
         add_op_to_domain(RTL_DOMAIN, op)

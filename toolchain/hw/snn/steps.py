@@ -4,7 +4,8 @@
 The default build (`step_snn_event_driven`) maps the exported QONNX onto the event-driven
 kernels' HW ops in one step (`event_graph`): the graph takes the int I/Q stream and every node
 is one kernel; FINN's own dataflow partition, specialisation, estimates and HLS code generation
-follow. The dense build below keeps FINN's MVAUs with the LIF op after them:
+follow, each node specialised to its RTL backend (`<Op>_rtl`, the default) or its HLS one
+(`finn.event_impl_style`). The dense build below keeps FINN's MVAUs with the LIF op after them:
 
 The exported QONNX SNN holds a whole frame: tensors (T, C, H, W), the LIF nodes carrying their
 state across the leading dimension. FINN's HW layers describe one image with batch 1, so the
@@ -146,18 +147,20 @@ def step_snn_spike_mvau(model: ModelWrapper, cfg) -> ModelWrapper:
 IQ_CODES_FILE = "snn_iq_codes.npy"  # in output_dir/verification_output: finn_build's verification frames
 
 
-def step_snn_event_driven(model: ModelWrapper, cfg) -> ModelWrapper:
+def step_snn_event_driven(model: ModelWrapper, cfg, impl_style: str = "rtl") -> ModelWrapper:
     """The exported QONNX SNN -> the event-driven accelerator's HW graph (ConstellationEncoder ->
     SpikingConv x N -> SpikingDense), checked against the kernels' limits before anything is
-    built. Each node's `exp_event_cycles` is measured on the build's verification frames
-    (int I/Q codes that `toolchain finn_build` leaves in verification_output/) by the graph's
-    own Python execution; without them the nodes estimate the guaranteed bound."""
+    built; every node's preferred_impl_style is `impl_style` (finn.event_impl_style: rtl or hls,
+    which FINN's specialisation then picks). Each node's `exp_event_cycles` is measured on the
+    build's verification frames (int I/Q codes that `toolchain finn_build` leaves in
+    verification_output/) by the graph's own Python execution; without them the nodes estimate
+    the guaranteed bound."""
     from pathlib import Path
 
     from ...snn.export_qonnx import MODEL_CONFIG_KEY
     from .event.event_graph import spec_from_qonnx, spec_graph
 
-    hw = spec_graph(spec_from_qonnx(model))
+    hw = spec_graph(spec_from_qonnx(model), impl_style)
     hw.set_metadata_prop(MODEL_CONFIG_KEY, model.get_metadata_prop(MODEL_CONFIG_KEY))
     measure_activity(hw, Path(cfg.output_dir))
     return hw.transform(GiveUniqueNodeNames())

@@ -197,7 +197,7 @@ def write_project(spec: AcceleratorSpec, depths: Sequence[int], out_dir: Path) -
 def _event_nodes(model) -> list:
     from .event_graph import OPS, _op
 
-    return [n for n in model.graph.node if _op(n) in OPS or _op(n).removesuffix("_rtl") in OPS]
+    return [n for n in model.graph.node if _op(n) in OPS]
 
 
 def set_graph_fifo_depths(model, depths: Sequence[int]) -> None:

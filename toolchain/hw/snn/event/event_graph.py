@@ -33,7 +33,8 @@ OPS = ("ConstellationEncoder", "SpikingConv", "SpikingDense")
 
 
 def _op(node) -> str:
-    return node.op_type.removesuffix("_hls")
+    """The abstraction op of a node, specialised (`_hls`, `_rtl`) or not."""
+    return node.op_type.removesuffix("_hls").removesuffix("_rtl")
 
 
 def is_event_graph(model: ModelWrapper) -> bool:
@@ -109,13 +110,19 @@ def _lif(p: LIFParams) -> dict:
                 refractory=p.refractory)
 
 
-# FINN picks an op's `_rtl` backend whenever preferred_impl_style is empty; the RTL kernels are
-# not the build's implementation until the whole RTL accelerator meets issue 24's Must: pinned.
-IMPL_STYLE = "hls"
+# The backend FINN's specialisation picks for every event node (finn.event_impl_style): the RTL
+# kernels since the stitched RTL accelerator met issue 24's Must (bit exact over the test split in
+# Verilator, measured there); "hls" selects the Vitis HLS kernels.
+IMPL_STYLES = ("rtl", "hls")
+IMPL_STYLE = "rtl"
 
 
-def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
-    """The accelerator as a graph of abstraction ops (domain finn.custom_op.fpgadataflow)."""
+def spec_graph(spec: AcceleratorSpec, impl_style: str = IMPL_STYLE) -> ModelWrapper:
+    """The accelerator as a graph of abstraction ops (domain finn.custom_op.fpgadataflow), each
+    node's preferred_impl_style `impl_style` (rtl or hls)."""
+    if impl_style not in IMPL_STYLES:
+        raise ToolchainError(f"event-driven implementation style {impl_style!r}: expected one of "
+                             f"{', '.join(IMPL_STYLES)}")
     e, d, t = spec.encoder, spec.dense, spec.steps
     nodes, inits = [], []
 
@@ -125,7 +132,7 @@ def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
 
     nodes.append(helper.make_node(
         "ConstellationEncoder", [INPUT, init("ibin", e.ibin), init("qbin", e.qbin)], ["counts"], domain=HW_DOMAIN,
-        backend="fpgadataflow", preferred_impl_style=IMPL_STYLE, name="ConstellationEncoder_0",
+        backend="fpgadataflow", preferred_impl_style=impl_style, name="ConstellationEncoder_0",
         input_bits=e.input_bits, resolution=e.resolution,
         group=e.group, frame=e.frame, binary=int(e.binary), scale=float(e.scale), time_steps=t))
     src, events = "counts", min(e.group, e.resolution ** 2) if e.binary else e.group
@@ -134,7 +141,7 @@ def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
         out = f"spikes{i}"
         nodes.append(helper.make_node(
             "SpikingConv", [src, init(f"{c.name}_w", c.weights)], [out], domain=HW_DOMAIN, backend="fpgadataflow",
-            preferred_impl_style=IMPL_STYLE, name=f"SpikingConv_{i}", height=c.height, width=c.width, cin=c.cin,
+            preferred_impl_style=impl_style, name=f"SpikingConv_{i}", height=c.height, width=c.width, cin=c.cin,
             cout=c.cout, kernel=c.kernel,
             in_lanes=c.in_lanes, sp=c.sp, weight_bits=c.weight_bits, acc_bits=c.acc_bits, ram_style=c.ram_style,
             max_in_events=events, max_in_words=words, layer_index=i + 1, time_steps=t, **_lif(c.params)))
@@ -142,7 +149,7 @@ def spec_graph(spec: AcceleratorSpec) -> ModelWrapper:
     h, w = (spec.convs[-1].height, spec.convs[-1].width)
     nodes.append(helper.make_node(
         "SpikingDense", [src, init(f"{d.name}_w", d.weights)], [CLASS, MEMBRANES], domain=HW_DOMAIN,
-        backend="fpgadataflow", preferred_impl_style=IMPL_STYLE, name="SpikingDense_0",
+        backend="fpgadataflow", preferred_impl_style=impl_style, name="SpikingDense_0",
         height=h, width=w, cin=d.cin, in_lanes=d.in_lanes,
         classes=d.outputs, weight_bits=d.weight_bits, acc_bits=d.acc_bits, membrane=int(d.membrane),
         events_per_cycle=d.events_per_cycle, ram_style=d.ram_style, max_in_events=events, max_in_words=words,

@@ -4,9 +4,9 @@ code_gen_dir_ipgen and renders a wrapper module named after the node with FINN's
 (ap_clk, ap_rst_n, in0_V_*, out0_V_*; TDATA padded to whole bytes), the kernel inside with the
 node's attributes and initializers as its parameters.
 
-The build folders pin `preferred_impl_style = hls` on every event node (event_graph.spec_graph):
-FINN picks `_rtl` whenever the style is empty, and the RTL is not yet the build's implementation
-(docs/snn_hardware.md, "The stitched RTL accelerator"). Where the ports differ from the HLS
+The event build's default: `event_graph.spec_graph` sets `preferred_impl_style = rtl` on every
+event node (`hls` with `finn.event_impl_style: hls`; docs/snn_hardware.md, "`_rtl` backends"),
+and FINN's specialisation makes the nodes these classes. Where the ports differ from the HLS
 node's: the encoder's input is the byte-aligned int8 I/Q word (I [7:0], Q [15:8]) with TLAST,
 and the readout has one output, the 32-bit packet of the class (BAD in bit 31) and the final
 membranes with TLAST (readout/rtl.py), instead of the HLS node's two streams.
