@@ -154,7 +154,8 @@ report_timing_summary -file timing.rpt
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-2000:]
     util = (tmp_path / "util.rpt").read_text()
-    vivado = {k: int(re.search(rf"\|\s*{k}\s*\|\s*(\d+)", util).group(1)) for k in ("CLB LUTs", "CLB Registers", "DSPs")}
+    vivado = {k: int(re.search(rf"\|\s*{k}\s*\|\s*(\d+)", util).group(1))
+              for k in ("CLB LUTs", "CLB Registers", "DSPs")}
     wns = float(re.search(r"WNS\(ns\).*\n.*\n\s*(-?\d+\.\d+)", (tmp_path / "timing.rpt").read_text()).group(1))
     yosys = accel_synth.figures(accel_synth.synthesize_unit(accel_synth.stitched_unit(small, DEPTHS), yosys_cache))
     assert vivado["DSPs"] == yosys["DSP"] == 0
