@@ -149,6 +149,27 @@ module spiking_conv #(
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
   end
 
+  // "at most one lane set" (the issued lane is the word's last) as an OR of lane pairs, grouped
+  // by four: no carry chain before the decisions that take it (the state, take_r); for the input
+  // word and for mask_r side by side, the input select last
+  localparam int LG = (IN_LANES + 3) / 4;
+  function automatic logic at_most_one(input logic [IN_LANES-1:0] m);
+    logic [4*LG-1:0] mm;
+    logic [LG-1:0] any, many;
+    logic two;
+    mm = (4 * LG)'(m);
+    for (int q = 0; q < LG; q++) begin
+      any[q] = |mm[4*q+:4];
+      many[q] = (mm[4*q] && mm[4*q+1]) || (mm[4*q] && mm[4*q+2]) || (mm[4*q] && mm[4*q+3])
+          || (mm[4*q+1] && mm[4*q+2]) || (mm[4*q+1] && mm[4*q+3]) || (mm[4*q+2] && mm[4*q+3]);
+    end
+    two = |many;
+    for (int q = 0; q < LG; q++) for (int r = q + 1; r < LG; r++) two = two || (any[q] && any[r]);
+    return !two;
+  endfunction
+  logic last_lane;  // rem_mask == 0
+  assign last_lane = from_input ? at_most_one(s_tdata[IN_LANES-1:0]) : at_most_one(mask_r);
+
   op_e op_i;  // the op stage I issues this cycle
   always_comb begin
     op_i = OP_NOP;
@@ -178,11 +199,11 @@ module spiking_conv #(
           first <= 1'b1;
         end else begin
           mask_r <= rem_mask;
-          take_r <= rem_mask == '0;
+          take_r <= last_lane;
           addr_r <= cur_addr;
           step_r <= cur_step;
           // the sweep counters are 0 already: only the state is on this path
-          if (cur_step && rem_mask == '0) state <= SWEEP;
+          if (cur_step && last_lane) state <= SWEEP;
         end
       end else if (state == SWEEP) begin
         g <= g + 1'b1;
