@@ -7,8 +7,11 @@
 // dropped. BINARY drops repeats of a cell within a step (an R x R bitmap, cleared at once).
 //
 // Output word (spike_stream.hpp, one lane): bit 0 the event, [ADDR_BITS:1] the cell, then STEP,
-// FRAME, BAD. Streams are valid/ready (AXI4-Stream); the output is a register, and s_tready
-// follows m_tready combinationally (a register slice between kernels breaks that path).
+// FRAME, BAD. Streams are valid/ready (AXI4-Stream); the output is a register. The input goes
+// through a two-entry register slice (a head and a skid register, full throughput) that holds
+// the sample already binned into its cell (row, column): the binning tables and the BINARY
+// bitmap's lookup are in different cycles (the 250 MHz LUT-level budget), and s_tready is a
+// register. One cycle of latency more than without the slice (rtl.py INPUT_STAGE_CYCLES).
 module constellation_encoder #(
     parameter int IN_BITS = 8,
     parameter int R = 16,
@@ -60,15 +63,37 @@ module constellation_encoder #(
   logic keep, send, close, can_emit, take;
   logic [GB-1:0] in_step_next;
 
-  assign cell_id = ADDR_BITS'(qbin_rom[s_tdata[2*IN_BITS-1:IN_BITS]]) * ADDR_BITS'(R)
-              + ADDR_BITS'(ibin_rom[s_tdata[IN_BITS-1:0]]);
+  // the input slice: the head (h_*, the sample the encoder works on) and the skid register (k_*,
+  // the one taken while the head waited); s_tready is the skid register being empty
+  logic [CELL_BITS-1:0] in_row, in_col, h_row, h_col, k_row, k_col;
+  logic h_valid, h_last, k_valid, k_last, h_free;
+  assign in_row = qbin_rom[s_tdata[2*IN_BITS-1:IN_BITS]];
+  assign in_col = ibin_rom[s_tdata[IN_BITS-1:0]];
+  assign s_tready = !k_valid;
+  assign h_free = !h_valid || take;
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      h_valid <= 1'b0;
+      k_valid <= 1'b0;
+    end else if (h_free) begin
+      h_valid <= k_valid || s_tvalid;
+      k_valid <= 1'b0;
+    end else if (s_tvalid) begin
+      k_valid <= 1'b1;  // s_tready: the skid register was empty
+    end
+  end
+  always_ff @(posedge clk) begin  // the data, without reset
+    if (h_free) {h_row, h_col, h_last} <= k_valid ? {k_row, k_col, k_last} : {in_row, in_col, s_tlast};
+    else if (!k_valid) {k_row, k_col, k_last} <= {in_row, in_col, s_tlast};
+  end
+
+  assign cell_id = ADDR_BITS'(h_row) * ADDR_BITS'(R) + ADDR_BITS'(h_col);
   assign keep = kept < FRAME_N;
   assign send = !BINARY || !seen[cell_id];
   assign close = in_step == GROUP_LAST;
   assign in_step_next = !keep ? in_step : (close ? '0 : in_step + 1'b1);
   assign can_emit = !m_tvalid || m_tready;
-  assign s_tready = state == SAMPLES && can_emit;
-  assign take = s_tvalid && s_tready;
+  assign take = h_valid && state == SAMPLES && can_emit;
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -96,7 +121,7 @@ module constellation_encoder #(
           end else begin
             overrun <= 1'b1;
           end
-          if (s_tlast) state <= in_step_next != '0 ? TAIL_STEP : TAIL_FRAME;
+          if (h_last) state <= in_step_next != '0 ? TAIL_STEP : TAIL_FRAME;
         end
         TAIL_STEP:
         if (can_emit) begin
