@@ -149,26 +149,15 @@ module spiking_conv #(
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
   end
 
-  // "at most one lane set" (the issued lane is the word's last) as an OR of lane pairs, grouped
-  // by four: no carry chain before the decisions that take it (the state, take_r); for the input
-  // word and for mask_r side by side, the input select last
-  localparam int LG = (IN_LANES + 3) / 4;
-  function automatic logic at_most_one(input logic [IN_LANES-1:0] m);
-    logic [4*LG-1:0] mm;
-    logic [LG-1:0] any, many;
-    logic two;
-    mm = (4 * LG)'(m);
-    for (int q = 0; q < LG; q++) begin
-      any[q] = |mm[4*q+:4];
-      many[q] = (mm[4*q] && mm[4*q+1]) || (mm[4*q] && mm[4*q+2]) || (mm[4*q] && mm[4*q+3])
-          || (mm[4*q+1] && mm[4*q+2]) || (mm[4*q+1] && mm[4*q+3]) || (mm[4*q+2] && mm[4*q+3]);
-    end
-    two = |many;
-    for (int q = 0; q < LG; q++) for (int r = q + 1; r < LG; r++) two = two || (any[q] && any[r]);
-    return !two;
-  endfunction
-  logic last_lane;  // rem_mask == 0
-  assign last_lane = from_input ? at_most_one(s_tdata[IN_LANES-1:0]) : at_most_one(mask_r);
+  // "the issued lane is the word's last" (rem_mask == 0), for the input word and for mask_r side
+  // by side, the input select last: each x & (x - 1) == 0 on its own carry chain (a fixed shape:
+  // one LUT into the chain, one out, the OR of the word), not after the select
+  logic [IN_LANES-1:0] s_mask, s_rest, m_rest;
+  logic last_lane;
+  assign s_mask = s_tdata[IN_LANES-1:0];
+  assign s_rest = s_mask & (s_mask - 1'b1);
+  assign m_rest = mask_r & (mask_r - 1'b1);
+  assign last_lane = from_input ? s_rest == '0 : m_rest == '0;
 
   op_e op_i;  // the op stage I issues this cycle
   always_comb begin
@@ -324,8 +313,8 @@ module spiking_conv #(
       localparam string ROM_FILE = $sformatf("%s_%0d.hex", WEIGHT_FILE, B);
       logic [CW-1:0] mem[DEPTH];
       logic [CW-1:0] rd_q, fwd_data, wdata;
-      logic [AB-1:0] raddr_e, raddr_a, addr_b, fwd_addr, waddr;
-      logic ren_e, ren_a, hit_b, fwd_en, wen;
+      logic [AB-1:0] raddr_e, raddr_a, addr_b, waddr;
+      logic ren_e, ren_a, hit_b, fwd_hit, wen;
       logic [CO*W_BITS-1:0] wrom[ROWS], wt_b;  // wt_b: the event's weights for this bank, in stage B
       initial $readmemh(ROM_FILE, wrom);
 
@@ -362,7 +351,7 @@ module spiking_conv #(
         if (rst) begin
           ren_a <= 1'b0;
           hit_b <= 1'b0;
-          fwd_en <= 1'b0;
+          fwd_hit <= 1'b0;
         end else if (adv || state == CLEAR) begin
           ren_a <= ren_e;  // E -> A
           raddr_a <= raddr_e;
@@ -371,14 +360,15 @@ module spiking_conv #(
           addr_b <= raddr_a;
           wt_b <= wrom[wsel_a];
           if (wen) mem[waddr] <= wdata;
-          fwd_en <= wen;
-          fwd_addr <= waddr;
+          // the forwarding test a stage early (stage A's address against the word stage B writes
+          // now), registered: only a 2 : 1 select before the adder and the sweep's bank select
+          fwd_hit <= wen && waddr == raddr_a;
           fwd_data <= wdata;
         end
       end
 
       // stage B: the word as of now (the forwarding path), then its write
-      assign bank_q[B] = fwd_en && fwd_addr == addr_b ? fwd_data : rd_q;
+      assign bank_q[B] = fwd_hit ? fwd_data : rd_q;
       assign bank_rc[bh][bw] = bank_q[B];
       always_comb begin
         wen = 1'b0;

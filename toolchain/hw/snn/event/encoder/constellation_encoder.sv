@@ -57,7 +57,9 @@ module constellation_encoder #(
   logic [KB-1:0] kept;  // samples kept in the frame
   logic [GB-1:0] in_step;  // samples kept in the current step
   logic overrun;  // samples after FRAME_LEN without TLAST (dropped)
-  logic [R*R-1:0] seen;  // BINARY: cells already sent in this step
+  // BINARY: cells already sent in this step, by row and column; looked up with the sample's row
+  // and column one-hot (decoded before the slice's registers): an AND-OR, no R^2 : 1 select
+  logic [R-1:0][R-1:0] seen;
 
   logic [ADDR_BITS-1:0] cell_id;
   logic keep, send, close, can_emit, take;
@@ -66,9 +68,12 @@ module constellation_encoder #(
   // the input slice: the head (h_*, the sample the encoder works on) and the skid register (k_*,
   // the one taken while the head waited); s_tready is the skid register being empty
   logic [CELL_BITS-1:0] in_row, in_col, h_row, h_col, k_row, k_col;
-  logic h_valid, h_last, k_valid, k_last, h_free;
+  logic [R-1:0] in_row1, in_col1, h_row1, h_col1, k_row1, k_col1;  // the same one-hot
+  logic h_valid, h_last, k_valid, k_last, h_free, h_seen;
   assign in_row = qbin_rom[s_tdata[2*IN_BITS-1:IN_BITS]];
   assign in_col = ibin_rom[s_tdata[IN_BITS-1:0]];
+  assign in_row1 = R'(1) << in_row;
+  assign in_col1 = R'(1) << in_col;
   assign s_tready = !k_valid;
   assign h_free = !h_valid || take;
   always_ff @(posedge clk) begin
@@ -83,13 +88,19 @@ module constellation_encoder #(
     end
   end
   always_ff @(posedge clk) begin  // the data, without reset
-    if (h_free) {h_row, h_col, h_last} <= k_valid ? {k_row, k_col, k_last} : {in_row, in_col, s_tlast};
-    else if (!k_valid) {k_row, k_col, k_last} <= {in_row, in_col, s_tlast};
+    if (h_free)
+      {h_row, h_col, h_row1, h_col1, h_last} <= k_valid ? {k_row, k_col, k_row1, k_col1, k_last}
+                                                        : {in_row, in_col, in_row1, in_col1, s_tlast};
+    else if (!k_valid) {k_row, k_col, k_row1, k_col1, k_last} <= {in_row, in_col, in_row1, in_col1, s_tlast};
+  end
+  always_comb begin
+    h_seen = 1'b0;
+    for (int r = 0; r < R; r++) h_seen = h_seen || (h_row1[r] && (seen[r] & h_col1) != '0);
   end
 
   assign cell_id = ADDR_BITS'(h_row) * ADDR_BITS'(R) + ADDR_BITS'(h_col);
   assign keep = kept < FRAME_N;
-  assign send = !BINARY || !seen[cell_id];
+  assign send = !BINARY || !h_seen;
   assign close = in_step == GROUP_LAST;
   assign in_step_next = !keep ? in_step : (close ? '0 : in_step + 1'b1);
   assign can_emit = !m_tvalid || m_tready;
@@ -113,7 +124,7 @@ module constellation_encoder #(
             kept <= kept + 1'b1;
             in_step <= in_step_next;
             if (close) seen <= '0;
-            else if (BINARY) seen[cell_id] <= 1'b1;
+            else if (BINARY) for (int r = 0; r < R; r++) if (h_row1[r]) seen[r] <= seen[r] | h_col1;
             if (send || close) begin
               m_tdata  <= {1'b0, 1'b0, close, cell_id, send};
               m_tvalid <= 1'b1;
