@@ -149,15 +149,41 @@ module spiking_conv #(
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
   end
 
-  // "the issued lane is the word's last" (rem_mask == 0), for the input word and for mask_r side
-  // by side, the input select last: each x & (x - 1) == 0 on its own carry chain (a fixed shape:
-  // one LUT into the chain, one out, the OR of the word), not after the select
-  logic [IN_LANES-1:0] s_mask, s_rest, m_rest;
+  // "the issued lane is the word's last" (rem_mask == 0: at most one lane set), for the input
+  // word and for mask_r side by side, the input select last. No arithmetic: x & (x - 1) may map
+  // to a ripple of LUTs, not a carry chain. A balanced tree of (any, two or more) over groups of
+  // four lanes, then of three groups: about log6 of the lanes in LUT levels.
+  localparam int LG0 = (IN_LANES + 3) / 4, LG1 = (LG0 + 2) / 3, LG2 = (LG1 + 2) / 3;
+  function automatic logic at_most_one(input logic [IN_LANES-1:0] m);
+    logic [4*LG0-1:0] mm;
+    logic [3*LG1-1:0] a0, t0;
+    logic [3*LG2-1:0] a1, t1;
+    logic [LG2-1:0] a2, t2;
+    logic two;
+    mm = (4 * LG0)'(m);
+    a0 = '0;
+    t0 = '0;
+    for (int q = 0; q < LG0; q++) begin
+      a0[q] = |mm[4*q+:4];
+      t0[q] = (mm[4*q] && mm[4*q+1]) || (mm[4*q] && mm[4*q+2]) || (mm[4*q] && mm[4*q+3])
+          || (mm[4*q+1] && mm[4*q+2]) || (mm[4*q+1] && mm[4*q+3]) || (mm[4*q+2] && mm[4*q+3]);
+    end
+    a1 = '0;
+    t1 = '0;
+    for (int q = 0; q < LG1; q++) begin
+      a1[q] = |a0[3*q+:3];
+      t1[q] = |t0[3*q+:3] || (a0[3*q] && a0[3*q+1]) || (a0[3*q] && a0[3*q+2]) || (a0[3*q+1] && a0[3*q+2]);
+    end
+    for (int q = 0; q < LG2; q++) begin
+      a2[q] = |a1[3*q+:3];
+      t2[q] = |t1[3*q+:3] || (a1[3*q] && a1[3*q+1]) || (a1[3*q] && a1[3*q+2]) || (a1[3*q+1] && a1[3*q+2]);
+    end
+    two = |t2;  // and any two of the last level's groups (one group up to 36 lanes)
+    for (int q = 0; q < LG2; q++) for (int r = q + 1; r < LG2; r++) two = two || (a2[q] && a2[r]);
+    return !two;
+  endfunction
   logic last_lane;
-  assign s_mask = s_tdata[IN_LANES-1:0];
-  assign s_rest = s_mask & (s_mask - 1'b1);
-  assign m_rest = mask_r & (mask_r - 1'b1);
-  assign last_lane = from_input ? s_rest == '0 : m_rest == '0;
+  assign last_lane = from_input ? at_most_one(s_tdata[IN_LANES-1:0]) : at_most_one(mask_r);
 
   op_e op_i;  // the op stage I issues this cycle
   always_comb begin
