@@ -140,10 +140,31 @@ module spiking_conv #(
   assign cur_frame = from_input && s_tdata[STEP+1];
   assign cur_bad = s_tdata[STEP+2];
   assign cur_any = from_input ? s_tdata[IN_LANES-1:0] != '0 : 1'b1;  // mask_r != 0 when not from the input
-  // the lowest set lane, isolated and cleared by carry-chain arithmetic (x & -x, x & (x - 1)) and
-  // numbered by an OR per index bit: shallower than a priority chain on the mask's loop
-  assign low_lane = cur_mask & (~cur_mask + 1'b1);
-  assign rem_mask = cur_mask & (cur_mask - 1'b1);
+  // the lowest set lane, isolated and cleared by a balanced prefix OR (is any lane below set?),
+  // not by x & -x: Yosys may map that subtraction to a ripple of LUTs rather than a carry chain
+  // (it did in the stitched top), a loop-carried path as deep as the word is wide; numbered by
+  // an OR per index bit
+  localparam int LQ = (IN_LANES + 3) / 4;
+  function automatic logic [IN_LANES-1:0] any_below(input logic [IN_LANES-1:0] m);
+    logic [4*LQ-1:0] mm;
+    logic [IN_LANES-1:0] out;
+    logic [LQ-1:0] g_any, g_below;
+    mm = (4 * LQ)'(m);
+    for (int q = 0; q < LQ; q++) g_any[q] = |mm[4*q+:4];
+    for (int q = 0; q < LQ; q++) begin  // an OR of the groups below: ABC balances it
+      g_below[q] = 1'b0;
+      for (int r = 0; r < q; r++) g_below[q] = g_below[q] || g_any[r];
+    end
+    for (int l = 0; l < IN_LANES; l++) begin  // and of the lanes below in the lane's own group
+      out[l] = g_below[l/4];
+      for (int i = 4 * (l / 4); i < l; i++) out[l] = out[l] || mm[i];
+    end
+    return out;
+  endfunction
+  logic [IN_LANES-1:0] below;
+  assign below = any_below(cur_mask);
+  assign low_lane = cur_mask & ~below;
+  assign rem_mask = cur_mask & below;
   always_comb begin
     lane = '0;
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
