@@ -140,71 +140,24 @@ module spiking_conv #(
   assign cur_frame = from_input && s_tdata[STEP+1];
   assign cur_bad = s_tdata[STEP+2];
   assign cur_any = from_input ? s_tdata[IN_LANES-1:0] != '0 : 1'b1;  // mask_r != 0 when not from the input
-  // the lowest set lane, isolated and cleared by a balanced prefix OR (is any lane below set?),
-  // not by x & -x: Yosys may map that subtraction to a ripple of LUTs rather than a carry chain
-  // (it did in the stitched top), a loop-carried path as deep as the word is wide; numbered by
-  // an OR per index bit
-  localparam int LQ = (IN_LANES + 3) / 4;
-  function automatic logic [IN_LANES-1:0] any_below(input logic [IN_LANES-1:0] m);
-    logic [4*LQ-1:0] mm;
-    logic [IN_LANES-1:0] out;
-    logic [LQ-1:0] g_any, g_below;
-    mm = (4 * LQ)'(m);
-    for (int q = 0; q < LQ; q++) g_any[q] = |mm[4*q+:4];
-    for (int q = 0; q < LQ; q++) begin  // an OR of the groups below: ABC balances it
-      g_below[q] = 1'b0;
-      for (int r = 0; r < q; r++) g_below[q] = g_below[q] || g_any[r];
-    end
-    for (int l = 0; l < IN_LANES; l++) begin  // and of the lanes below in the lane's own group
-      out[l] = g_below[l/4];
-      for (int i = 4 * (l / 4); i < l; i++) out[l] = out[l] || mm[i];
-    end
-    return out;
-  endfunction
-  logic [IN_LANES-1:0] below;
-  assign below = any_below(cur_mask);
-  assign low_lane = cur_mask & ~below;
-  assign rem_mask = cur_mask & below;
+  // the lowest set lane, isolated and cleared by carry-chain arithmetic (x & -x, x & (x - 1)) and
+  // numbered by an OR per index bit: shallower than a priority chain on the mask's loop
+  assign low_lane = cur_mask & (~cur_mask + 1'b1);
+  assign rem_mask = cur_mask & (cur_mask - 1'b1);
   always_comb begin
     lane = '0;
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
   end
 
-  // "the issued lane is the word's last" (rem_mask == 0: at most one lane set), for the input
-  // word and for mask_r side by side, the input select last. No arithmetic: x & (x - 1) may map
-  // to a ripple of LUTs, not a carry chain. A balanced tree of (any, two or more) over groups of
-  // four lanes, then of three groups: about log6 of the lanes in LUT levels.
-  localparam int LG0 = (IN_LANES + 3) / 4, LG1 = (LG0 + 2) / 3, LG2 = (LG1 + 2) / 3;
-  function automatic logic at_most_one(input logic [IN_LANES-1:0] m);
-    logic [4*LG0-1:0] mm;
-    logic [3*LG1-1:0] a0, t0;
-    logic [3*LG2-1:0] a1, t1;
-    logic [LG2-1:0] a2, t2;
-    logic two;
-    mm = (4 * LG0)'(m);
-    a0 = '0;
-    t0 = '0;
-    for (int q = 0; q < LG0; q++) begin
-      a0[q] = |mm[4*q+:4];
-      t0[q] = (mm[4*q] && mm[4*q+1]) || (mm[4*q] && mm[4*q+2]) || (mm[4*q] && mm[4*q+3])
-          || (mm[4*q+1] && mm[4*q+2]) || (mm[4*q+1] && mm[4*q+3]) || (mm[4*q+2] && mm[4*q+3]);
-    end
-    a1 = '0;
-    t1 = '0;
-    for (int q = 0; q < LG1; q++) begin
-      a1[q] = |a0[3*q+:3];
-      t1[q] = |t0[3*q+:3] || (a0[3*q] && a0[3*q+1]) || (a0[3*q] && a0[3*q+2]) || (a0[3*q+1] && a0[3*q+2]);
-    end
-    for (int q = 0; q < LG2; q++) begin
-      a2[q] = |a1[3*q+:3];
-      t2[q] = |t1[3*q+:3] || (a1[3*q] && a1[3*q+1]) || (a1[3*q] && a1[3*q+2]) || (a1[3*q+1] && a1[3*q+2]);
-    end
-    two = |t2;  // and any two of the last level's groups (one group up to 36 lanes)
-    for (int q = 0; q < LG2; q++) for (int r = q + 1; r < LG2; r++) two = two || (a2[q] && a2[r]);
-    return !two;
-  endfunction
+  // "the issued lane is the word's last" (rem_mask == 0), for the input word and for mask_r side
+  // by side, the input select last: each x & (x - 1) == 0 on its own carry chain (a fixed shape:
+  // one LUT into the chain, one out, the OR of the word), not after the select
+  logic [IN_LANES-1:0] s_mask, s_rest, m_rest;
   logic last_lane;
-  assign last_lane = from_input ? at_most_one(s_tdata[IN_LANES-1:0]) : at_most_one(mask_r);
+  assign s_mask = s_tdata[IN_LANES-1:0];
+  assign s_rest = s_mask & (s_mask - 1'b1);
+  assign m_rest = mask_r & (mask_r - 1'b1);
+  assign last_lane = from_input ? s_rest == '0 : m_rest == '0;
 
   op_e op_i;  // the op stage I issues this cycle
   always_comb begin
