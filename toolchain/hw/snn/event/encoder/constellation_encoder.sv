@@ -93,10 +93,11 @@ module constellation_encoder #(
                                                         : {in_row, in_col, in_row1, in_col1, s_tlast};
     else if (!k_valid) {k_row, k_col, k_row1, k_col1, k_last} <= {in_row, in_col, in_row1, in_col1, s_tlast};
   end
-  always_comb begin
-    h_seen = 1'b0;
-    for (int r = 0; r < R; r++) h_seen = h_seen || (h_row1[r] && (seen[r] & h_col1) != '0);
+  logic [R-1:0] row_hit;  // per row, then one OR of the rows (a reduction, not a chain)
+  for (genvar r = 0; r < R; r++) begin : g_row_hit
+    assign row_hit[r] = h_row1[r] && (seen[r] & h_col1) != '0;
   end
+  assign h_seen = |row_hit;
 
   assign cell_id = ADDR_BITS'(h_row) * ADDR_BITS'(R) + ADDR_BITS'(h_col);
   assign keep = kept < FRAME_N;
