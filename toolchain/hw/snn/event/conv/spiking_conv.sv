@@ -125,7 +125,7 @@ module spiking_conv #(
   logic [GB-1:0] g;
   logic [ADDR_BITS-1:0] gaddr;
 
-  logic [IN_LANES-1:0] rem_mask, low_lane;
+  logic [IN_LANES-1:0] cur_mask, rem_mask, low_lane;
   logic [ADDR_BITS-1:0] cur_addr;
   logic cur_step, cur_frame, cur_bad, cur_any, have_word, from_input;
   logic [LB-1:0] lane;
@@ -134,22 +134,16 @@ module spiking_conv #(
   assign from_input = take_r;
   assign s_tready = adv && state == EVENTS && from_input;
   assign have_word = from_input ? s_tvalid : 1'b1;
+  assign cur_mask = from_input ? s_tdata[IN_LANES-1:0] : mask_r;
   assign cur_addr = from_input ? s_tdata[STEP-1:IN_LANES] : addr_r;
   assign cur_step = from_input ? s_tdata[STEP] : step_r;
   assign cur_frame = from_input && s_tdata[STEP+1];
   assign cur_bad = s_tdata[STEP+2];
   assign cur_any = from_input ? s_tdata[IN_LANES-1:0] != '0 : 1'b1;  // mask_r != 0 when not from the input
-  // the lowest set lane, isolated and cleared by carry-chain arithmetic (x & -x, x & ~that) and
-  // numbered by an OR per index bit: shallower than a priority chain on the mask's loop. For the
-  // input word and for mask_r each on its own chain, the select after them: one chain behind the
-  // select mapped to a ripple of LUTs in the stitched top (10 levels)
-  logic [IN_LANES-1:0] s_low, m_low, s_rem, m_rem;
-  assign s_low = s_tdata[IN_LANES-1:0] & (~s_tdata[IN_LANES-1:0] + 1'b1);
-  assign s_rem = s_tdata[IN_LANES-1:0] & ~s_low;
-  assign m_low = mask_r & (~mask_r + 1'b1);
-  assign m_rem = mask_r & ~m_low;
-  assign low_lane = from_input ? s_low : m_low;
-  assign rem_mask = from_input ? s_rem : m_rem;
+  // the lowest set lane, isolated and cleared by carry-chain arithmetic (x & -x, x & (x - 1)) and
+  // numbered by an OR per index bit: shallower than a priority chain on the mask's loop
+  assign low_lane = cur_mask & (~cur_mask + 1'b1);
+  assign rem_mask = cur_mask & (cur_mask - 1'b1);
   always_comb begin
     lane = '0;
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
@@ -158,8 +152,12 @@ module spiking_conv #(
   // "the issued lane is the word's last" (rem_mask == 0), for the input word and for mask_r side
   // by side, the input select last: each x & (x - 1) == 0 on its own carry chain (a fixed shape:
   // one LUT into the chain, one out, the OR of the word), not after the select
+  logic [IN_LANES-1:0] s_mask, s_rest, m_rest;
   logic last_lane;
-  assign last_lane = from_input ? s_rem == '0 : m_rem == '0;
+  assign s_mask = s_tdata[IN_LANES-1:0];
+  assign s_rest = s_mask & (s_mask - 1'b1);
+  assign m_rest = mask_r & (mask_r - 1'b1);
+  assign last_lane = from_input ? s_rest == '0 : m_rest == '0;
 
   op_e op_i;  // the op stage I issues this cycle
   always_comb begin
