@@ -59,9 +59,12 @@ def test_planned_stage_exits_2_and_writes_nothing(planned_stage, tmp_path, capsy
 
 
 def test_python_m_entry_points(tmp_path):
-    for stage in PIPELINE_STAGES:
-        done = subprocess.run([sys.executable, "-m", f"toolchain.{stage}", "--help"], capture_output=True, text=True)
-        assert done.returncode == 0 and f"usage: toolchain {stage}" in done.stdout, stage
+    # started together: each is mostly its imports (~1.5 s of one core), so both cores share them
+    procs = {stage: subprocess.Popen([sys.executable, "-m", f"toolchain.{stage}", "--help"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for stage in PIPELINE_STAGES}
+    for stage, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and f"usage: toolchain {stage}" in out, (stage, err)
     done = subprocess.run([sys.executable, "-m", "toolchain", "data", "info", str(tmp_path / "none.h5")],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip().endswith(")") and "Traceback" not in done.stderr
