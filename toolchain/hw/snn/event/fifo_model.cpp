@@ -96,13 +96,13 @@ int main(int argc, char **argv) {
                 Kernel &kn = ks[k];
                 const bool room = k < n - 1 && snap[k] < depth[k];  // the output FIFO's s_tready
                 bool can_issue = true;
+                const int last = kn.head == 0 ? kn.stages - 1 : kn.head - 1;  // mode 2: the oldest stage
                 if (kn.mode == 1) {
                     const bool can_emit = !kn.out_valid || room;
                     if (kn.out_valid && room) { occ[k]++; kn.out_valid = false; }
                     can_issue = can_emit;
                 } else if (kn.mode == 2) {
                     const bool adv = !kn.skid;
-                    const int last = (kn.head + kn.stages - 1) % kn.stages;
                     const bool o = kn.pipe[last];
                     if (!kn.out_valid || room) {
                         if (kn.out_valid) occ[k]++;
@@ -112,7 +112,6 @@ int main(int argc, char **argv) {
                         kn.skid = true;
                     }
                     can_issue = adv;
-                    if (adv) kn.pipe[last] = 0;  // it leaves; the slot takes this cycle's op below
                 }
                 bool it = false;
                 unsigned char w = 0;
@@ -132,8 +131,7 @@ int main(int argc, char **argv) {
                         if (++kn.pos == kn.end_it) running--;
                     }
                 }
-                if (kn.mode == 2 && can_issue) {  // the stages move: this cycle's op enters
-                    const int last = (kn.head + kn.stages - 1) % kn.stages;
+                if (kn.mode == 2 && can_issue) {  // the stages move: the oldest leaves, this cycle's op enters
                     kn.pipe[last] = it && (w & 2);
                     kn.head = last;
                 }
