@@ -24,7 +24,9 @@ from toolchain.hw.snn.event.accel_fifo import KernelTiming, Schedule, fifo_depth
 from toolchain.hw.snn.event.accel_verify import check_frames, model_reference
 from toolchain.hw.snn.event.accelerator import map_model
 from toolchain.hw.snn.event.conv import rtl as conv_rtl
+from toolchain.hw.snn.event.accel_measure import stat
 from toolchain.models import build_model
+from toolchain.reports.run_summary import accelerator_lines
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +83,16 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     assert f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed 250 MHz (formula {f['frames_per_s']:,.0f})" in line
     lat = m["latency_cycles"]["median"] / 250
     assert f"latency {lat:.1f} us (formula {f['latency_cycles']['median'] / 250:.1f} us) median" in line
+    # the run summary's accelerator line leads with these figures, the HLS C model's rate after it
+    report = {"board": {"name": "ZCU104", "resources": {"LUT": 230400, "BRAM36": 312, "DSP": 1728}},
+              "totals": {"clock_ns": 4.0, "clock_mhz": 250.0}, "measured": {},
+              "event_driven": {"mapped": True, "passed": True, "frames": m["frames"], "rtl_simulated": m,
+                               "cycles_per_frame": stat(hw.iterations["conv0"]), "bound_cycles_per_frame": 100,
+                               "resources": {"lut": 1, "bram36": 1, "dsp": 0}}}
+    acc, csim = accelerator_lines(report)[:2]
+    assert acc.startswith(f"  accelerator           ZCU104 @ 250 MHz: {m['frames_per_s']:,.0f} frames/s sustained by "
+                          "the stitched RTL (RTL-simulated in Verilator") and f"formula {f['frames_per_s']:,.0f})" in acc
+    assert csim.startswith("  HLS C model ") and "(C-simulated cycle counts" in csim
 
 
 def slowed_conv(tmp_path):
