@@ -130,9 +130,10 @@ def summary_line(section: dict[str, Any]) -> str:
             f"LUT {r['lut']:,}, BRAM36 {r['bram36']:g}, DSP {r['dsp']} (estimates)")
     m = section.get("rtl_simulated")
     if m is not None and m.get("ran"):  # the built RTL's measured figures lead, the HLS C model's after
+        from .accel_measure import fps
         from .accel_measure import summary_line as rtl_line
 
         return (f"event-driven accelerator {rtl_line(m, where)}; HLS C model: C-simulated bit exact on {c['frames']} "
-                f"frames, {csim}")
+                f"frames, {fps(f['median']):,.0f} frames/s at the median frame, {csim}")
     rtl = f"; RTL not measured: {m.get('reason')}" if m is not None else ""
     return f"event-driven accelerator C-simulated bit exact on {c['frames']} frames of {where}: {csim}{rtl}"
