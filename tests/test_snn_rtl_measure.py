@@ -15,7 +15,7 @@ from checks import require_tool
 from snn_networks import SMALL
 from toolchain.config import ModelConfig
 from toolchain.hw.rtl import verilator
-from toolchain.hw.snn.event import accel_measure, accel_rtl
+from toolchain.hw.snn.event import accel_measure, accel_rtl, accel_worstcase
 from toolchain.hw.snn.event.accel_csim import run_frames
 from toolchain.hw.snn.event.accel_fifo import fifo_depths, schedules, simulate
 from toolchain.hw.snn.event.accel_verify import check_frames, model_reference
@@ -66,7 +66,7 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     assert m["fifo_peak_occupancy"] == m["formula"]["fifo_peak_occupancy"]
     # the worst case: each kernel alone on its all-events frame takes exactly its bound
     w = m["worst_case"]
-    assert w["per_kernel"] == w["formula_per_kernel"] == accel_measure.rtl_bound(spec)
+    assert w["per_kernel"] == w["formula_per_kernel"] == accel_worstcase.rtl_bound(spec)
     assert w["bound_cycles_per_frame"] == max(w["per_kernel"].values()) > m["busy_cycles_per_kernel"][w["bounded_by"]]["worst"]
     assert "frames/s sustained at an assumed 250 MHz" in accel_measure.summary_line(m)
 
