@@ -204,7 +204,8 @@ def formula_busy(spec: AcceleratorSpec, iterations: dict[str, np.ndarray]) -> di
 
 
 def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, iterations: dict[str, np.ndarray],
-            words: list[np.ndarray], depths: list[int], cache_dir: Path, optimize: bool = True) -> dict[str, Any]:
+            words: list[np.ndarray], depths: list[int], cache_dir: Path, optimize: bool = True,
+            model_cfg=None) -> dict[str, Any]:
     """The report's measured figures: `codes` (n, 2, L) streamed through the RTL accelerator at the
     build's FIFO `depths`, its classes checked against `classes` (the model's), each figure beside
     the formula's (the FIFO model with the RTL readout's schedule, the kernels' cycle formulas),
@@ -243,12 +244,14 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
                  "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], model_peaks)}},
         # the first frame also holds the reset's clearing (convs) and no previous output packet (readout)
         busy_formula_mismatches={k: int((res["busy"][k][1:] != formula[k][1:]).sum()) for k in names},
-        worst_case=accel_worstcase.worst_case(spec, work),
+        worst_case=accel_worstcase.worst_case(spec, work, model_cfg=model_cfg, depths=depths, optimize=optimize),
         seconds={"build": round(build_s, 1), "total": round(time.time() - t0, 1)})
     return out
 
 
 def summary_line(m: dict[str, Any]) -> str:
+    from .accel_worstcase import guaranteed_text
+
     if not m.get("ran"):
         return f"RTL not measured: {m.get('reason')}"
     lat, w = m["latency_cycles"], m["worst_case"]
@@ -258,5 +261,4 @@ def summary_line(m: dict[str, Any]) -> str:
             "median, "
             f"{lat['worst'] / accel_rtl.CLOCK_MHZ:.1f} us worst back to back "
             f"({m['latency_alone_cycles']['median'] / accel_rtl.CLOCK_MHZ:.1f} us a frame alone); "
-            f"guaranteed {w['frames_per_s']:,.0f} frames/s "
-            f"({w['bounded_by']})")
+            f"{guaranteed_text(w)}")

@@ -75,10 +75,13 @@ def worst_case_streams(spec: AcceleratorSpec) -> list[tuple[str, str, np.ndarray
 
 
 def worst_case(spec: AcceleratorSpec, work_dir: Path, cache_dir: Optional[os.PathLike] = None,
-               frames: int = 3) -> dict[str, Any]:
+               frames: int = 3, model_cfg=None, depths: Optional[list[int]] = None,
+               optimize: bool = True) -> dict[str, Any]:
     """Each kernel alone fed `frames` worst-case frames back to back at full rate, output always
-    ready: its cycles per frame (between its last two frame ends out) beside `rtl_bound`; the
-    guaranteed interval is the slowest kernel's."""
+    ready: its cycles per frame (between its last two frame ends out) beside `rtl_bound`; and,
+    given the model config `spec` was mapped from and the FIFO `depths`, the whole stitched
+    accelerator on worst-case frames (`stitched`, key "stitched"): the guaranteed interval is
+    the stitched one, where the kernels also wait on each other through the FIFOs."""
     bound = rtl_bound(spec)
     accel_rtl.write_roms(spec, work_dir)
     measured = {}
@@ -91,9 +94,166 @@ def worst_case(spec: AcceleratorSpec, work_dir: Path, cache_dir: Optional[os.Pat
         ends = res.cycles_out[stream.field(res.words, frame_bit, 1) == 1]
         measured[name] = int(ends[-1] - ends[-2])
     worst = max(measured, key=measured.get)
-    return {"label": LABEL, "per_kernel": measured, "formula_per_kernel": bound, "bound_cycles_per_frame":
-            measured[worst], "bounded_by": worst, "frames_per_s": fps(measured[worst]),
+    if model_cfg is None or depths is None:
+        whole: dict[str, Any] = {"ran": False, "reason": "no model config given: the worst-case network is built "
+                                                         "from the accelerator's model config"}
+    else:
+        whole = stitched(spec, model_cfg, depths, work_dir, optimize=optimize)
+    return {"label": LABEL, "stitched": whole, "per_kernel": measured, "formula_per_kernel": bound,
+            "bound_cycles_per_frame": measured[worst], "bounded_by": worst, "frames_per_s": fps(measured[worst]),
             "formula_frames_per_s": fps(max(bound.values())),
             "case": "each kernel alone on frames with every input event present (conv0: `group` events a step on "
                     "distinct cells, later layers: every neuron of the layer before spiking in every step), "
                     "back to back at full rate"}
+
+
+MAX_DP_WORK = 2_000_000  # the refractory bound's search (`_word_max`): past this the plain bound stands
+
+
+def _word_max(lanes: int, steps: int, refractory: int, epc: int, last: bool) -> Optional[int]:
+    """The most event-loop cycles one input word (of `lanes` neurons, each silent for `refractory`
+    steps after a spike) takes over a frame: p_t spikes in step t cost ceil(p_t / epc), a step's
+    last word costs 1 without spikes (it carries STEP). Any counts with at most `lanes` spikes in
+    every `refractory` + 1 consecutive steps are reachable (each step's spikes go to the neurons
+    not refractory), so a search over the last `refractory` counts finds the most; None where
+    that search is too large."""
+    if refractory == 0:
+        return steps * max(-(-lanes // epc), 1 if last else 0)
+    from math import comb
+
+    if comb(lanes + refractory, refractory) * (lanes + 1) * steps > MAX_DP_WORK:
+        return None
+    best: dict[tuple[int, ...], int] = {(0,) * refractory: 0}
+    for _ in range(steps):
+        nxt: dict[tuple[int, ...], int] = {}
+        for recent, total in best.items():
+            for p in range(lanes - sum(recent) + 1):
+                key = (*recent[1:], p)
+                cost = total + (-(-p // epc) if p else int(last))
+                if nxt.get(key, -1) < cost:
+                    nxt[key] = cost
+        best = nxt
+    return max(best.values())
+
+
+def reachable_bound(spec: AcceleratorSpec) -> dict[str, Optional[int]]:
+    """`rtl_bound` where a layer's refractory period keeps its neurons silent after a spike: a
+    kernel after a conv then gets the most events its input neurons can fire (`_word_max` per
+    input word), not every neuron in every step. Equal to `rtl_bound` without refractory (and
+    for the encoder and conv0, whose inputs are samples); None where the search is too large."""
+    out: dict[str, Optional[int]] = dict(rtl_bound(spec))
+    t = spec.steps
+    layers = [*spec.convs, spec.dense]
+    for prev, layer in zip(spec.convs, layers[1:]):
+        epc = spec.dense.events_per_cycle if layer is spec.dense else 1
+        lanes, words, refr = prev.sp * prev.cout, prev.groups, prev.params.refractory
+        inner, last = (_word_max(lanes, t, refr, epc, False), _word_max(lanes, t, refr, epc, True))
+        if inner is None or last is None:
+            out[layer.name] = None
+            continue
+        own = t * spec.dense.outputs + 1 + readout_extra(spec) if layer is spec.dense else t * layer.groups + 1
+        out[layer.name] = own + (words - 1) * inner + last
+    return out
+
+
+def _frame_formula(spec: AcceleratorSpec, loops: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each kernel's cycle formula per frame on the events of `loops` (model_reference's)."""
+    from .accel_measure import formula_busy
+    from .accelerator import layer_cycles
+
+    per = [layer_cycles(spec, [lp[f] for lp in loops]) for f in range(len(loops[0]))]
+    return formula_busy(spec, {k: np.array([p[k] for p in per]) for k in per[0]})
+
+
+def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path, frames: int = 5,
+             optimize: bool = True, sources: Optional[list[Path]] = None, membranes: bool = True) -> dict[str, Any]:
+    """The whole stitched accelerator (FIFOs at `depths`) on worst-case frames
+    (accel_worstnet.py: every kernel meets its worst case at once), `frames` back to back at full
+    rate with the output always ready, then the first alone: the interval between class words,
+    the latency, each kernel's busy cycles beside `rtl_bound`, `reachable_bound` and the cycle
+    formula on the frames' own events, the FIFO model's cycles on the same frames, and the
+    classes and final membranes against the worst-case network's PyTorch model (bit exact).
+    `sources`: accel_rtl.sources() unless given (a test's broken copy); `membranes`: False checks
+    the classes only (no second Verilator build: the membranes leave in the stream testbench's run)."""
+    from . import accel_measure
+    from .accel_fifo import schedules, simulate
+    from .accel_verify import model_reference
+    from .accel_worstnet import worst_codes, worst_network
+
+    model, wspec = worst_network(model_cfg, spec)
+    codes = worst_codes(wspec, frames)
+    ref = model_reference(model, wspec, codes)
+    work = Path(work_dir) / "worst_stitched"
+    exe = accel_measure.build(wspec, depths, work, sources=sources, optimize=optimize)
+    res = accel_measure.run(wspec, codes, exe, work)
+    alone = accel_measure.run(wspec, codes[:1], exe, work)
+    classes, bad, v = res["classes"], res["bad"], ref["membranes"]
+    if membranes:  # the final membranes leave in the output packet: the stream testbench keeps every word
+        sexe = stream.build(sources or accel_rtl.sources(),
+                            accel_rtl.render_top(wspec, depths) + accel_rtl.render_stream_top(wspec), work, probes=True)
+        out_words = stream.run(sexe, accel_measure.input_words(codes), frame_bit=dense_rtl.LAST_BIT,
+                               frames=frames, cwd=work).words
+        classes, bad, v = dense_rtl.decode_packets(out_words, wspec.dense.outputs, wspec.dense.params.state_bits)
+
+    names = accel_measure.kernel_names(wspec)
+    bound, reach = rtl_bound(wspec), reachable_bound(wspec)
+    formula = _frame_formula(wspec, ref["loops"])
+    busy = {k: int(res["busy"][k][1:].max()) for k in names}  # the first frame also holds the reset's clearing
+    interval = np.diff(res["class_out"])
+    fifo_cycles, fifo_peaks = simulate(schedules(wspec, ref["words"], rtl=True), depths)
+    fifo_alone, _ = simulate(schedules(wspec, [w[:1] for w in ref["words"]], rtl=True), depths)
+    fifo_less, _ = simulate(schedules(wspec, [w[:-1] for w in ref["words"]], rtl=True), depths)
+    lat, lat_alone = res["class_out"] - res["first_in"], int(alone["class_out"][0] - alone["first_in"][0])
+    worst = int(interval.max())
+    mismatches = {"classes": int(((classes != ref["classes"]) | (res["classes"] != ref["classes"])).sum()),
+                  "membranes": int((v != ref["membranes"]).any(1).sum()) if membranes else None,
+                  "bad": int(((bad != 0) | (res["bad"] != 0)).sum())}
+    refractory = {c.name: c.params.refractory for c in wspec.convs}
+    frame = {k: int(formula[k][1:].max()) for k in names}
+    over = {what: [k for k in names if b[k] is not None and busy[k] > b[k]]
+            for what, b in (("bound", bound), ("reachable bound", reach))}
+    problems = [f"{k}: {busy[k]:,} busy cycles a frame, over its {what} {b[k]:,}"
+                for (what, ks), b in zip(over.items(), (bound, reach)) for k in ks]
+    problems += [f"{k}: {busy[k]:,} busy cycles a frame, its cycle formula on these frames {frame[k]:,}"
+                 for k in names if busy[k] != frame[k]]
+    problems += [f"{n} frames' {what} differ from the worst-case network's model" for what, n in mismatches.items() if n]
+    return {
+        "label": LABEL, "clock": accel_measure.CLOCK, "ran": True, "frames": frames,
+        "case": "the whole stitched accelerator on frames where every kernel meets its worst case at once: a network "
+                "of the same geometry, FIFO depths and LIF neuron whose every conv neuron fires in every step its "
+                "refractory period allows (largest positive weights, threshold = that weight), fed every sample "
+                "on a cell of its own within its step, the first cells reaching every conv0 neuron; back to back "
+                "at full rate, output always ready",
+        "network": {"conv_threshold": int(wspec.convs[0].params.threshold), "refractory": refractory,
+                    "every_neuron_every_step": not any(refractory.values())},
+        "passed": not any(mismatches.values()), "mismatches": mismatches, "membranes_checked": membranes,
+        "checks": {"within_bound": not over["bound"], "within_reachable_bound": not over["reachable bound"],
+                   "frame_formula": busy == frame},
+        "problems": problems,
+        "interval_cycles": accel_measure.stat(interval), "guaranteed_cycles_per_frame": worst,
+        "frames_per_s": accel_measure.fps(worst), "bounded_by": max(busy, key=busy.get),
+        "latency_cycles": {"alone": lat_alone, "back_to_back": accel_measure.stat(lat)},
+        "latency_us": {"alone": lat_alone / accel_rtl.CLOCK_MHZ,
+                       "back_to_back_worst": int(lat.max()) / accel_rtl.CLOCK_MHZ},
+        "cycles": int(res["cycles"]), "busy_cycles_per_kernel": busy,
+        "formula": {"label": "estimate: the cycle formulas; the FIFO model with the RTL readout's schedule",
+                    "bound_per_kernel": bound, "reachable_bound_per_kernel": reach,
+                    "frame_formula_per_kernel": frame,
+                    "bound_cycles_per_frame": max(bound.values()),
+                    "fifo_model_cycles": int(fifo_cycles), "fifo_model_cycles_alone": int(fifo_alone),
+                    # a frame more in the stream: the model's interval between frames at full rate
+                    "fifo_model_interval": int(fifo_cycles - fifo_less)},
+        "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], res["fifo_peaks"])},
+        "fifo_model_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], fifo_peaks)},
+    }
+
+
+def guaranteed_text(w: dict[str, Any]) -> str:
+    """The summary's guaranteed figures: the stitched accelerator's on worst-case frames where it
+    ran, else the slowest kernel's alone."""
+    s = w.get("stitched") or {}
+    if not s.get("ran"):
+        return f"guaranteed {w['frames_per_s']:,.0f} frames/s ({w['bounded_by']}, each kernel alone)"
+    return (f"guaranteed {s['frames_per_s']:,.0f} frames/s, {s['latency_us']['alone']:.1f} us latency "
+            f"({s['latency_us']['back_to_back_worst']:.1f} us back to back: the stitched accelerator on worst-case "
+            f"frames{'' if s['passed'] else ', CLASSES DIFFER'})")
