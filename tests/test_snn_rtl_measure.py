@@ -45,7 +45,7 @@ def small():
 def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(small, tmp_path):
     spec, codes, ref, hw, depths = small
     m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], depths, tmp_path,
-                              optimize=False)
+                              optimize=False, model_cfg=ModelConfig(**SMALL))
     assert m["ran"] and m["passed"] and m["class_mismatches"] == 0 and m["frames"] == len(codes) >= 200
     assert m["label"] == "RTL-simulated (Verilator)" and "assumed" in m["clock"]
     # every kernel's busy cycles equal its formula on every frame after the first (reset's clear)
@@ -68,6 +68,10 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     w = m["worst_case"]
     assert w["per_kernel"] == w["formula_per_kernel"] == accel_worstcase.rtl_bound(spec)
     assert w["bound_cycles_per_frame"] == max(w["per_kernel"].values()) > m["busy_cycles_per_kernel"][w["bounded_by"]]["worst"]
+    # the stitched accelerator on worst-case frames (test_snn_rtl_worstcase.py) is the summary's guarantee
+    st = w["stitched"]
+    assert st["ran"] and st["passed"] and not st["problems"]
+    assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in accel_measure.summary_line(m)
     assert "frames/s sustained at an assumed 250 MHz" in accel_measure.summary_line(m)
 
 
