@@ -1,9 +1,14 @@
 """The guaranteed bound of the event-driven accelerator, checked in RTL simulation (Verilator).
 
 `rtl_bound` is the kernels' cycle formula when every input event is present
-(`resources.cycle_bound`, with the RTL readout's extra cycles); `worst_case` streams each kernel
-alone, fed its worst-case frames (`worst_case_streams`: every input event present), and measures
-its cycles per frame beside it. All at an assumed 250 MHz (accel_rtl.CLOCK_MHZ).
+(`resources.cycle_bound`, with the RTL readout's extra cycles), `reachable_bound` the same where a
+refractory period keeps a neuron that fired silent (then not every neuron can fire in every
+step). `worst_case` streams each kernel alone, fed its worst-case frames (`worst_case_streams`:
+every input event present), and measures its cycles per frame beside `rtl_bound`; `stitched`
+runs the whole stitched accelerator on frames where every kernel meets its worst case at once
+(accel_worstnet.py), where the kernels also wait on each other through the FIFOs: its interval
+between class words is the guaranteed figure, checked bit exact and against the formulas and
+the FIFO model. All at an assumed 250 MHz (accel_rtl.CLOCK_MHZ): nothing here checks timing.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ....errors import ToolchainError
 from ...rtl import stream
 from .. import resources
 from . import accel_rtl
@@ -47,18 +51,13 @@ def _conv0_counts(spec: AcceleratorSpec) -> np.ndarray:
 def worst_case_streams(spec: AcceleratorSpec) -> list[tuple[str, str, np.ndarray, int]]:
     """Per kernel: (name, its stream_top, the words of one worst-case frame, the frame bit of its
     output): every input event present (the encoder: every sample kept on a cell of its own)."""
+    from .accel_worstnet import cell_codes
     from .spike_words import encode_frame
 
     e = spec.encoder
     r = e.resolution
     cell = np.arange(e.frame) % e.group % (r * r)  # distinct cells within a step
-    i_code = {int(b): c for c, b in reversed(list(enumerate(e.ibin)))}  # a code of each bin
-    q_code = {int(b): c for c, b in reversed(list(enumerate(e.qbin)))}
-    if len(i_code) < r or len(q_code) < r:
-        raise ToolchainError(f"encoder: its binning tables reach {len(i_code)} x {len(q_code)} of {r} x {r} cells")
-    half = 1 << e.input_bits
-    codes = np.array([[i_code[c % r], q_code[c // r]] for c in cell], np.int64)
-    codes = np.where(codes >= half // 2, codes - half, codes)  # table index -> two's complement code
+    codes = cell_codes(spec, cell)
     last = np.eye(1, e.frame, e.frame - 1, dtype=np.int64)[0]
     out = [("encoder", enc_rtl.render_top(e), enc_rtl.input_words(e, codes, last), enc_rtl.out_format(e).frame_bit)]
     counts = _conv0_counts(spec)
