@@ -344,12 +344,12 @@ def test_event_driven_section_without_a_data_file_runs_the_verification_frames(p
 
 def test_event_driven_frames_spread_over_the_test_split(pipeline_run):
     from toolchain.config import load_config
-    from toolchain.stages.finn_build import _test_frames
+    from toolchain.stages.finn_build_checks import split_frames
 
     out, _ = pipeline_run
     split = RadioMLDataset.splits(out / "synthetic.h5", require_train=False)["test"]
     cfg = load_config(None, ["finn.event_driven_frames=3"])
-    frames = _test_frames(cfg, out / "synthetic.h5")
+    frames = split_frames(cfg, out / "synthetic.h5")
     x, _, _ = split.read([0, round((len(split) - 1) / 2), len(split) - 1])  # first, middle, last
     assert frames.x.shape == (3, 2, 1024) and (frames.x == x).all()
     assert frames.source["frames_in_split"] == len(split)
