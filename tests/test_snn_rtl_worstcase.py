@@ -87,7 +87,7 @@ def test_the_stitched_worst_case_is_bit_exact_and_within_its_bound(small, tmp_pa
     assert iv["worst"] == pytest.approx(f["fifo_model_interval"], rel=0.05)
     assert r["frames_per_s"] == pytest.approx(250e6 / iv["worst"])
     lat = r["latency_cycles"]
-    assert max(busy.values()) < lat["alone"] <= lat["back_to_back"]["worst"]
+    assert max(busy.values()) < lat["alone"] <= lat["back_to_back"]["worst"] and lat["back_to_back_steady"]
     assert lat["alone"] == pytest.approx(f["fifo_model_cycles_alone"], rel=0.05)
     w = {"stitched": r, "frames_per_s": 1.0, "bounded_by": "conv1"}
     assert accel_worstcase.guaranteed_text(w).startswith(f"guaranteed {r['frames_per_s']:,.0f} frames/s")

@@ -164,10 +164,20 @@ def _frame_formula(spec: AcceleratorSpec, loops: list[np.ndarray]) -> dict[str, 
     return formula_busy(spec, {k: np.array([p[k] for p in per]) for k in per[0]})
 
 
-def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path, frames: int = 5,
+def frames_to_fill(words: list[np.ndarray], depths: list[int], spare: int = 3) -> int:
+    """Worst-case frames back to back until every FIFO has filled (a frame's latency then stops
+    growing), plus `spare`: per FIFO its depth over the words a frame sends into it (the sent
+    ones of `words`, model_reference's of one frame, and the FRAME word)."""
+    # a word is sent where it has events, and each step's last always (it carries STEP)
+    per_frame = [int(((w[:1] > 0) | (np.arange(w.shape[-1]) == w.shape[-1] - 1)).sum()) + 1 for w in words]
+    return spare + sum(-(-d // max(n, 1)) for d, n in zip(depths, per_frame))
+
+
+def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path, frames: Optional[int] = None,
              optimize: bool = True, sources: Optional[list[Path]] = None, membranes: bool = True) -> dict[str, Any]:
     """The whole stitched accelerator (FIFOs at `depths`) on worst-case frames
-    (accel_worstnet.py: every kernel meets its worst case at once), `frames` back to back at full
+    (accel_worstnet.py: every kernel meets its worst case at once), `frames` (default
+    `frames_to_fill`) back to back at full
     rate with the output always ready, then the first alone: the interval between class words,
     the latency, each kernel's busy cycles beside `rtl_bound`, `reachable_bound` and the cycle
     formula on the frames' own events, the FIFO model's cycles on the same frames, and the
@@ -180,6 +190,8 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     from .accel_worstnet import worst_codes, worst_network
 
     model, wspec = worst_network(model_cfg, spec)
+    if frames is None:
+        frames = frames_to_fill(model_reference(model, wspec, worst_codes(wspec, 1))["words"], depths)
     codes = worst_codes(wspec, frames)
     ref = model_reference(model, wspec, codes)
     work = Path(work_dir) / "worst_stitched"
@@ -231,7 +243,9 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
         "problems": problems,
         "interval_cycles": accel_measure.stat(interval), "guaranteed_cycles_per_frame": worst,
         "frames_per_s": accel_measure.fps(worst), "bounded_by": max(busy, key=busy.get),
-        "latency_cycles": {"alone": lat_alone, "back_to_back": accel_measure.stat(lat)},
+        # back to back, a frame's latency grows while the FIFOs fill: steady once the last two are equal
+        "latency_cycles": {"alone": lat_alone, "back_to_back": accel_measure.stat(lat),
+                           "back_to_back_steady": bool(len(lat) > 1 and lat[-1] == lat[-2])},
         "latency_us": {"alone": lat_alone / accel_rtl.CLOCK_MHZ,
                        "back_to_back_worst": int(lat.max()) / accel_rtl.CLOCK_MHZ},
         "cycles": int(res["cycles"]), "busy_cycles_per_kernel": busy,
