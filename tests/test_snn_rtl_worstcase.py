@@ -71,6 +71,7 @@ def test_the_stitched_worst_case_is_bit_exact_and_within_its_bound(small, tmp_pa
     r = accel_worstcase.stitched(spec, cfg, depths, tmp_path, frames=4, optimize=False)
     f = r["formula"]
     assert r["ran"] and r["passed"] and r["mismatches"] == {"classes": 0, "membranes": 0, "bad": 0}
+    assert r["membranes_checked"] == 2
     assert r["label"] == "RTL-simulated (Verilator)" and not r["network"]["every_neuron_every_step"]
     busy, bound, reach = r["busy_cycles_per_kernel"], f["bound_per_kernel"], f["reachable_bound_per_kernel"]
     assert busy == f["frame_formula_per_kernel"]  # each kernel: the cycle formula on these frames' events

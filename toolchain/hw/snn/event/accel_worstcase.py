@@ -106,6 +106,7 @@ def worst_case(spec: AcceleratorSpec, work_dir: Path, cache_dir: Optional[os.Pat
                     "back to back at full rate"}
 
 
+MEMBRANE_FRAMES = 2  # worst-case frames whose final membranes are checked (stitched)
 MAX_DP_WORK = 2_000_000  # the refractory bound's search (`_word_max`): past this the plain bound stands
 
 
@@ -198,12 +199,15 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     exe = accel_measure.build(wspec, depths, work, sources=sources, optimize=optimize)
     res = accel_measure.run(wspec, codes, exe, work)
     alone = accel_measure.run(wspec, codes[:1], exe, work)
-    classes, bad, v = res["classes"], res["bad"], ref["membranes"]
+    # the membranes from the first MEMBRANE_FRAMES (the same spikes in every frame; the
+    # unoptimised stream testbench is the slow part on a large plane)
+    m = min(frames, MEMBRANE_FRAMES)
+    classes, bad, v = res["classes"][:m], res["bad"][:m], ref["membranes"][:m]
     if membranes:  # the final membranes leave in the output packet: the stream testbench keeps every word
         sexe = stream.build(sources or accel_rtl.sources(),
                             accel_rtl.render_top(wspec, depths) + accel_rtl.render_stream_top(wspec), work, probes=True)
-        out_words = stream.run(sexe, accel_measure.input_words(codes), frame_bit=dense_rtl.LAST_BIT,
-                               frames=frames, cwd=work).words
+        out_words = stream.run(sexe, accel_measure.input_words(codes[:m]), frame_bit=dense_rtl.LAST_BIT,
+                               frames=m, cwd=work).words
         classes, bad, v = dense_rtl.decode_packets(out_words, wspec.dense.outputs, wspec.dense.params.state_bits)
 
     names = accel_measure.kernel_names(wspec)
@@ -216,9 +220,11 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     fifo_less, _ = simulate(schedules(wspec, [w[:-1] for w in ref["words"]], rtl=True), depths)
     lat, lat_alone = res["class_out"] - res["first_in"], int(alone["class_out"][0] - alone["first_in"][0])
     worst = int(interval.max())
-    mismatches = {"classes": int(((classes != ref["classes"]) | (res["classes"] != ref["classes"])).sum()),
-                  "membranes": int((v != ref["membranes"]).any(1).sum()) if membranes else None,
-                  "bad": int(((bad != 0) | (res["bad"] != 0)).sum())}
+    # the measurement top's classes and BAD flags, and the stream testbench's (where it ran)
+    mismatches = {"classes": int((res["classes"] != ref["classes"]).sum()
+                                 + (membranes and (classes != ref["classes"][:m]).sum())),
+                  "membranes": int((v != ref["membranes"][:m]).any(1).sum()) if membranes else None,
+                  "bad": int(res["bad"].sum() + (membranes and (bad != 0).sum()))}
     refractory = {c.name: c.params.refractory for c in wspec.convs}
     frame = {k: int(formula[k][1:].max()) for k in names}
     over = {what: [k for k in names if b[k] is not None and busy[k] > b[k]]
@@ -237,7 +243,8 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
                 "at full rate, output always ready",
         "network": {"conv_threshold": int(wspec.convs[0].params.threshold), "refractory": refractory,
                     "every_neuron_every_step": not any(refractory.values())},
-        "passed": not any(mismatches.values()), "mismatches": mismatches, "membranes_checked": membranes,
+        "passed": not any(mismatches.values()), "mismatches": mismatches,
+        "membranes_checked": m if membranes else 0,
         "checks": {"within_bound": not over["bound"], "within_reachable_bound": not over["reachable bound"],
                    "frame_formula": busy == frame},
         "problems": problems,
