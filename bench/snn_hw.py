@@ -9,7 +9,7 @@ cycles per frame (median, p99, worst over the frames; the guaranteed bound with 
 active), frames/s at the clock, and the resource estimates (toolchain/hw/snn/resources.py).
 A frame takes about the slowest kernel's iterations (the kernels run concurrently, decoupled
 by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the cycle model of
-the kernels' schedules (toolchain/hw/snn/event/accel_fifo.py) on the same frames, back to back.
+the RTL kernels' schedules (toolchain/hw/snn/event/accel_fifo.py) on the same frames, back to back.
 `toolchain finn_build` writes the same figures for the default mapping into finn_report.json.
 
 Then (unless --no-rtl) the same frames back to back through the stitched RTL accelerator in
@@ -112,8 +112,9 @@ def main() -> None:
     cyc = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
     t0 = time.time()
-    sched = accel_fifo.schedules(spec, words)
+    sched = accel_fifo.schedules(spec, words, rtl=True)  # the depths of the RTL build (the default)
     fifo = accel_fifo.fifo_depths(sched)
+    fifo["cycles_hls"], _ = accel_fifo.simulate(accel_fifo.schedules(spec, words), fifo["depths"])
     fifo_seconds = time.time() - t0
     res = resources.accelerator(spec, fifo["depths"])
     hz = args.mhz * 1e6
@@ -144,11 +145,13 @@ def main() -> None:
           f"{DENSE['bram36']}, DSP 0 -> {fps['median'] / (hz / DENSE['cycles']):.1f}x at the median; "
           f"{VGG10['name']}: {VGG10['fps']:,} frames/s, BRAM36 {VGG10['bram36']}, DSP {VGG10['dsp']}")
     names = ["encoder"] + [c.name for c in spec.convs]
-    print(f"FIFO depths (cycle model, the {n} frames in a row, within 1 % of unbounded FIFOs): "
+    print(f"FIFO depths (cycle model with the RTL kernels' schedules, the {n} frames in a row, within 1 % of "
+          "unbounded FIFOs): "
           + ", ".join(f"{a} -> {b}: {d}" for a, b, d in zip(names, names[1:] + [spec.dense.name], fifo["depths"]))
           + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / n:,.0f} cycles each "
           f"({hz * n / fifo['cycles_with_depths']:,.0f} frames/s), "
-          f"{fifo['cycles_unbounded'] / n:,.0f} with unbounded FIFOs")
+          f"{fifo['cycles_unbounded'] / n:,.0f} with unbounded FIFOs; the HLS loops' schedule at these depths "
+          f"{fifo['cycles_hls'] / n:,.0f} ({hz * n / fifo['cycles_hls']:,.0f} frames/s)")
     deep = int(np.argmax(fifo["depths"]))
     smaller = [d for d in (32, 128, 512, 2048) if d < fifo["depths"][deep]]
     if smaller:
@@ -205,15 +208,16 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cf
           "HLS C model (loop counts at an assumed II = 1) |")
     print("|---|---:|---:|---:|")
     print(f"| sustained frames/s (frames / cycles of the run) | **{m['frames_per_s']:,.0f}** | {f['frames_per_s']:,.0f} | "
-          f"{hz / frame['median']:,.0f} (median frame); {hz * n / fifo['cycles_with_depths']:,.0f} streamed (FIFO model, "
+          f"{hz / frame['median']:,.0f} (median frame); {hz * n / fifo['cycles_hls']:,.0f} streamed (FIFO model, "
           "HLS schedule) |")
     print(f"| cycles per frame, sustained | {m['cycles_per_frame']:,.1f} | {f['cycles'] / n:,.1f} | "
           f"{frame['median']:,.0f} median |")
-    print(f"| interval between class words, cycles (median / p99 / worst) | {_s(m['interval_cycles'])} | | |")
+    print(f"| interval between class words, cycles (median / p99 / worst) | {_s(m['interval_cycles'])} | "
+          f"{_s(f['interval_cycles'])} | |")
     print(f"| latency, first sample in to class word out, us (median / p99 / worst) | "
-          f"{_s(m['latency_cycles'], us, ',.2f')} | | |")
+          f"{_s(m['latency_cycles'], us, ',.2f')} | {_s(f['latency_cycles'], us, ',.2f')} | |")
     print(f"| latency of a frame alone (nothing queued before it; {m['latency_alone_cycles']['frames']} frames), us | "
-          f"{_s(m['latency_alone_cycles'], us, ',.2f')} | | |")
+          f"{_s(m['latency_alone_cycles'], us, ',.2f')} | {_s(f['latency_alone_cycles'], us, ',.2f')} | |")
     for k, st in m["busy_cycles_per_kernel"].items():
         print(f"| {k} busy cycles per frame (median / p99 / worst) | {_s(st)} | {_s(f['busy_cycles_per_kernel'][k])} | "
               f"{_s(hw_stat(hw.iterations[k]))} |")
@@ -225,7 +229,8 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cf
           f"{max(w['formula_per_kernel'].values()):,} | |")
     print(f"\nper-kernel worst case (RTL-simulated / formula): "
           + ", ".join(f"{k} {v:,} / {w['formula_per_kernel'][k]:,}" for k, v in w["per_kernel"].items())
-          + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}")
+          + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}; frames whose "
+          f"first sample in / class word out the FIFO model puts on another cycle: {m['formula_frame_mismatches']}")
     st = w["stitched"]
     if st.get("ran"):
         sf = st["formula"]
@@ -233,7 +238,7 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cf
               f"membranes equal to the worst-case network's model: {st['passed']}): interval "
               f"{_s(st['interval_cycles'])} cycles -> guaranteed {st['frames_per_s']:,.0f} frames/s "
               f"(FIFO model {sf['fifo_model_interval']:,}; slowest kernel's bound {sf['bound_cycles_per_frame']:,}); "
-              f"latency alone {st['latency_cycles']['alone']:,} cycles (FIFO model {sf['fifo_model_cycles_alone']:,}), "
+              f"latency alone {st['latency_cycles']['alone']:,} cycles (FIFO model {sf['fifo_model_latency_alone']:,}), "
               f"back to back {_s(st['latency_cycles']['back_to_back'])}; busy per kernel (RTL / reachable bound): "
               + ", ".join(f"{k} {v:,} / {sf['reachable_bound_per_kernel'][k]}"
                           for k, v in st["busy_cycles_per_kernel"].items()))

@@ -23,6 +23,7 @@ from onnx import helper as oh
 from checks import report_sections
 from toolchain.cli import main
 from toolchain.data.dataset import RadioMLDataset
+from toolchain.errors import ToolchainError
 
 REPO = Path(__file__).parents[1]
 DENSE = REPO / "build" / "snn-radioml-dense"
@@ -340,6 +341,10 @@ def test_event_driven_section_without_a_data_file_runs_the_verification_frames(p
     ev = accel_report.evaluate(out / "initial_model.pth", None, tmp_path, n_random=2, n_synthetic=1, seed=0)
     assert ev["passed"] and ev["frames"] == 3 and ev["frames_source"]["kind"].startswith("verification frames")
     assert "on 3 frames of the verification frames" in accel_report.summary_line(ev)
+    # the FIFO depths are chosen on the schedule of the kernels built (finn.event_impl_style; RTL by default)
+    assert ev["fifo_schedule"] == "rtl"
+    with pytest.raises(ToolchainError, match=r"^finn.event_impl_style: 'vhdl', expected 'rtl' or 'hls'$"):
+        accel_report.evaluate(out / "initial_model.pth", None, tmp_path, impl_style="vhdl")
 
 
 def test_event_driven_frames_spread_over_the_test_split(pipeline_run):
@@ -402,6 +407,12 @@ def test_finn_build_measures_the_stitched_rtl(pipeline_run, tmp_path):
     assert st["ran"] and st["passed"] and not st["problems"] and st["network"]["every_neuron_every_step"]
     assert st["busy_cycles_per_kernel"] == st["formula"]["bound_per_kernel"] == m["worst_case"]["per_kernel"]
     assert st["guaranteed_cycles_per_frame"] >= max(st["busy_cycles_per_kernel"].values())
-    assert st["guaranteed_cycles_per_frame"] == pytest.approx(st["formula"]["fifo_model_interval"], rel=0.02)
+    assert st["guaranteed_cycles_per_frame"] == st["formula"]["fifo_model_interval"] and st["checks"]["fifo_model"]
     assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in printed.getvalue()
     assert f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed 250 MHz" in printed.getvalue()
+    # the RTL figures lead the summary line, each with the FIFO model's prediction beside it; the C model's after
+    line = next(s for s in printed.getvalue().splitlines() if "event-driven accelerator" in s)
+    assert line.startswith("finn_build: event-driven accelerator RTL-simulated (Verilator, 40 frames of the test split")
+    assert f"(formula {m['formula']['frames_per_s']:,.0f})" in line and "; HLS C model: C-simulated bit exact" in line
+    assert m["formula_frame_mismatches"] == {"first_in": 0, "class_out": 0}
+    assert m["formula"]["latency_cycles"] == m["latency_cycles"]

@@ -51,7 +51,8 @@ def _measure_event_driven(c: Checks, cfg: Config, checkpoint: Optional[Path], da
     c.event_driven.update(accel_report.evaluate(checkpoint, split_frames(cfg, data), out / CODE_DIR / "accel_csim",
                                                 cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
                                                 figure=out / EVENT_DRIVEN_PLOT, spec=spec,
-                                                rtl=cfg.finn.event_driven_rtl, carry_depths=carry_depths))
+                                                rtl=cfg.finn.event_driven_rtl, impl_style=cfg.finn.event_impl_style,
+                                                carry_depths=carry_depths))
     c.verification["accelerator_csim"] = {k: c.event_driven[k] for k in ("mapped", "passed", "check")
                                           if k in c.event_driven}
     c.event_spec = spec

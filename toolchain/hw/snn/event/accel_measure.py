@@ -178,11 +178,16 @@ def summarize(spec: AcceleratorSpec, res: dict[str, Any], depths: list[int]) -> 
     }
 
 
+def alone_picks(n: int, frames: int = 16) -> np.ndarray:
+    """The frames `latency_alone` streams alone: `frames` of `n` spread evenly."""
+    return np.unique(np.linspace(0, n - 1, min(frames, n)).round().astype(int))
+
+
 def latency_alone(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir: Path,
                   frames: int = 16) -> dict[str, Any]:
     """Latency of a frame with nothing queued before it (back to back, a frame's latency also holds
     its wait behind the frames before it): `frames` frames spread over `codes`, each streamed alone."""
-    pick = np.unique(np.linspace(0, len(codes) - 1, min(frames, len(codes))).round().astype(int))
+    pick = alone_picks(len(codes), frames)
     lat = []
     for i in pick:
         res = run(spec, codes[i:i + 1], exe, work_dir)
@@ -216,7 +221,6 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
 
     from ...rtl import verilator
     from . import accel_worstcase
-    from .accel_fifo import schedules, simulate
 
     reason = verilator.missing_reason()
     if reason is not None:
@@ -233,15 +237,17 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
     wrong = int((res["classes"] != np.asarray(classes)).sum() + res["bad"].sum())
     n = res["frames"]
     alone = latency_alone(spec, codes, exe, work)
-    model_cycles, model_peaks = simulate(schedules(spec, words, rtl=True), depths, cache_dir)
+    pred = predicted_times(spec, words, depths, cache_dir)
     formula = formula_busy(spec, iterations)
     names = kernel_names(spec)
     out.update(
         ran=True, passed=wrong == 0, class_mismatches=wrong, latency_alone_cycles=alone,
-        formula={"label": "estimate (the FIFO model with the RTL readout's schedule; the kernels' cycle formulas)",
-                 "cycles": model_cycles, "frames_per_s": fps(model_cycles / n),
-                 "busy_cycles_per_kernel": {k: stat(formula[k]) for k in names},
-                 "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], model_peaks)}},
+        formula={"label": "estimate (the FIFO model with the RTL kernels' schedules and timing; the kernels' cycle "
+                          "formulas)",
+                 **predicted_figures(pred, n), "busy_cycles_per_kernel": {k: stat(formula[k]) for k in names},
+                 "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], pred["peaks"])}},
+        # frame by frame: the model's cycles of each first sample in and class word out against the simulation's
+        formula_frame_mismatches={k: int((np.asarray(pred[k]) != res[k]).sum()) for k in ("first_in", "class_out")},
         # the first frame also holds the reset's clearing (convs) and no previous output packet (readout)
         busy_formula_mismatches={k: int((res["busy"][k][1:] != formula[k][1:]).sum()) for k in names},
         worst_case=accel_worstcase.worst_case(spec, work, model_cfg=model_cfg, depths=depths, optimize=optimize),
@@ -249,16 +255,49 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
     return out
 
 
-def summary_line(m: dict[str, Any]) -> str:
+def predicted_times(spec: AcceleratorSpec, words: list[np.ndarray], depths: list[int],
+                    cache_dir: Optional[os.PathLike] = None) -> dict[str, Any]:
+    """The FIFO model's prediction of a `run` of these frames at `depths` (accel_fifo.frame_times
+    on the RTL schedule) and of `latency_alone` (each of its frames modelled alone)."""
+    from .accel_fifo import frame_times, schedules
+
+    pred = frame_times(schedules(spec, words, rtl=True), depths, cache_dir)
+    alone = []
+    for i in alone_picks(len(words[0])):
+        one = frame_times(schedules(spec, [w[i:i + 1] for w in words], rtl=True), depths, cache_dir)
+        alone.append(int(one["class_out"][0] - one["first_in"][0]))
+    return {**pred, "latency_alone": alone}
+
+
+def predicted_figures(pred: dict[str, Any], n: int) -> dict[str, Any]:
+    """`summarize`'s throughput and latency figures of a `predicted_times`."""
+    latency = np.asarray(pred["class_out"]) - pred["first_in"]
+    interval = np.diff(pred["class_out"])
+    return {"cycles": int(pred["cycles"]), "frames_per_s": fps(pred["cycles"] / n),
+            "interval_cycles": stat(interval) if len(interval) else None, "latency_cycles": stat(latency),
+            "latency_alone_cycles": {**stat(np.array(pred["latency_alone"])), "frames": len(pred["latency_alone"])}}
+
+
+def _us(cycles: float) -> str:
+    return f"{cycles / accel_rtl.CLOCK_MHZ:.1f} us"
+
+
+def summary_line(m: dict[str, Any], where: str = "") -> str:
+    """The measured figures, each with the formula's prediction beside it. `where`: the frames' source."""
     from .accel_worstcase import guaranteed_text
 
     if not m.get("ran"):
         return f"RTL not measured: {m.get('reason')}"
-    lat, w = m["latency_cycles"], m["worst_case"]
-    return (f"RTL-simulated (Verilator, {m['frames']} frames back to back{'' if m['passed'] else ', CLASSES DIFFER'}): "
+    lat, w, f = m["latency_cycles"], m["worst_case"], m["formula"]
+    flat, alone = f.get("latency_cycles", {}), m["latency_alone_cycles"]
+    falone = f.get("latency_alone_cycles", {})
+
+    def pair(measured: float, key: str, table: dict) -> str:  # a figure, the formula's beside it where known
+        return _us(measured) + (f" (formula {_us(table[key])})" if key in table else "")
+    return (f"RTL-simulated (Verilator, {m['frames']} frames{' of ' + where if where else ''} back to back"
+            f"{'' if m['passed'] else ', CLASSES DIFFER'}): "
             f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed {accel_rtl.CLOCK_MHZ} MHz "
-            f"(formula {m['formula']['frames_per_s']:,.0f}), latency {lat['median'] / accel_rtl.CLOCK_MHZ:.1f} us "
-            "median, "
-            f"{lat['worst'] / accel_rtl.CLOCK_MHZ:.1f} us worst back to back "
-            f"({m['latency_alone_cycles']['median'] / accel_rtl.CLOCK_MHZ:.1f} us a frame alone); "
+            f"(formula {f['frames_per_s']:,.0f}), latency {pair(lat['median'], 'median', flat)} median, "
+            f"{pair(lat['worst'], 'worst', flat)} worst back to back, "
+            f"{pair(alone['median'], 'median', falone)} a frame alone; "
             f"{guaranteed_text(w)}")

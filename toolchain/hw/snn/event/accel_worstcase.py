@@ -186,7 +186,7 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     `sources`: accel_rtl.sources() unless given (a test's broken copy); `membranes`: False checks
     the classes only (no second Verilator build: the membranes leave in the stream testbench's run)."""
     from . import accel_measure
-    from .accel_fifo import schedules, simulate
+    from .accel_fifo import frame_times, schedules
     from .accel_verify import model_reference
     from .accel_worstnet import worst_codes, worst_network
 
@@ -215,9 +215,10 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     formula = _frame_formula(wspec, ref["loops"])
     busy = {k: int(res["busy"][k][1:].max()) for k in names}  # the first frame also holds the reset's clearing
     interval = np.diff(res["class_out"])
-    fifo_cycles, fifo_peaks = simulate(schedules(wspec, ref["words"], rtl=True), depths)
-    fifo_alone, _ = simulate(schedules(wspec, [w[:1] for w in ref["words"]], rtl=True), depths)
-    fifo_less, _ = simulate(schedules(wspec, [w[:-1] for w in ref["words"]], rtl=True), depths)
+    # the FIFO model with the RTL kernels' schedules and timing: every frame's first sample in and class word out
+    pred = frame_times(schedules(wspec, ref["words"], rtl=True), depths)
+    one = frame_times(schedules(wspec, [w[:1] for w in ref["words"]], rtl=True), depths)
+    pred_lat = np.asarray(pred["class_out"]) - pred["first_in"]
     lat, lat_alone = res["class_out"] - res["first_in"], int(alone["class_out"][0] - alone["first_in"][0])
     worst = int(interval.max())
     # the measurement top's classes and BAD flags, and the stream testbench's (where it ran)
@@ -234,6 +235,11 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     problems += [f"{k}: {busy[k]:,} busy cycles a frame, its cycle formula on these frames {frame[k]:,}"
                  for k in names if busy[k] != frame[k]]
     problems += [f"{n} frames' {what} differ from the worst-case network's model" for what, n in mismatches.items() if n]
+    predicted = {"interval": (int(interval.max()), int(np.diff(pred["class_out"]).max())),
+                 "latency alone": (lat_alone, int(one["class_out"][0] - one["first_in"][0])),
+                 "latency back to back": (int(lat.max()), int(pred_lat.max()))}
+    problems += [f"{what}: {got:,} cycles, the FIFO model's {want:,}" for what, (got, want) in predicted.items()
+                 if got != want]
     return {
         "label": LABEL, "clock": accel_measure.CLOCK, "ran": True, "frames": frames,
         "case": "the whole stitched accelerator on frames where every kernel meets its worst case at once: a network "
@@ -246,7 +252,7 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
         "passed": not any(mismatches.values()), "mismatches": mismatches,
         "membranes_checked": m if membranes else 0,
         "checks": {"within_bound": not over["bound"], "within_reachable_bound": not over["reachable bound"],
-                   "frame_formula": busy == frame},
+                   "frame_formula": busy == frame, "fifo_model": all(a == b for a, b in predicted.values())},
         "problems": problems,
         "interval_cycles": accel_measure.stat(interval), "guaranteed_cycles_per_frame": worst,
         "frames_per_s": accel_measure.fps(worst), "bounded_by": max(busy, key=busy.get),
@@ -256,15 +262,16 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
         "latency_us": {"alone": lat_alone / accel_rtl.CLOCK_MHZ,
                        "back_to_back_worst": int(lat.max()) / accel_rtl.CLOCK_MHZ},
         "cycles": int(res["cycles"]), "busy_cycles_per_kernel": busy,
-        "formula": {"label": "estimate: the cycle formulas; the FIFO model with the RTL readout's schedule",
+        "formula": {"label": "estimate: the cycle formulas; the FIFO model with the RTL kernels' schedules and timing",
                     "bound_per_kernel": bound, "reachable_bound_per_kernel": reach,
                     "frame_formula_per_kernel": frame,
                     "bound_cycles_per_frame": max(bound.values()),
-                    "fifo_model_cycles": int(fifo_cycles), "fifo_model_cycles_alone": int(fifo_alone),
-                    # a frame more in the stream: the model's interval between frames at full rate
-                    "fifo_model_interval": int(fifo_cycles - fifo_less)},
+                    "fifo_model_cycles": int(pred["cycles"]),
+                    "fifo_model_latency_alone": int(one["class_out"][0] - one["first_in"][0]),
+                    "fifo_model_latency_back_to_back_worst": int(pred_lat.max()),
+                    "fifo_model_interval": predicted["interval"][1]},
         "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], res["fifo_peaks"])},
-        "fifo_model_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], fifo_peaks)},
+        "fifo_model_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], pred["peaks"])},
     }
 
 
