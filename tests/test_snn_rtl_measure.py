@@ -97,6 +97,7 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     assert acc.startswith(f"  accelerator           ZCU104 @ 250 MHz: {m['frames_per_s']:,.0f} frames/s sustained by "
                           "the stitched RTL (RTL-simulated in Verilator") and f"formula {f['frames_per_s']:,.0f})" in acc
     assert csim.startswith("  HLS C model ") and "(C-simulated cycle counts" in csim
+    assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in acc
 
 
 def slowed_conv(tmp_path):

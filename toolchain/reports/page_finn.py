@@ -219,7 +219,7 @@ def _rtl_measured(s, m: dict[str, Any] | None) -> None:
            f"median {lat['median']:,.0f}, p99 {lat['p99']:,.0f}, worst {lat['worst']:,} cycles back to back (with the "
            f"wait behind earlier frames); a frame alone: median {m['latency_alone_cycles']['median']:,.0f}",
            "RTL-simulated")
-    s.fact("guaranteed (worst-case frame per kernel)",
+    s.fact("worst case, each kernel alone on its worst-case frames",
            f"{w['bound_cycles_per_frame']:,} cycles ({w['bounded_by']}); formula {max(w['formula_per_kernel'].values()):,}",
            "RTL-simulated")
     st = w.get("stitched") or {}
