@@ -238,7 +238,8 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cf
               f"membranes equal to the worst-case network's model: {st['passed']}): interval "
               f"{_s(st['interval_cycles'])} cycles -> guaranteed {st['frames_per_s']:,.0f} frames/s "
               f"(FIFO model {sf['fifo_model_interval']:,}; slowest kernel's bound {sf['bound_cycles_per_frame']:,}); "
-              f"latency alone {st['latency_cycles']['alone']:,} cycles (FIFO model {sf['fifo_model_latency_alone']:,}), "
+              f"latency alone {st['latency_cycles']['alone']:,} cycles "
+              f"(FIFO model {sf['fifo_model_latency_alone']:,}), "
               f"back to back {_s(st['latency_cycles']['back_to_back'])}; busy per kernel (RTL / reachable bound): "
               + ", ".join(f"{k} {v:,} / {sf['reachable_bound_per_kernel'][k]}"
                           for k, v in st["busy_cycles_per_kernel"].items()))
