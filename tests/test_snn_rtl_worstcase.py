@@ -10,6 +10,8 @@ bench/snn_hw.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -54,6 +56,12 @@ def test_the_worst_case_frames_make_every_neuron_fire_whenever_it_can(small):
         assert (s[:, 0::2] == 1).all() and (s[:, 1::2] == 0).all()
     with pytest.raises(ToolchainError, match="snn_group"):
         accel_worstnet.worst_codes(map_model(build_model(ModelConfig(**dict(SMALL, snn_group=4)))), 1)
+    # a geometry the frames cannot cover: no stitched worst case, the reason in one line, nothing simulated
+    few = ModelConfig(**dict(SMALL, snn_group=4))
+    r = accel_worstcase.stitched(map_model(build_model(few), sweep_positions=[4, 4]), few, [2, 2, 8],
+                                 Path("/nonexistent"))
+    assert r == {"ran": False, "reason": "worst case: 9 cells are needed to reach every conv0 neuron, a step has 4 "
+                                         "samples (model.snn_group)"}
 
 
 def test_the_reachable_bound_is_the_plain_bound_without_refractory_and_the_search_is_exact():

@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ....errors import ToolchainError
 from ...rtl import stream
 from .. import resources
 from . import accel_rtl
@@ -183,6 +184,7 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     the latency, each kernel's busy cycles beside `rtl_bound`, `reachable_bound` and the cycle
     formula on the frames' own events, the FIFO model's cycles on the same frames, and the
     classes and final membranes against the worst-case network's PyTorch model (bit exact).
+    {"ran": False, "reason": ...} where no worst-case network or frames exist for this geometry.
     `sources`: accel_rtl.sources() unless given (a test's broken copy); `membranes`: False checks
     the classes only (no second Verilator build: the membranes leave in the stream testbench's run)."""
     from . import accel_measure
@@ -190,10 +192,13 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     from .accel_verify import model_reference
     from .accel_worstnet import worst_codes, worst_network
 
-    model, wspec = worst_network(model_cfg, spec)
-    if frames is None:
-        frames = frames_to_fill(model_reference(model, wspec, worst_codes(wspec, 1))["words"], depths)
-    codes = worst_codes(wspec, frames)
+    try:  # a geometry the worst-case frames cannot cover is reported, not a failed build
+        model, wspec = worst_network(model_cfg, spec)
+        if frames is None:
+            frames = frames_to_fill(model_reference(model, wspec, worst_codes(wspec, 1))["words"], depths)
+        codes = worst_codes(wspec, frames)
+    except ToolchainError as exc:
+        return {"ran": False, "reason": str(exc)}
     ref = model_reference(model, wspec, codes)
     work = Path(work_dir) / "worst_stitched"
     exe = accel_measure.build(wspec, depths, work, sources=sources, optimize=optimize)
@@ -234,7 +239,8 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
                 for (what, ks), b in zip(over.items(), (bound, reach)) for k in ks]
     problems += [f"{k}: {busy[k]:,} busy cycles a frame, its cycle formula on these frames {frame[k]:,}"
                  for k in names if busy[k] != frame[k]]
-    problems += [f"{n} frames' {what} differ from the worst-case network's model" for what, n in mismatches.items() if n]
+    problems += [f"{n} frames' {what} differ from the worst-case network's model"
+                 for what, n in mismatches.items() if n]
     predicted = {"interval": (int(interval.max()), int(np.diff(pred["class_out"]).max())),
                  "latency alone": (lat_alone, int(one["class_out"][0] - one["first_in"][0])),
                  "latency back to back": (int(lat.max()), int(pred_lat.max()))}
