@@ -169,7 +169,8 @@ def main() -> None:
               f"{np.percentile(over, 99):,.0f}, worst {over.max():,} cycles/frame ({hz / np.median(over):,.0f} "
               f"frames/s at the median), LUT {r['lut']:,}, BRAM18 {r['bram18']}")
     accuracy = float(np.mean(hw.classes == labels))
-    rtl = None if args.no_rtl else rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args)
+    rtl = None if args.no_rtl else rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args,
+                                                  model.config)
     if args.json:
         from toolchain.atomic import write_json
 
@@ -182,7 +183,7 @@ def _s(stat: dict, scale: float = 1.0, fmt: str = ",.0f") -> str:
     return " / ".join(f"{stat[k] * scale:{fmt}}" for k in ("median", "p99", "worst"))
 
 
-def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
+def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cfg) -> dict:
     """The RTL measurement (accel_measure.section) printed beside the formulas and the C model,
     then the network beside the dense build and the CNN."""
     import json
@@ -193,7 +194,8 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
 
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="snn_hw_rtl_") as tmp:
-        m = accel_measure.section(spec, codes, hw.classes, hw.iterations, words, fifo["depths"], Path(tmp))
+        m = accel_measure.section(spec, codes, hw.classes, hw.iterations, words, fifo["depths"], Path(tmp),
+                                  model_cfg=model_cfg)
     if not m["ran"]:
         print(f"\nRTL not simulated: {m['reason']}")
         return m
@@ -222,13 +224,25 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
     for k, peak in m["fifo_peak_occupancy"].items():
         print(f"| FIFO {k}: highest occupancy / depth | {peak:,} / {m['fifo_depths'][k]:,} | "
               f"{f['fifo_peak_occupancy'][k]:,} | |")
-    print(f"| guaranteed: worst-case frame (every input event), cycles | {w['bound_cycles_per_frame']:,} "
+    print(f"| worst case: each kernel alone on its worst-case frame (every input event), cycles | {w['bound_cycles_per_frame']:,} "
           f"({w['bounded_by']}; {hz / w['bound_cycles_per_frame']:,.0f} frames/s) | "
           f"{max(w['formula_per_kernel'].values()):,} | |")
     print(f"\nper-kernel worst case (RTL-simulated / formula): "
           + ", ".join(f"{k} {v:,} / {w['formula_per_kernel'][k]:,}" for k, v in w["per_kernel"].items())
           + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}; frames whose "
           f"first sample in / class word out the FIFO model puts on another cycle: {m['formula_frame_mismatches']}")
+    st = w["stitched"]
+    if st.get("ran"):
+        sf = st["formula"]
+        print(f"\nstitched worst case ({st['frames']} worst-case frames back to back, then one alone; classes and "
+              f"membranes equal to the worst-case network's model: {st['passed']}): interval "
+              f"{_s(st['interval_cycles'])} cycles -> guaranteed {st['frames_per_s']:,.0f} frames/s "
+              f"(FIFO model {sf['fifo_model_interval']:,}; slowest kernel's bound {sf['bound_cycles_per_frame']:,}); "
+              f"latency alone {st['latency_cycles']['alone']:,} cycles "
+              f"(FIFO model {sf['fifo_model_latency_alone']:,}), "
+              f"back to back {_s(st['latency_cycles']['back_to_back'])}; busy per kernel (RTL / reachable bound): "
+              + ", ".join(f"{k} {v:,} / {sf['reachable_bound_per_kernel'][k]}"
+                          for k, v in st["busy_cycles_per_kernel"].items()))
     synth = json.loads(Path(args.synth).read_text())["event_driven"].get("synthesized") if args.synth else None
     lut = f"{synth['total']['lut']:,} (synthesized)" if synth else "pending synthesis (estimate in the table above)"
     bram = f"{synth['total'].get('bram36', 'n/a')}" if synth else "pending"

@@ -406,6 +406,14 @@ def test_finn_build_measures_the_stitched_rtl(pipeline_run, tmp_path):
     assert abs(m["cycles"] - m["formula"]["cycles"]) <= 0.01 * m["cycles"]
     assert not any(m["busy_formula_mismatches"].values())
     assert m["worst_case"]["per_kernel"] == m["worst_case"]["formula_per_kernel"]
+    # the stitched worst case (no refractory: every neuron fires in every step): bit exact, every
+    # kernel at its bound, class words at least at the slowest kernel's interval, as the FIFO model says
+    st = m["worst_case"]["stitched"]
+    assert st["ran"] and st["passed"] and not st["problems"] and st["network"]["every_neuron_every_step"]
+    assert st["busy_cycles_per_kernel"] == st["formula"]["bound_per_kernel"] == m["worst_case"]["per_kernel"]
+    assert st["guaranteed_cycles_per_frame"] >= max(st["busy_cycles_per_kernel"].values())
+    assert st["guaranteed_cycles_per_frame"] == st["formula"]["fifo_model_interval"] and st["checks"]["fifo_model"]
+    assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in printed.getvalue()
     assert f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed 250 MHz" in printed.getvalue()
     # the RTL figures lead the summary line, each with the FIFO model's prediction beside it; the C model's after
     line = next(s for s in printed.getvalue().splitlines() if "event-driven accelerator" in s)

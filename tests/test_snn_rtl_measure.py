@@ -18,7 +18,7 @@ from checks import require_tool
 from snn_networks import SMALL
 from toolchain.config import ModelConfig
 from toolchain.hw.rtl import verilator
-from toolchain.hw.snn.event import accel_measure, accel_rtl
+from toolchain.hw.snn.event import accel_measure, accel_rtl, accel_worstcase
 from toolchain.hw.snn.event.accel_csim import run_frames
 from toolchain.hw.snn.event.accel_fifo import KernelTiming, Schedule, fifo_depths, frame_times, schedules, simulate
 from toolchain.hw.snn.event.accel_verify import check_frames, model_reference
@@ -50,7 +50,7 @@ def small():
 def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(small, tmp_path):
     spec, codes, ref, hw, depths = small
     m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], depths, tmp_path,
-                              optimize=False)
+                              optimize=False, model_cfg=ModelConfig(**SMALL))
     assert m["ran"] and m["passed"] and m["class_mismatches"] == 0 and m["frames"] == len(codes) >= 200
     assert m["label"] == "RTL-simulated (Verilator)" and "assumed" in m["clock"]
     # every kernel's busy cycles equal its formula on every frame after the first (reset's clear)
@@ -76,8 +76,12 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     assert m["fifo_peak_occupancy"] == m["formula"]["fifo_peak_occupancy"]
     # the worst case: each kernel alone on its all-events frame takes exactly its bound
     w = m["worst_case"]
-    assert w["per_kernel"] == w["formula_per_kernel"] == accel_measure.rtl_bound(spec)
+    assert w["per_kernel"] == w["formula_per_kernel"] == accel_worstcase.rtl_bound(spec)
     assert w["bound_cycles_per_frame"] == max(w["per_kernel"].values()) > m["busy_cycles_per_kernel"][w["bounded_by"]]["worst"]
+    # the stitched accelerator on worst-case frames (test_snn_rtl_worstcase.py) is the summary's guarantee
+    st = w["stitched"]
+    assert st["ran"] and st["passed"] and not st["problems"]
+    assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in accel_measure.summary_line(m)
     line = accel_measure.summary_line(m)
     assert line.startswith("RTL-simulated (Verilator, 228 frames back to back): ")
     assert f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed 250 MHz (formula {f['frames_per_s']:,.0f})" in line
@@ -93,6 +97,7 @@ def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(sma
     assert acc.startswith(f"  accelerator           ZCU104 @ 250 MHz: {m['frames_per_s']:,.0f} frames/s sustained by "
                           "the stitched RTL (RTL-simulated in Verilator") and f"formula {f['frames_per_s']:,.0f})" in acc
     assert csim.startswith("  HLS C model ") and "(C-simulated cycle counts" in csim
+    assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in acc
 
 
 def slowed_conv(tmp_path):

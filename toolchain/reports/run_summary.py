@@ -75,11 +75,21 @@ def accelerator_lines(report: dict[str, Any]) -> list[str]:
                 f" (formula {f['latency_cycles']['median'] * us:,.1f} us)" if "latency_cycles" in f else "")
         lines = [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rtl['frames_per_s']:,.0f} frames/s "
                  f"sustained by the stitched RTL (RTL-simulated in Verilator, {rtl['frames']} test frames back to back, "
-                 f"clock assumed{pred[0]}), latency {rtl['latency_cycles']['median'] * us:,.1f} us median{pred[1]}",
+                 f"clock assumed{pred[0]}), latency {rtl['latency_cycles']['median'] * us:,.1f} us median{pred[1]}"
+                 + _guaranteed(rtl, us),
                  f"  HLS C model           {rate}"]
     else:
         lines = [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rate}"]
     return lines + [f"  resources             {', '.join(parts)} ({how}; {synthesized})"]
+
+
+def _guaranteed(rtl: dict[str, Any], us: float) -> str:
+    """The stitched RTL's guaranteed rate and latency (worst-case frames), where it ran."""
+    st = (rtl.get("worst_case") or {}).get("stitched") or {}
+    if not st.get("ran"):
+        return ""
+    return (f"; guaranteed {st['frames_per_s']:,.0f} frames/s, {st['latency_cycles']['alone'] * us:,.1f} us a frame "
+            "alone (the stitched RTL on worst-case frames)")
 
 
 def capture_line(entry: dict[str, Any], known: dict[str, Any]) -> str:

@@ -103,7 +103,8 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
         from .accel_measure import section
 
         depths = carry_depths(fifo["depths"]) if carry_depths is not None else fifo["depths"]
-        out["rtl_simulated"] = section(spec, codes, hw.classes, hw.iterations, words, depths, cache_dir)
+        out["rtl_simulated"] = section(spec, codes, hw.classes, hw.iterations, words, depths, cache_dir,
+                                       model_cfg=model.config)
     elif carry_depths is not None:
         carry_depths(fifo["depths"])
     if figure is not None:
