@@ -15,12 +15,18 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests' own helper modules
 
 
 # Most tests keep one core busy (g++, Verilator, FINN's Python, small torch models): a worker per
-# core roughly divides the wall time; more than 4 only add memory (FINN's tests hold ~1-2 GB each).
+# core roughly divides the wall time (one process: ~1,040 s of CPU in a ~1,000 s cold run); more
+# than 4 only add memory (each worker imports torch, Brevitas and FINN).
 MAX_WORKERS = 4
 
 
+def _cores() -> int:
+    """The cores this process may run on (os.cpu_count() where the platform cannot say)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def pytest_xdist_auto_num_workers(config):
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    return max(1, min(MAX_WORKERS, _cores()))
 
 
 def pytest_configure(config):
@@ -28,7 +34,7 @@ def pytest_configure(config):
     if workers > 1:
         # torch (and OpenMP in any child process) would start a thread per core in every worker;
         # set before torch is imported, so workers share the cores instead of oversubscribing them
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // workers)))
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores() // workers)))
 
 
 def pytest_addoption(parser):
