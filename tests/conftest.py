@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests' own helper modules
 
 
 # Most tests keep one core busy (g++, Verilator, FINN's Python, small torch models): a worker per
-# core roughly divides the wall time (one process: ~1,040 s of CPU in a ~1,000 s cold run); more
+# core roughly divides the wall time (one process, cold caches: 1,043 s of CPU; 997 s wall idle); more
 # than 4 only add memory (each worker imports torch, Brevitas and FINN).
 MAX_WORKERS = 4
 
