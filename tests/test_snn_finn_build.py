@@ -50,8 +50,11 @@ def pipeline_run(finn_env, tmp_path_factory):
 
 def _build(onnx_file: Path, folder: Path, out: Path, checkpoint: Path | None = None,
            style: str | None = None) -> tuple[int, str]:
+    # finn.event_driven_rtl off as in SHRINK: the RTL measurement (5 Verilator builds, ~1 min of a core
+    # with cold caches) is test_finn_build_measures_the_stitched_rtl's (slow) and test_snn_rtl_measure.py's
     args = ["finn_build", str(onnx_file), "--build", str(folder), "--out", str(out), "--set", "finn.verify_inputs=1",
-            "--set", "finn.verify_synthetic=1"] + (["--checkpoint", str(checkpoint)] if checkpoint else []) + \
+            "--set", "finn.verify_synthetic=1", "--set", "finn.event_driven_rtl=false"] + \
+        (["--checkpoint", str(checkpoint)] if checkpoint else []) + \
         (["--set", f"finn.event_impl_style={style}"] if style else [])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -343,7 +346,9 @@ def test_event_driven_section_without_a_data_file_runs_the_verification_frames(p
     from toolchain.hw.snn.event import accel_report
 
     out, _ = pipeline_run
-    ev = accel_report.evaluate(out / "initial_model.pth", None, tmp_path, n_random=2, n_synthetic=1, seed=0)
+    cache = tmp_path / "accel_csim"  # the pipeline's executables (the same checkpoint's accelerator): no g++ again
+    shutil.copytree(out / "finn_output" / "code_gen" / "accel_csim", cache)
+    ev = accel_report.evaluate(out / "initial_model.pth", None, cache, n_random=2, n_synthetic=1, seed=0)
     assert ev["passed"] and ev["frames"] == 3 and ev["frames_source"]["kind"].startswith("verification frames")
     assert "on 3 frames of the verification frames" in accel_report.summary_line(ev)
     # the FIFO depths are chosen on the schedule of the kernels built (finn.event_impl_style; RTL by default)
