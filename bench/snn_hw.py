@@ -9,7 +9,7 @@ cycles per frame (median, p99, worst over the frames; the guaranteed bound with 
 active), frames/s at the clock, and the resource estimates (toolchain/hw/snn/resources.py).
 A frame takes about the slowest kernel's iterations (the kernels run concurrently, decoupled
 by FIFOs); the per-kernel rows show which one that is. FIFO depths come from the cycle model of
-the kernels' schedules (toolchain/hw/snn/event/accel_fifo.py) on the same frames, back to back.
+the RTL kernels' schedules (toolchain/hw/snn/event/accel_fifo.py) on the same frames, back to back.
 `toolchain finn_build` writes the same figures for the default mapping into finn_report.json.
 
 Then (unless --no-rtl) the same frames back to back through the stitched RTL accelerator in
@@ -112,8 +112,9 @@ def main() -> None:
     cyc = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
     t0 = time.time()
-    sched = accel_fifo.schedules(spec, words)
+    sched = accel_fifo.schedules(spec, words, rtl=True)  # the depths of the RTL build (the default)
     fifo = accel_fifo.fifo_depths(sched)
+    fifo["cycles_hls"], _ = accel_fifo.simulate(accel_fifo.schedules(spec, words), fifo["depths"])
     fifo_seconds = time.time() - t0
     res = resources.accelerator(spec, fifo["depths"])
     hz = args.mhz * 1e6
@@ -144,11 +145,13 @@ def main() -> None:
           f"{DENSE['bram36']}, DSP 0 -> {fps['median'] / (hz / DENSE['cycles']):.1f}x at the median; "
           f"{VGG10['name']}: {VGG10['fps']:,} frames/s, BRAM36 {VGG10['bram36']}, DSP {VGG10['dsp']}")
     names = ["encoder"] + [c.name for c in spec.convs]
-    print(f"FIFO depths (cycle model, the {n} frames in a row, within 1 % of unbounded FIFOs): "
+    print(f"FIFO depths (cycle model with the RTL kernels' schedules, the {n} frames in a row, within 1 % of "
+          "unbounded FIFOs): "
           + ", ".join(f"{a} -> {b}: {d}" for a, b, d in zip(names, names[1:] + [spec.dense.name], fifo["depths"]))
           + f"; streamed back to back the frames take {fifo['cycles_with_depths'] / n:,.0f} cycles each "
           f"({hz * n / fifo['cycles_with_depths']:,.0f} frames/s), "
-          f"{fifo['cycles_unbounded'] / n:,.0f} with unbounded FIFOs")
+          f"{fifo['cycles_unbounded'] / n:,.0f} with unbounded FIFOs; the HLS loops' schedule at these depths "
+          f"{fifo['cycles_hls'] / n:,.0f} ({hz * n / fifo['cycles_hls']:,.0f} frames/s)")
     deep = int(np.argmax(fifo["depths"]))
     smaller = [d for d in (32, 128, 512, 2048) if d < fifo["depths"][deep]]
     if smaller:
@@ -166,7 +169,8 @@ def main() -> None:
               f"{np.percentile(over, 99):,.0f}, worst {over.max():,} cycles/frame ({hz / np.median(over):,.0f} "
               f"frames/s at the median), LUT {r['lut']:,}, BRAM18 {r['bram18']}")
     accuracy = float(np.mean(hw.classes == labels))
-    rtl = None if args.no_rtl else rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args)
+    rtl = None if args.no_rtl else rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args,
+                                                  model.config)
     if args.json:
         from toolchain.atomic import write_json
 
@@ -179,7 +183,7 @@ def _s(stat: dict, scale: float = 1.0, fmt: str = ",.0f") -> str:
     return " / ".join(f"{stat[k] * scale:{fmt}}" for k in ("median", "p99", "worst"))
 
 
-def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
+def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cfg) -> dict:
     """The RTL measurement (accel_measure.section) printed beside the formulas and the C model,
     then the network beside the dense build and the CNN."""
     import json
@@ -190,7 +194,8 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
 
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="snn_hw_rtl_") as tmp:
-        m = accel_measure.section(spec, codes, hw.classes, hw.iterations, words, fifo["depths"], Path(tmp))
+        m = accel_measure.section(spec, codes, hw.classes, hw.iterations, words, fifo["depths"], Path(tmp),
+                                  model_cfg=model_cfg)
     if not m["ran"]:
         print(f"\nRTL not simulated: {m['reason']}")
         return m
@@ -203,27 +208,41 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args) -> dict:
           "HLS C model (loop counts at an assumed II = 1) |")
     print("|---|---:|---:|---:|")
     print(f"| sustained frames/s (frames / cycles of the run) | **{m['frames_per_s']:,.0f}** | {f['frames_per_s']:,.0f} | "
-          f"{hz / frame['median']:,.0f} (median frame); {hz * n / fifo['cycles_with_depths']:,.0f} streamed (FIFO model, "
+          f"{hz / frame['median']:,.0f} (median frame); {hz * n / fifo['cycles_hls']:,.0f} streamed (FIFO model, "
           "HLS schedule) |")
     print(f"| cycles per frame, sustained | {m['cycles_per_frame']:,.1f} | {f['cycles'] / n:,.1f} | "
           f"{frame['median']:,.0f} median |")
-    print(f"| interval between class words, cycles (median / p99 / worst) | {_s(m['interval_cycles'])} | | |")
+    print(f"| interval between class words, cycles (median / p99 / worst) | {_s(m['interval_cycles'])} | "
+          f"{_s(f['interval_cycles'])} | |")
     print(f"| latency, first sample in to class word out, us (median / p99 / worst) | "
-          f"{_s(m['latency_cycles'], us, ',.2f')} | | |")
+          f"{_s(m['latency_cycles'], us, ',.2f')} | {_s(f['latency_cycles'], us, ',.2f')} | |")
     print(f"| latency of a frame alone (nothing queued before it; {m['latency_alone_cycles']['frames']} frames), us | "
-          f"{_s(m['latency_alone_cycles'], us, ',.2f')} | | |")
+          f"{_s(m['latency_alone_cycles'], us, ',.2f')} | {_s(f['latency_alone_cycles'], us, ',.2f')} | |")
     for k, st in m["busy_cycles_per_kernel"].items():
         print(f"| {k} busy cycles per frame (median / p99 / worst) | {_s(st)} | {_s(f['busy_cycles_per_kernel'][k])} | "
               f"{_s(hw_stat(hw.iterations[k]))} |")
     for k, peak in m["fifo_peak_occupancy"].items():
         print(f"| FIFO {k}: highest occupancy / depth | {peak:,} / {m['fifo_depths'][k]:,} | "
               f"{f['fifo_peak_occupancy'][k]:,} | |")
-    print(f"| guaranteed: worst-case frame (every input event), cycles | {w['bound_cycles_per_frame']:,} "
+    print(f"| worst case: each kernel alone on its worst-case frame (every input event), cycles | {w['bound_cycles_per_frame']:,} "
           f"({w['bounded_by']}; {hz / w['bound_cycles_per_frame']:,.0f} frames/s) | "
           f"{max(w['formula_per_kernel'].values()):,} | |")
     print(f"\nper-kernel worst case (RTL-simulated / formula): "
           + ", ".join(f"{k} {v:,} / {w['formula_per_kernel'][k]:,}" for k, v in w["per_kernel"].items())
-          + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}")
+          + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}; frames whose "
+          f"first sample in / class word out the FIFO model puts on another cycle: {m['formula_frame_mismatches']}")
+    st = w["stitched"]
+    if st.get("ran"):
+        sf = st["formula"]
+        print(f"\nstitched worst case ({st['frames']} worst-case frames back to back, then one alone; classes and "
+              f"membranes equal to the worst-case network's model: {st['passed']}): interval "
+              f"{_s(st['interval_cycles'])} cycles -> guaranteed {st['frames_per_s']:,.0f} frames/s "
+              f"(FIFO model {sf['fifo_model_interval']:,}; slowest kernel's bound {sf['bound_cycles_per_frame']:,}); "
+              f"latency alone {st['latency_cycles']['alone']:,} cycles "
+              f"(FIFO model {sf['fifo_model_latency_alone']:,}), "
+              f"back to back {_s(st['latency_cycles']['back_to_back'])}; busy per kernel (RTL / reachable bound): "
+              + ", ".join(f"{k} {v:,} / {sf['reachable_bound_per_kernel'][k]}"
+                          for k, v in st["busy_cycles_per_kernel"].items()))
     synth = json.loads(Path(args.synth).read_text())["event_driven"].get("synthesized") if args.synth else None
     lut = f"{synth['total']['lut']:,} (synthesized)" if synth else "pending synthesis (estimate in the table above)"
     bram = f"{synth['total'].get('bram36', 'n/a')}" if synth else "pending"

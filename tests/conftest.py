@@ -1,14 +1,40 @@
 """Markers: `slow` runs only with --run-slow; `vivado` and `gpu` skip, with the reason, where
-the tool or device is missing."""
+the tool or device is missing. The run is spread over pytest-xdist workers (pyproject.toml's
+addopts: `-n auto --dist loadfile`, a test file's tests and module fixtures stay in one worker;
+`-n 0` runs in one process), one per core up to MAX_WORKERS."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests' own helper modules
+
+
+# Most tests keep one core busy (g++, Verilator, FINN's Python, small torch models): a worker per
+# core roughly divides the wall time (one process, cold caches: 1,043 s of CPU; 997 s wall idle); more
+# than 4 only add memory (each worker imports torch, Brevitas and FINN).
+MAX_WORKERS = 4
+
+
+def _cores() -> int:
+    """The cores this process may run on (os.cpu_count() where the platform cannot say)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def pytest_xdist_auto_num_workers(config):
+    return max(1, min(MAX_WORKERS, _cores()))
+
+
+def pytest_configure(config):
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        # torch (and OpenMP in any child process) would start a thread per core in every worker;
+        # set before torch is imported, so workers share the cores instead of oversubscribing them
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores() // workers)))
 
 
 def pytest_addoption(parser):

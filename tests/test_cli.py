@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 import subprocess
 import sys
 
@@ -58,10 +59,28 @@ def test_planned_stage_exits_2_and_writes_nothing(planned_stage, tmp_path, capsy
     assert not out.exists(), "run checks every stage before doing any work"
 
 
+# `python -m toolchain.<stage>` is runpy running the module as __main__: one interpreter runs them
+# all that way (each is a 3-line shim into cli.stage_main; an interpreter apiece cost ~2 s of a core)
+RUN_AS_MAIN = """
+import runpy, sys
+for stage in sys.argv[1:]:
+    sys.argv = [stage, "--help"]
+    try:
+        runpy.run_module(f"toolchain.{stage}", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        print(f"== {stage} exit {exc.code}", flush=True)
+"""
+
+
 def test_python_m_entry_points(tmp_path):
-    for stage in PIPELINE_STAGES:
-        done = subprocess.run([sys.executable, "-m", f"toolchain.{stage}", "--help"], capture_output=True, text=True)
-        assert done.returncode == 0 and f"usage: toolchain {stage}" in done.stdout, stage
+    done = subprocess.run([sys.executable, "-m", "toolchain.train_initial", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage: toolchain train_initial" in done.stdout
+    done = subprocess.run([sys.executable, "-c", RUN_AS_MAIN, *PIPELINE_STAGES], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    helps = re.split(r"^== (\w+) exit (\S+)\n", done.stdout, flags=re.M)
+    assert [(s, code) for s, code in zip(helps[1::3], helps[2::3])] == [(s, "0") for s in PIPELINE_STAGES]
+    for stage, text in zip(PIPELINE_STAGES, helps[0::3]):
+        assert f"usage: toolchain {stage}" in text, stage
     done = subprocess.run([sys.executable, "-m", "toolchain", "data", "info", str(tmp_path / "none.h5")],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip().endswith(")") and "Traceback" not in done.stderr

@@ -47,16 +47,20 @@ def small():
     return model, spec, codes, model_reference(model, spec, codes)
 
 
-def test_shipped_network_bit_exact_on_1000_frames(shipped):
+# The default run checks the shipped geometry on 3 classes x 26 SNRs + 10 random frames (~5 s);
+# the slow one on 1,000 (~40 s). The default implementation is RTL: its stitched small network is
+# bit exact by default (test_snn_rtl_accelerator.py), the shipped geometry's 1,027 frames are slow.
+@pytest.mark.parametrize("classes,frames", [(3, 88), pytest.param(24, 1000, marks=pytest.mark.slow)])
+def test_shipped_network_bit_exact(shipped, classes, frames):
     model, spec, exe = shipped
-    codes, kinds = check_frames(spec, n_random=1000 - 24 * 26, seed=0)
-    assert len(codes) == 1000 and kinds.count("random") == 376
+    codes, kinds = check_frames(spec, n_random=frames - classes * 26, seed=0, synthetic_classes=classes)
+    assert len(codes) == frames and kinds.count("random") == frames - classes * 26 >= 10
     assert (codes == 127).any() and (codes == -128).any()  # saturating amplitudes reach both ends
     result, hw = verify(model, spec, codes, exe=exe)
     assert result["class_mismatches"] == 0 and result["membrane_mismatches"] == 0, result
     assert result["cycle_formula_mismatches"] == {k: 0 for k in hw.iterations}, result
     assert result["ok"]
-    assert len(set(hw.classes.tolist())) > 3  # the classes are not constant
+    assert len(set(hw.classes.tolist())) > 2  # the classes are not constant
     # conv0 sees one event per sample: 1024 events + 16 steps x 128 sweep cycles (SP 2) + the frame word
     assert [c.sp for c in spec.convs] == [2, 4]
     assert (hw.iterations["conv0"] == 1024 + 16 * 128 + 1).all()

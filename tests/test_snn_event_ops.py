@@ -96,7 +96,7 @@ def test_graph_spec_and_qonnx_spec_equal_map_model(small):
 
 def test_the_graph_generated_accelerator_is_bit_exact_and_a_corrupted_attribute_is_caught(small, tmp_path):
     model, spec, codes, ref, graph = small
-    hw = event_graph.csim(graph, codes, cache_dir=tmp_path)
+    hw = event_graph.csim(graph, codes)  # the default cache: the same spec as test_snn_accelerator.py's, compiled once
     assert compare(spec, ref, hw)["ok"]
     bad = event_graph.spec_graph(spec)
     conv1 = next(n for n in bad.graph.node if n.name == "SpikingConv_1")
@@ -128,7 +128,7 @@ def test_estimates_are_the_resource_formulas_and_the_cycles_the_loop_counters(sm
         assert op.bram_estimation() == est[name]["bram18"] and op.dsp_estimation() == 0
         assert op.get_bound_cycles() == bound[name]
     annotated = event_graph.annotate_cycles(graph, codes)
-    hw = event_graph.csim(graph, codes, cache_dir=tmp_path)
+    hw = event_graph.csim(graph, codes)  # the default cache: the same spec as test_snn_accelerator.py's, compiled once
     for node, name in zip(nodes[1:], [*(c.name for c in spec.convs), spec.dense.name]):
         op = getCustomOp(node)
         assert annotated[node.name] == op.get_nodeattr("exp_event_cycles") > 0

@@ -23,6 +23,7 @@ from onnx import helper as oh
 from checks import report_sections
 from toolchain.cli import main
 from toolchain.data.dataset import RadioMLDataset
+from toolchain.errors import ToolchainError
 
 REPO = Path(__file__).parents[1]
 DENSE = REPO / "build" / "snn-radioml-dense"
@@ -49,8 +50,11 @@ def pipeline_run(finn_env, tmp_path_factory):
 
 def _build(onnx_file: Path, folder: Path, out: Path, checkpoint: Path | None = None,
            style: str | None = None) -> tuple[int, str]:
+    # finn.event_driven_rtl off as in SHRINK: the RTL measurement (5 Verilator builds, ~1 min of a core
+    # with cold caches) is test_finn_build_measures_the_stitched_rtl's (slow) and test_snn_rtl_measure.py's
     args = ["finn_build", str(onnx_file), "--build", str(folder), "--out", str(out), "--set", "finn.verify_inputs=1",
-            "--set", "finn.verify_synthetic=1"] + (["--checkpoint", str(checkpoint)] if checkpoint else []) + \
+            "--set", "finn.verify_synthetic=1", "--set", "finn.event_driven_rtl=false"] + \
+        (["--checkpoint", str(checkpoint)] if checkpoint else []) + \
         (["--set", f"finn.event_impl_style={style}"] if style else [])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -251,7 +255,12 @@ def test_the_dense_build_folder_is_bit_exact(dense_run):
     assert ev["frames_source"]["kind"].startswith("verification frames")
     assert check["accelerator_csim"]["check"]["class_mismatches"] == 0
     assert ev["cycles_per_frame"]["median"] <= ev["cycles_per_frame"]["worst"] <= ev["bound_cycles_per_frame"]
-    assert "event-driven accelerator C-simulated bit exact on 2 frames" in printed
+    # the RTL-simulated figures lead where the RTL was measured, the HLS C model's follow
+    if ev.get("rtl_simulated", {}).get("ran"):
+        assert "event-driven accelerator RTL-simulated" in printed
+        assert "HLS C model: C-simulated bit exact on 2 frames" in printed
+    else:
+        assert "event-driven accelerator C-simulated bit exact on 2 frames" in printed
 
 
 def test_spike_synapses_need_no_dsp_and_the_frame_is_t_steps(dense_run):
@@ -337,19 +346,25 @@ def test_event_driven_section_without_a_data_file_runs_the_verification_frames(p
     from toolchain.hw.snn.event import accel_report
 
     out, _ = pipeline_run
-    ev = accel_report.evaluate(out / "initial_model.pth", None, tmp_path, n_random=2, n_synthetic=1, seed=0)
+    cache = tmp_path / "accel_csim"  # the pipeline's executables (the same checkpoint's accelerator): no g++ again
+    shutil.copytree(out / "finn_output" / "code_gen" / "accel_csim", cache)
+    ev = accel_report.evaluate(out / "initial_model.pth", None, cache, n_random=2, n_synthetic=1, seed=0)
     assert ev["passed"] and ev["frames"] == 3 and ev["frames_source"]["kind"].startswith("verification frames")
     assert "on 3 frames of the verification frames" in accel_report.summary_line(ev)
+    # the FIFO depths are chosen on the schedule of the kernels built (finn.event_impl_style; RTL by default)
+    assert ev["fifo_schedule"] == "rtl"
+    with pytest.raises(ToolchainError, match=r"^finn.event_impl_style: 'vhdl', expected 'rtl' or 'hls'$"):
+        accel_report.evaluate(out / "initial_model.pth", None, tmp_path, impl_style="vhdl")
 
 
 def test_event_driven_frames_spread_over_the_test_split(pipeline_run):
     from toolchain.config import load_config
-    from toolchain.stages.finn_build import _test_frames
+    from toolchain.stages.finn_build_checks import split_frames
 
     out, _ = pipeline_run
     split = RadioMLDataset.splits(out / "synthetic.h5", require_train=False)["test"]
     cfg = load_config(None, ["finn.event_driven_frames=3"])
-    frames = _test_frames(cfg, out / "synthetic.h5")
+    frames = split_frames(cfg, out / "synthetic.h5")
     x, _, _ = split.read([0, round((len(split) - 1) / 2), len(split) - 1])  # first, middle, last
     assert frames.x.shape == (3, 2, 1024) and (frames.x == x).all()
     assert frames.source["frames_in_split"] == len(split)
@@ -396,4 +411,18 @@ def test_finn_build_measures_the_stitched_rtl(pipeline_run, tmp_path):
     assert abs(m["cycles"] - m["formula"]["cycles"]) <= 0.01 * m["cycles"]
     assert not any(m["busy_formula_mismatches"].values())
     assert m["worst_case"]["per_kernel"] == m["worst_case"]["formula_per_kernel"]
+    # the stitched worst case (no refractory: every neuron fires in every step): bit exact, every
+    # kernel at its bound, class words at least at the slowest kernel's interval, as the FIFO model says
+    st = m["worst_case"]["stitched"]
+    assert st["ran"] and st["passed"] and not st["problems"] and st["network"]["every_neuron_every_step"]
+    assert st["busy_cycles_per_kernel"] == st["formula"]["bound_per_kernel"] == m["worst_case"]["per_kernel"]
+    assert st["guaranteed_cycles_per_frame"] >= max(st["busy_cycles_per_kernel"].values())
+    assert st["guaranteed_cycles_per_frame"] == st["formula"]["fifo_model_interval"] and st["checks"]["fifo_model"]
+    assert f"guaranteed {st['frames_per_s']:,.0f} frames/s" in printed.getvalue()
     assert f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed 250 MHz" in printed.getvalue()
+    # the RTL figures lead the summary line, each with the FIFO model's prediction beside it; the C model's after
+    line = next(s for s in printed.getvalue().splitlines() if "event-driven accelerator" in s)
+    assert line.startswith("finn_build: event-driven accelerator RTL-simulated (Verilator, 40 frames of the test split")
+    assert f"(formula {m['formula']['frames_per_s']:,.0f})" in line and "; HLS C model: C-simulated bit exact" in line
+    assert m["formula_frame_mismatches"] == {"first_in": 0, "class_out": 0}
+    assert m["formula"]["latency_cycles"] == m["latency_cycles"]

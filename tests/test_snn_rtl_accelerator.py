@@ -54,7 +54,7 @@ def run_accelerator(small, tmp_path, n_random, synthetic_classes, seed):
     assert all(seen["forwarded"]), f"no back-to-back events on one accumulator word in some conv: {seen}"
     assert all(s.any() for s in ref["spikes"]) and len(set(ref["classes"].tolist())) > 1
     assert (codes == -128).any() and (codes == 127).any()  # saturating codes at both ends
-    print("snn_accel:", len(want), "frames, FIFO depths", depths, res.counters)  # shown with -s
+    print("snn_accel:", len(want), "frames, FIFO depths", depths, res.counters)  # shown with -n 0 -s
     return res, want, codes
 
 

@@ -41,7 +41,7 @@ def test_shipped_rtl_accelerator_bit_exact_on_1000_frames(tmp_path):
     res, failing, wave = snn_rtl_stream.run_checked(exe, spec, words, want, tmp_path, seed=5, gap_pct=10,
                                                     stall_pct=20)
     assert not failing, f"frames {failing[:10]} differ from the model; waveform {wave}"
-    print("snn_accel (shipped):", len(want), "frames, FIFO depths", depths, res.counters)  # shown with -s
+    print("snn_accel (shipped):", len(want), "frames, FIFO depths", depths, res.counters)  # shown with -n 0 -s
     assert [c.params.state_bits for c in spec.convs] == [24, 24] and spec.dense.weights.shape == (4096, 24)
     # what the run exercised: gaps, stalls, a blocked input, a full FIFO, spikes out of every
     # kernel, back-to-back events on one accumulator word in both convs

@@ -38,8 +38,9 @@ def run_summary(root: Path) -> str:
 def accelerator_lines(report: dict[str, Any]) -> list[str]:
     """Frames/s, LUT, BRAM36 and DSP of a finn_build, with the board's share and how each was
     obtained: FINN's analytical estimates for a FINN dataflow build; for the SNN's event-driven
-    accelerator the rate from its C simulation's cycle counts (median over the frames it ran)
-    and the resources from the project's analytic estimates."""
+    accelerator the stitched RTL's sustained rate and latency where it was simulated (with the
+    FIFO model's prediction), then the rate from its C simulation's cycle counts (median over the
+    frames it ran), and the resources from the project's analytic estimates."""
     board, t = report["board"], report["totals"]
     totals = board["resources"]
     event = report.get("event_driven") or {}
@@ -66,13 +67,29 @@ def accelerator_lines(report: dict[str, Any]) -> list[str]:
         share = f"{100 * value / totals[name]:.1f} %" if totals.get(name) else "n/a"
         parts.append(f"{name} {'>= ' if not complete else ''}{value:,.6g} ({share} of {totals.get(name, 0):,})")
     synthesized = "no Vivado step ran" if "note" in report.get("measured", {}) else "see finn_output/report/"
-    lines = [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rate}"]
     rtl = event.get("rtl_simulated") or {}
-    if rtl.get("ran"):
-        lines.append(f"  stitched RTL          {rtl['frames_per_s']:,.0f} frames/s sustained (RTL-simulated in Verilator, "
-                     f"{rtl['frames']} test frames back to back, clock assumed), latency "
-                     f"{rtl['latency_cycles']['median'] * t['clock_ns'] / 1000:,.1f} us median")
+    if rtl.get("ran"):  # the stitched RTL (the default build's kernels) leads, the HLS C model's figure after
+        us = t["clock_ns"] / 1000
+        f = rtl.get("formula", {})
+        pred = (f", formula {f['frames_per_s']:,.0f}" if "frames_per_s" in f else "",
+                f" (formula {f['latency_cycles']['median'] * us:,.1f} us)" if "latency_cycles" in f else "")
+        lines = [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rtl['frames_per_s']:,.0f} frames/s "
+                 f"sustained by the stitched RTL (RTL-simulated in Verilator, {rtl['frames']} test frames back to back, "
+                 f"clock assumed{pred[0]}), latency {rtl['latency_cycles']['median'] * us:,.1f} us median{pred[1]}"
+                 + _guaranteed(rtl, us),
+                 f"  HLS C model           {rate}"]
+    else:
+        lines = [f"  accelerator           {board['name']} @ {t['clock_mhz']:g} MHz: {rate}"]
     return lines + [f"  resources             {', '.join(parts)} ({how}; {synthesized})"]
+
+
+def _guaranteed(rtl: dict[str, Any], us: float) -> str:
+    """The stitched RTL's guaranteed rate and latency (worst-case frames), where it ran."""
+    st = (rtl.get("worst_case") or {}).get("stitched") or {}
+    if not st.get("ran"):
+        return ""
+    return (f"; guaranteed {st['frames_per_s']:,.0f} frames/s, {st['latency_cycles']['alone'] * us:,.1f} us a frame "
+            "alone (the stitched RTL on worst-case frames)")
 
 
 def capture_line(entry: dict[str, Any], known: dict[str, Any]) -> str:

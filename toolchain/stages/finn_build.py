@@ -27,12 +27,10 @@ from ..atomic import atomic_path, save_figure, write_json
 from ..config import Config, text_override
 from ..errors import ToolchainError
 from ..rundir import ARTIFACTS, RunDir, stage_run, trained_model
+from .finn_build_checks import CODE_DIR, EVENT_DRIVEN_PLOT, RTL_PROJECT, checks
 
 SUMMARY = "FINN dataflow build: estimates, HLS code, bitstream where Vivado exists"
 FAILED_LOG = "finn_build_failed.log"  # FINN's build log of a failed build, in the run directory
-CODE_DIR = "code_gen"  # FINN's build directory inside finn_output: generated HLS/RTL per layer
-EVENT_DRIVEN_PLOT = "event_driven.png"  # SNNs: the event-driven accelerator's cycles per frame
-RTL_PROJECT = "rtl_project"  # SNNs, RTL backends: the stitched accelerator's sources, file list and OOC XDC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,88 +118,10 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
     from ..hw.finn_env import prepare_finn
 
     prepare_finn(out / CODE_DIR)
-    verification: dict = {}
-    event_driven: dict = {}
-    event_spec: list = []  # the accelerator measured (the build's, else the checkpoint's mapping)
     event = snn and any(name == "step_snn_event_driven" for name, _ in steps)
-
-    def measure_event_driven(spec=None, carry_depths=None) -> None:
-        """The data file's test split (else the verification's I/Q frames) through the whole
-        event-driven accelerator of the checkpoint (`spec`: the one the build made): cycles, FIFO
-        depths (`carry_depths`: into the build's HW graph), bit exact or nothing kept."""
-        from ..hw.snn.event import accel_report
-
-        event_driven.update(accel_report.evaluate(checkpoint, _test_frames(cfg, data), out / CODE_DIR / "accel_csim",
-                                                  cfg.finn.verify_inputs, cfg.finn.verify_synthetic, cfg.finn.seed,
-                                                  figure=out / EVENT_DRIVEN_PLOT, spec=spec,
-                                                  rtl=cfg.finn.event_driven_rtl, carry_depths=carry_depths))
-        verification["accelerator_csim"] = {k: event_driven[k] for k in ("mapped", "passed", "check")
-                                            if k in event_driven}
-        event_spec[:] = [spec]
-        if event_driven["mapped"] and not event_driven["passed"]:
-            raise ToolchainError(f"{accel_report.summary_line(event_driven)}; nothing was kept")
-    if event:  # the default SNN build: the event-driven kernels' HW graph takes int I/Q codes
-        import numpy as np
-
-        from ..hw.snn.event import event_graph, event_verify
-        from ..hw.snn.steps import IQ_CODES_FILE
-
-        codes, kinds = event_verify.make_codes(onnx_file, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
-                                               cfg.finn.verify_inputs, cfg.finn.seed)
-        (out / "verification_output").mkdir(parents=True, exist_ok=True)
-        # step_snn_event_driven measures each kernel's activity on the I/Q frames (not on the random codes)
-        np.save(out / "verification_output" / IQ_CODES_FILE, codes[[k != "random codes" for k in kinds]])
-        npy = None
-
-        def check(outcome) -> None:
-            verification.update(event_verify.verify(onnx_file, outcome.hw_model, codes, kinds, checkpoint,
-                                                    out / CODE_DIR / "accel_csim"))
-            if not verification["passed"]:
-                raise ToolchainError(f"{event_verify.summary_line(verification)}; nothing was kept")
-            hw_graph = ModelWrapper(str(outcome.hw_model))
-
-            def carry_depths(depths: list[int]) -> list[int]:
-                """The FIFO depths into the HW graph (FINN's in/outFIFODepths, which its InsertFIFO and
-                the RTL project read), saved where the Vivado steps resume from; read back."""
-                from ..hw.snn.event import accel_rtl
-
-                accel_rtl.set_graph_fifo_depths(hw_graph, depths)
-                hw_graph.save(str(outcome.hw_model))
-                return accel_rtl.graph_fifo_depths(ModelWrapper(str(outcome.hw_model)))
-            measure_event_driven(event_graph.graph_spec(hw_graph), carry_depths)
-            if cfg.finn.event_impl_style == "rtl":  # the stitched RTL accelerator at the build's FIFO depths
-                from ..hw.snn.event import accel_rtl
-
-                accel_rtl.write_graph_project(ModelWrapper(str(outcome.hw_model)), out / RTL_PROJECT)
-    elif snn:
-        from ..hw.snn.dense import verify as snn_ver
-
-        inputs, kinds = snn_ver.make_inputs(onnx_file, checkpoint, cfg.finn.verify_inputs, cfg.finn.verify_synthetic,
-                                            cfg.finn.verify_inputs, cfg.finn.seed)
-        npy = None  # FINN's own cppsim needs finn-hlslib; the LIF kernels are C-simulated with g++ instead
-
-        def check(outcome) -> None:
-            verification.update(snn_ver.verify(onnx_file, outcome.intermediate("step_snn_lower"), outcome.hw_model,
-                                               inputs, kinds, checkpoint, out / CODE_DIR / "lif_csim"))
-            if not verification["passed"]:
-                raise ToolchainError(f"{snn_ver.summary_line(verification)}; nothing was kept")
-            measure_event_driven()
-    else:
-        from ..hw.finn import verify as ver
-
-        frames, kinds = ver.make_frames(cfg.finn.verify_inputs, cfg.finn.verify_synthetic, shape[1], shape[2],
-                                        cfg.finn.seed)
-        cppsim_ok, cppsim_reason = _cppsim_available(missing)
-        npy = _cppsim_inputs(out, onnx_file, frames) if cppsim_ok else None
-
-        def check(outcome) -> None:  # before any Vivado step: a wrong model must not cost hours of synthesis
-            verification.update(ver.verify(onnx_file, outcome.intermediate("step_streamline"), outcome.hw_model,
-                                           frames, kinds, checkpoint, cfg.model))
-            verification["cppsim"] = _cppsim_result(out, cppsim_ok, cppsim_reason)
-            if not verification["passed"] or verification["cppsim"].get("passed") is False:
-                raise ToolchainError(f"{ver.summary_line(verification)}; nothing was kept")
-
-    outcome = run_build(onnx_file, dataflow_config(plan, out, npy), steps, skipped, check)
+    c = checks(cfg, onnx_file, shape, snn, event, checkpoint, data, missing, out)
+    verification, event_driven = c.verification, c.event_driven
+    outcome = run_build(onnx_file, dataflow_config(plan, out, c.npy), steps, skipped, c.check)
     model = ModelWrapper(str(outcome.hw_model))
     rows = rep.layer_rows(model, plan.board.part)
     steps_per_frame = shape[0] if snn and not event else 1  # the event-driven graph's cycles are per frame
@@ -222,7 +142,7 @@ def _build(cfg: Config, plan, onnx_file: Path, shape: list[int], snn: bool, chec
 
             depths = list(event_driven["fifo_depths"].values())
             event_driven["synthesized"] = synthesize_checkpoint(
-                event_spec[0], checkpoint, depths, family(plan.board.part) or "xcup",
+                c.event_spec, checkpoint, depths, family(plan.board.part) or "xcup",
                 Path(cfg.run.out_dir) / "yosys_cache", lambda line: print(f"finn_build: {line}", flush=True))
     report = {
         "model": str(onnx_file), "build_folder": str(plan.folder), "build": plan.spec.name,
@@ -324,25 +244,6 @@ def _data_file(cfg: Config, checkpoint: Optional[Path]) -> Optional[Path]:
     return path
 
 
-def _test_frames(cfg: Config, data: Optional[Path]):
-    """The official test split of `data` (with the data.classes filter): all of it, or
-    finn.event_driven_frames spread evenly over it."""
-    if data is None:
-        return None
-    import numpy as np
-
-    from ..data.dataset import RadioMLDataset
-    from ..hw.snn.event.accel_report import Frames
-
-    ds = RadioMLDataset.splits(data, classes=cfg.data.classes, require_train=False)["test"]
-    if len(ds) == 0:
-        raise ToolchainError(f"{data}: the official test split has no frames")
-    cap = cfg.finn.event_driven_frames
-    pos = np.arange(len(ds)) if cap is None or cap >= len(ds) else np.linspace(0, len(ds) - 1, cap).round().astype(int)
-    x, _, _ = ds.read(pos)
-    return Frames(x, {"file": str(data), "split": "test", "frames_in_split": len(ds)})
-
-
 @contextmanager
 def _replacing(path: Path) -> Iterator[Path]:
     """Build into `path`; a previous build there is kept until this one succeeds, and put back
@@ -361,46 +262,6 @@ def _replacing(path: Path) -> Iterator[Path]:
             old.rename(path)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _cppsim_available(missing: list[str]) -> tuple[bool, str]:
-    import os
-
-    from finn.util.settings import get_settings
-
-    if missing:
-        return False, (f"needs Vitis HLS ({', '.join(missing)} not on PATH; FINN compiles against "
-                       "$XILINX_HLS/include and its libraries) and finn-hlslib (bnn-library.h)")
-    hlslib = get_settings().finn_deps / "finn-hlslib" / "bnn-library.h"
-    headers = Path(os.environ.get("XILINX_HLS", "")) / "include" / "hls_vector.h"
-    absent = [str(p) for p in (hlslib, headers) if not p.is_file()]
-    return (not absent, f"headers not found: {', '.join(absent)}" if absent else "")
-
-
-def _cppsim_inputs(out: Path, onnx_file: Path, frames) -> tuple[Path, Path]:
-    """The files of FINN's folded_hls_cppsim check: the accelerator's input for each frame and
-    the QONNX model's class, which the C++ simulation of the folded HLS layers must reproduce."""
-    import numpy as np
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    from ..hw.finn import verify as ver
-
-    reference = ModelWrapper(str(onnx_file))
-    quant, _ = ver.input_quant(reference)
-    folder = out / "verification_output"
-    folder.mkdir(parents=True, exist_ok=True)
-    n, c, length = frames.shape
-    np.save(folder / "input.npy", ver.accelerator_input(frames, quant, [1, length, 1, c]))
-    np.save(folder / "expected_output.npy", ver.qonnx_logits(reference, frames).argmax(1).reshape(n, 1).astype("f4"))
-    return folder / "input.npy", folder / "expected_output.npy"
-
-
-def _cppsim_result(out: Path, ran: bool, reason: str) -> dict:
-    if not ran:
-        return {"ran": False, "reason": reason}
-    results = sorted((out / "verification_output").glob("verify_folded_hls_cppsim_*_*.np*"))
-    failed = [p.name for p in results if "_FAIL" in p.name]
-    return {"ran": True, "frames": len(results), "passed": bool(results) and not failed, "failed": failed}
 
 
 def _code_summary(model, out: Path) -> dict:

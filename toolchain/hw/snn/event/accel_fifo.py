@@ -6,9 +6,15 @@ with whether it pops a word from its input FIFO and whether it pushes one into i
 (`schedules`, made from the words the model's own encoder cells and spikes make, the same
 events the C simulation counts); the model (`fifo_model.cpp`, compiled with g++) then runs all
 kernels concurrently, one iteration per kernel per cycle when its input word is there and its
-output FIFO has room (FIFO latency one cycle), the encoder fed one sample per cycle whenever
+output can take its word (FIFO latency one cycle), the encoder fed one sample per cycle whenever
 it can take one. `fifo_depths` gives each FIFO the smallest depth (2, 8, 32, ...) that keeps
 the frames' total cycles within 1 % of unbounded FIFOs.
+
+The RTL schedule (`schedules(..., rtl=True)`) also carries the RTL kernels' timing
+(`KernelTiming`: the encoder's output register, the conv's pipeline stages, output and skid
+registers, its reset clear) and marks each frame's first encoder sample and the readout's class
+word: `frame_times` predicts, cycle by cycle, when each frame's first sample is taken and its
+class word leaves, the figures `accel_measure` measures in Verilator.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,7 +34,41 @@ from ...hls.gxx import compile_cached
 
 LARGE = 1 << 16
 MODEL = Path(__file__).with_name("fifo_model.cpp")
-Schedule = list[tuple[np.ndarray, np.ndarray]]
+DIRECT, REGISTER, PIPELINE = 0, 1, 2  # how a kernel's push reaches its FIFO (fifo_model.cpp's modes)
+
+
+@dataclass(frozen=True)
+class KernelTiming:
+    """How a kernel's pushes reach its output FIFO (fifo_model.cpp): DIRECT (the iteration writes
+    the FIFO, waiting while it is full), REGISTER (an output register; every iteration waits while
+    it is full and the FIFO too) or PIPELINE (`stages` register stages, then an output register
+    and a skid register); `start`: the first cycle it may iterate (after reset)."""
+
+    mode: int = DIRECT
+    stages: int = 0
+    start: int = 0
+
+
+class Schedule(list):
+    """Per kernel (encoder, convs, readout): (pop, push) 0/1 arrays over its iterations; `marks`
+    per kernel the iterations whose cycles `frame_times` wants (or None), `timing` per kernel its
+    `KernelTiming` (None: DIRECT throughout, the HLS loops' model)."""
+
+    def __init__(self, kernels=(), marks=None, timing=None):
+        super().__init__(kernels)
+        self.marks = marks
+        self.timing = timing
+
+
+def rtl_timing(spec: AcceleratorSpec) -> list[KernelTiming]:
+    """The RTL kernels' timing, from their modules' constants: the encoder's registered output
+    (constellation_encoder.sv), each conv's pipeline (conv/rtl.py LATENCY: stages to its output
+    register) and reset clear (`clear_cycles`), the readout's combinational input (its own
+    pipeline's cycles are in its schedule: readout/rtl.py STEP_EXTRA_CYCLES)."""
+    from .conv import rtl as conv_rtl
+
+    return [KernelTiming(REGISTER), *(KernelTiming(PIPELINE, conv_rtl.LATENCY - 1, conv_rtl.clear_cycles(c))
+                                      for c in spec.convs), KernelTiming(DIRECT)]
 
 
 def conv_words(spikes: np.ndarray, sp: int) -> np.ndarray:
@@ -36,16 +77,18 @@ def conv_words(spikes: np.ndarray, sp: int) -> np.ndarray:
     return spikes.reshape(n, t, c, h, w // sp, sp).sum((2, 5), dtype=np.int16).reshape(n, t, -1)
 
 
-def _expand(counts: np.ndarray, pop_first: np.ndarray, push_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Items (in order) of `counts` iterations each -> per-iteration pop and push flags, set on
-    an item's first iteration where `pop_first` / `push_first` say so."""
-    counts, pop_first, push_first = counts.reshape(-1), pop_first.reshape(-1), push_first.reshape(-1)
+def _expand(counts: np.ndarray, *firsts: np.ndarray) -> list[np.ndarray]:
+    """Items (in order) of `counts` iterations each -> per-iteration 0/1 flags (pop, push, mark),
+    each set on an item's first iteration where its `firsts` array says so."""
+    counts = counts.reshape(-1)
     first = np.cumsum(counts) - counts
-    pop, push = np.zeros(int(counts.sum()), np.int8), np.zeros(int(counts.sum()), np.int8)
     keep = counts > 0
-    pop[first[keep & pop_first]] = 1
-    push[first[keep & push_first]] = 1
-    return pop, push
+    out = []
+    for f in firsts:
+        flag = np.zeros(int(counts.sum()), np.int8)
+        flag[first[keep & f.reshape(-1)]] = 1
+        out.append(flag)
+    return out
 
 
 def _sent(words: np.ndarray) -> np.ndarray:
@@ -68,14 +111,18 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray], rtl: bool = False)
     an event (all but BINARY's repeats), then per conv (n, T, groups) each sweep word's events.
     `rtl`: the RTL readout's schedule (spiking_dense.sv, measured by accel_measure.py): its
     pipelines' drain cycles each step (readout/rtl.py STEP_EXTRA_CYCLES) and its NO + 1 output
-    words after the FRAME word, where the HLS loops stream one class word."""
+    words after the FRAME word, where the HLS loops stream one class word; and the RTL kernels'
+    timing (`rtl_timing`). Marked: each frame's first encoder iteration (its first sample) and
+    the readout's class word (RTL: the first of its output packet; HLS: its FRAME iteration)."""
     from .readout.rtl import STEP_EXTRA_CYCLES
 
     n = len(words[0])
     last = np.ones((n, 1), bool)  # the FRAME word, one per frame
     # the encoder: one sample per iteration, a word for each sent sample, then FRAME
     enc_push = np.concatenate([_sent(words[0]).reshape(n, -1), last], 1)
-    sched = [(np.zeros(enc_push.size, np.int8), enc_push.reshape(-1).astype(np.int8))]
+    enc_mark = np.zeros(enc_push.shape, bool)
+    enc_mark[:, 0] = True
+    sched, marks = [(np.zeros(enc_push.size, np.int8), enc_push.reshape(-1).astype(np.int8))], [enc_mark.reshape(-1).astype(np.int8)]
     for k, (w, it) in enumerate(zip(words, input_iterations(spec, words))):
         conv = spec.convs[k] if k < len(spec.convs) else None
         sent = _sent(w)
@@ -89,34 +136,59 @@ def schedules(spec: AcceleratorSpec, words: list[np.ndarray], rtl: bool = False)
         # FRAME in, and passed on by a conv; the RTL readout's output packet after it
         tail = np.full((n, 1), spec.dense.outputs + 1 if rtl and conv is None else 0, np.int64)
         none = np.zeros((n, 1), bool)
-        sched.append(_expand(np.concatenate([counts, np.ones((n, 1), np.int64), tail], 1),
-                             np.concatenate([pop_first, last, none], 1),
-                             np.concatenate([push_first, last & (conv is not None), none], 1)))
-    return sched
+        readout = conv is None
+        mark = np.concatenate([np.zeros(counts.shape, bool), last & readout & (not rtl), last & readout & rtl], 1)
+        pop, push, marked = _expand(np.concatenate([counts, np.ones((n, 1), np.int64), tail], 1),
+                                    np.concatenate([pop_first, last, none], 1),
+                                    np.concatenate([push_first, last & (conv is not None), none], 1), mark)
+        sched.append((pop, push))
+        marks.append(marked)
+    return Schedule(sched, marks, rtl_timing(spec) if rtl else None)
 
 
 def _model_exe(cache_dir: Optional[os.PathLike]) -> Path:
     return compile_cached(MODEL.read_text(), [], "fifo_model", "the FIFO model", cache_dir)
 
 
-def simulate_many(sched: Schedule, depth_sets: list[list[int]],
-                  cache_dir: Optional[os.PathLike] = None) -> list[tuple[int, list[int]]]:
-    """Per set of FIFO depths: (cycles until every kernel has finished, the most words each FIFO held)."""
-    flags = np.concatenate([pop | (push << 1) for pop, push in sched]).astype(np.uint8)
+def _timing_args(sched: Schedule) -> list[str]:
+    timing = getattr(sched, "timing", None) or [KernelTiming()] * len(sched)
+    return [str(v) for tm in timing for v in (tm.mode, tm.stages, tm.start)]
+
+
+def simulate_many(sched: Schedule, depth_sets: list[list[int]], cache_dir: Optional[os.PathLike] = None,
+                  marked: Optional[int] = None) -> list[tuple[int, list[int]]]:
+    """Per set of FIFO depths: (cycles until every kernel has finished, the most words each FIFO held);
+    for the run of index `marked`, also the cycles of the marked iterations (see `frame_times`)."""
+    marks = getattr(sched, "marks", None)
+    flags = np.concatenate([pop | (push << 1) | ((marks[k] << 2) if marks is not None and marked is not None else 0)
+                            for k, (pop, push) in enumerate(sched)]).astype(np.uint8)
     with tempfile.TemporaryDirectory(prefix="fifo_model_") as tmp:
-        path = Path(tmp) / "schedule.bin"
+        path, mpath = Path(tmp) / "schedule.bin", Path(tmp) / "marks.bin"
         flags.tofile(path)
-        cmd = [str(_model_exe(cache_dir)), str(path), str(len(sched)), *(str(len(p)) for p, _ in sched)]
-        res = subprocess.run(cmd, input="".join(" ".join(map(str, d)) + "\n" for d in depth_sets),
-                             capture_output=True, text=True)
-    if res.returncode != 0:
-        raise ToolchainError(f"FIFO model failed: {res.stderr.strip() or res.returncode}")
+        cmd = [str(_model_exe(cache_dir)), str(path), str(mpath), str(len(sched)),
+               *(str(len(p)) for p, _ in sched), *_timing_args(sched)]
+        lines = [("m " if i == marked else "") + " ".join(map(str, d)) + "\n" for i, d in enumerate(depth_sets)]
+        res = subprocess.run(cmd, input="".join(lines), capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ToolchainError(f"FIFO model failed: {res.stderr.strip() or res.returncode}")
+        rec = np.fromfile(mpath, dtype=np.int64).reshape(-1, 2) if mpath.exists() else np.zeros((0, 2), np.int64)
     rows = [list(map(int, line.split())) for line in res.stdout.splitlines()]
-    return [(r[0], r[1:]) for r in rows]
+    out = [(r[0], r[1:]) for r in rows]
+    if marked is not None:
+        out[marked] = (*out[marked], rec)
+    return out
 
 
 def simulate(sched: Schedule, depths: list[int], cache_dir: Optional[os.PathLike] = None) -> tuple[int, list[int]]:
     return simulate_many(sched, [depths], cache_dir)[0]
+
+
+def frame_times(sched: Schedule, depths: list[int], cache_dir: Optional[os.PathLike] = None) -> dict[str, Any]:
+    """The model's run at `depths` with, per frame, the cycle its first sample is taken (`first_in`)
+    and the cycle its class word leaves (`class_out`): accel_measure's FIRST_IN and CLASS_OUT."""
+    cycles, peaks, rec = simulate_many(sched, [depths], cache_dir, marked=0)[0]
+    return {"cycles": cycles, "peaks": peaks, "first_in": rec[rec[:, 0] == 0, 1],
+            "class_out": rec[rec[:, 0] == len(sched) - 1, 1]}
 
 
 def fifo_depths(sched: Schedule, tolerance: float = 0.01, cache_dir: Optional[os.PathLike] = None) -> dict[str, Any]:

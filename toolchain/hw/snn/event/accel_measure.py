@@ -178,85 +178,16 @@ def summarize(spec: AcceleratorSpec, res: dict[str, Any], depths: list[int]) -> 
     }
 
 
-def rtl_bound(spec: AcceleratorSpec) -> dict[str, int]:
-    """`resources.cycle_bound` (every input event present) for the RTL kernels: the readout takes
-    STEP_EXTRA_CYCLES more a step (its pipelines drain) and sends NO + 1 output words a frame."""
-    bound = dict(resources.cycle_bound(spec))
-    bound[spec.dense.name] += readout_extra(spec)
-    return bound
-
-
-def _conv0_counts(spec: AcceleratorSpec) -> np.ndarray:
-    """conv0's worst-case input counts (T, 1, R, R): `group` events a step, on distinct cells while
-    there are cells enough (BINARY keeps at most one per cell and step), then round again."""
-    e = spec.encoder
-    cells = e.resolution ** 2
-    events = min(e.group, cells) if e.binary else e.group
-    per_step = np.bincount(np.arange(events) % cells, minlength=cells)
-    return np.broadcast_to(per_step.reshape(1, 1, e.resolution, e.resolution),
-                           (spec.steps, 1, e.resolution, e.resolution)).copy()
-
-
-def worst_case_streams(spec: AcceleratorSpec) -> list[tuple[str, str, np.ndarray, int]]:
-    """Per kernel: (name, its stream_top, the words of one worst-case frame, the frame bit of its
-    output): every input event present (the encoder: every sample kept on a cell of its own)."""
-    from .spike_words import encode_frame
-
-    e = spec.encoder
-    r = e.resolution
-    cell = np.arange(e.frame) % e.group % (r * r)  # distinct cells within a step
-    i_code = {int(b): c for c, b in reversed(list(enumerate(e.ibin)))}  # a code of each bin
-    q_code = {int(b): c for c, b in reversed(list(enumerate(e.qbin)))}
-    if len(i_code) < r or len(q_code) < r:
-        raise ToolchainError(f"encoder: its binning tables reach {len(i_code)} x {len(q_code)} of {r} x {r} cells")
-    half = 1 << e.input_bits
-    codes = np.array([[i_code[c % r], q_code[c // r]] for c in cell], np.int64)
-    codes = np.where(codes >= half // 2, codes - half, codes)  # table index -> two's complement code
-    last = np.eye(1, e.frame, e.frame - 1, dtype=np.int64)[0]
-    out = [("encoder", enc_rtl.render_top(e), enc_rtl.input_words(e, codes, last), enc_rtl.out_format(e).frame_bit)]
-    counts = _conv0_counts(spec)
-    for c in spec.convs:
-        fmt = conv_rtl.in_format(c)
-        words = stream.to_words(encode_frame(counts, fmt, c.cin, c.width), fmt.width)
-        out.append((c.name, conv_rtl.render_top(c), words, conv_rtl.out_format(c).frame_bit))
-        counts = np.ones((spec.steps, c.cout, c.height, c.width), np.int64)
-    d = spec.dense
-    words = stream.to_words(encode_frame(counts, dense_rtl.in_format(d), d.cin, spec.convs[-1].width),
-                            dense_rtl.in_format(d).width)
-    out.append((d.name, dense_rtl.render_top(d), words, dense_rtl.LAST_BIT))
-    return out
-
-
-def worst_case(spec: AcceleratorSpec, work_dir: Path, cache_dir: Optional[os.PathLike] = None,
-               frames: int = 3) -> dict[str, Any]:
-    """Each kernel alone fed `frames` worst-case frames back to back at full rate, output always
-    ready: its cycles per frame (between its last two frame ends out) beside `rtl_bound`; the
-    guaranteed interval is the slowest kernel's."""
-    bound = rtl_bound(spec)
-    accel_rtl.write_roms(spec, work_dir)
-    measured = {}
-    for name, top, words, frame_bit in worst_case_streams(spec):
-        sources = {"encoder": (enc_rtl.SOURCE,),
-                   spec.dense.name: dense_rtl.SOURCES}.get(name, conv_rtl.SOURCES)
-        exe = stream.build(sources, top, work_dir / name, cache_dir=cache_dir)
-        rep = np.concatenate([words] * frames) if words.ndim == 1 else np.vstack([words] * frames)
-        res = stream.run(exe, rep, frame_bit=frame_bit, frames=frames, cwd=work_dir)
-        ends = res.cycles_out[stream.field(res.words, frame_bit, 1) == 1]
-        measured[name] = int(ends[-1] - ends[-2])
-    worst = max(measured, key=measured.get)
-    return {"label": LABEL, "per_kernel": measured, "formula_per_kernel": bound, "bound_cycles_per_frame":
-            measured[worst], "bounded_by": worst, "frames_per_s": fps(measured[worst]),
-            "formula_frames_per_s": fps(max(bound.values())),
-            "case": "each kernel alone on frames with every input event present (conv0: `group` events a step on "
-                    "distinct cells, later layers: every neuron of the layer before spiking in every step), "
-                    "back to back at full rate"}
+def alone_picks(n: int, frames: int = 16) -> np.ndarray:
+    """The frames `latency_alone` streams alone: `frames` of `n` spread evenly."""
+    return np.unique(np.linspace(0, n - 1, min(frames, n)).round().astype(int))
 
 
 def latency_alone(spec: AcceleratorSpec, codes: np.ndarray, exe: Path, work_dir: Path,
                   frames: int = 16) -> dict[str, Any]:
     """Latency of a frame with nothing queued before it (back to back, a frame's latency also holds
     its wait behind the frames before it): `frames` frames spread over `codes`, each streamed alone."""
-    pick = np.unique(np.linspace(0, len(codes) - 1, min(frames, len(codes))).round().astype(int))
+    pick = alone_picks(len(codes), frames)
     lat = []
     for i in pick:
         res = run(spec, codes[i:i + 1], exe, work_dir)
@@ -278,7 +209,8 @@ def formula_busy(spec: AcceleratorSpec, iterations: dict[str, np.ndarray]) -> di
 
 
 def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, iterations: dict[str, np.ndarray],
-            words: list[np.ndarray], depths: list[int], cache_dir: Path, optimize: bool = True) -> dict[str, Any]:
+            words: list[np.ndarray], depths: list[int], cache_dir: Path, optimize: bool = True,
+            model_cfg=None) -> dict[str, Any]:
     """The report's measured figures: `codes` (n, 2, L) streamed through the RTL accelerator at the
     build's FIFO `depths`, its classes checked against `classes` (the model's), each figure beside
     the formula's (the FIFO model with the RTL readout's schedule, the kernels' cycle formulas),
@@ -288,7 +220,7 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
     import time
 
     from ...rtl import verilator
-    from .accel_fifo import schedules, simulate
+    from . import accel_worstcase
 
     reason = verilator.missing_reason()
     if reason is not None:
@@ -305,31 +237,67 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
     wrong = int((res["classes"] != np.asarray(classes)).sum() + res["bad"].sum())
     n = res["frames"]
     alone = latency_alone(spec, codes, exe, work)
-    model_cycles, model_peaks = simulate(schedules(spec, words, rtl=True), depths, cache_dir)
+    pred = predicted_times(spec, words, depths, cache_dir)
     formula = formula_busy(spec, iterations)
     names = kernel_names(spec)
     out.update(
         ran=True, passed=wrong == 0, class_mismatches=wrong, latency_alone_cycles=alone,
-        formula={"label": "estimate (the FIFO model with the RTL readout's schedule; the kernels' cycle formulas)",
-                 "cycles": model_cycles, "frames_per_s": fps(model_cycles / n),
-                 "busy_cycles_per_kernel": {k: stat(formula[k]) for k in names},
-                 "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], model_peaks)}},
+        formula={"label": "estimate (the FIFO model with the RTL kernels' schedules and timing; the kernels' cycle "
+                          "formulas)",
+                 **predicted_figures(pred, n), "busy_cycles_per_kernel": {k: stat(formula[k]) for k in names},
+                 "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], pred["peaks"])}},
+        # frame by frame: the model's cycles of each first sample in and class word out against the simulation's
+        formula_frame_mismatches={k: int((np.asarray(pred[k]) != res[k]).sum()) for k in ("first_in", "class_out")},
         # the first frame also holds the reset's clearing (convs) and no previous output packet (readout)
         busy_formula_mismatches={k: int((res["busy"][k][1:] != formula[k][1:]).sum()) for k in names},
-        worst_case=worst_case(spec, work),
+        worst_case=accel_worstcase.worst_case(spec, work, model_cfg=model_cfg, depths=depths, optimize=optimize),
         seconds={"build": round(build_s, 1), "total": round(time.time() - t0, 1)})
     return out
 
 
-def summary_line(m: dict[str, Any]) -> str:
+def predicted_times(spec: AcceleratorSpec, words: list[np.ndarray], depths: list[int],
+                    cache_dir: Optional[os.PathLike] = None) -> dict[str, Any]:
+    """The FIFO model's prediction of a `run` of these frames at `depths` (accel_fifo.frame_times
+    on the RTL schedule) and of `latency_alone` (each of its frames modelled alone)."""
+    from .accel_fifo import frame_times, schedules
+
+    pred = frame_times(schedules(spec, words, rtl=True), depths, cache_dir)
+    alone = []
+    for i in alone_picks(len(words[0])):
+        one = frame_times(schedules(spec, [w[i:i + 1] for w in words], rtl=True), depths, cache_dir)
+        alone.append(int(one["class_out"][0] - one["first_in"][0]))
+    return {**pred, "latency_alone": alone}
+
+
+def predicted_figures(pred: dict[str, Any], n: int) -> dict[str, Any]:
+    """`summarize`'s throughput and latency figures of a `predicted_times`."""
+    latency = np.asarray(pred["class_out"]) - pred["first_in"]
+    interval = np.diff(pred["class_out"])
+    return {"cycles": int(pred["cycles"]), "frames_per_s": fps(pred["cycles"] / n),
+            "interval_cycles": stat(interval) if len(interval) else None, "latency_cycles": stat(latency),
+            "latency_alone_cycles": {**stat(np.array(pred["latency_alone"])), "frames": len(pred["latency_alone"])}}
+
+
+def _us(cycles: float) -> str:
+    return f"{cycles / accel_rtl.CLOCK_MHZ:.1f} us"
+
+
+def summary_line(m: dict[str, Any], where: str = "") -> str:
+    """The measured figures, each with the formula's prediction beside it. `where`: the frames' source."""
+    from .accel_worstcase import guaranteed_text
+
     if not m.get("ran"):
         return f"RTL not measured: {m.get('reason')}"
-    lat, w = m["latency_cycles"], m["worst_case"]
-    return (f"RTL-simulated (Verilator, {m['frames']} frames back to back{'' if m['passed'] else ', CLASSES DIFFER'}): "
+    lat, w, f = m["latency_cycles"], m["worst_case"], m["formula"]
+    flat, alone = f.get("latency_cycles", {}), m["latency_alone_cycles"]
+    falone = f.get("latency_alone_cycles", {})
+
+    def pair(measured: float, key: str, table: dict) -> str:  # a figure, the formula's beside it where known
+        return _us(measured) + (f" (formula {_us(table[key])})" if key in table else "")
+    return (f"RTL-simulated (Verilator, {m['frames']} frames{' of ' + where if where else ''} back to back"
+            f"{'' if m['passed'] else ', CLASSES DIFFER'}): "
             f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed {accel_rtl.CLOCK_MHZ} MHz "
-            f"(formula {m['formula']['frames_per_s']:,.0f}), latency {lat['median'] / accel_rtl.CLOCK_MHZ:.1f} us "
-            "median, "
-            f"{lat['worst'] / accel_rtl.CLOCK_MHZ:.1f} us worst back to back "
-            f"({m['latency_alone_cycles']['median'] / accel_rtl.CLOCK_MHZ:.1f} us a frame alone); "
-            f"guaranteed {w['frames_per_s']:,.0f} frames/s "
-            f"({w['bounded_by']})")
+            f"(formula {f['frames_per_s']:,.0f}), latency {pair(lat['median'], 'median', flat)} median, "
+            f"{pair(lat['worst'], 'worst', flat)} worst back to back, "
+            f"{pair(alone['median'], 'median', falone)} a frame alone; "
+            f"{guaranteed_text(w)}")

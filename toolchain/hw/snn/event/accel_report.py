@@ -39,15 +39,19 @@ def verification_frames(n_random: int, n_synthetic: int, length: int, seed: int)
 
 def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Path,
              n_random: int = 0, n_synthetic: int = 0, seed: int = 0, figure: Optional[Path] = None,
-             spec=None, rtl: bool = False,
+             spec=None, rtl: bool = False, impl_style: str = "rtl",
              carry_depths: Optional[Callable[[list[int]], list[int]]] = None) -> dict[str, Any]:
     """The section on `frames` (None: the verification frames of n_random, n_synthetic, seed);
     {"mapped": False, "reason": ...} when the model cannot be mapped (or no checkpoint is
     known), which leaves the dense build untouched. `figure`: where to write the histogram of
     the cycles per frame (`accel_plot`). `rtl`: the same frames through the stitched RTL
     accelerator in Verilator too (`accel_measure`: measured throughput and latency, "rtl_simulated").
-    `carry_depths`: called with the FIFO model's depths, it writes them into the build's HW graph
-    and returns the depths read back from it, which the RTL is then simulated at."""
+    `impl_style` (finn.event_impl_style): the kernels built, "rtl" or "hls", whose schedule the FIFO
+    model chooses the depths on (`accel_fifo.schedules`' rtl). `carry_depths`: called with the FIFO
+    model's depths, it writes them into the build's HW graph and returns the depths read back from
+    it, which the RTL is then simulated at."""
+    if impl_style not in ("rtl", "hls"):
+        raise ToolchainError(f"finn.event_impl_style: {impl_style!r}, expected 'rtl' or 'hls'")
     if checkpoint is None:
         return {"mapped": False, "reason": "no checkpoint: the accelerator is mapped from the trained model"}
     from ....checkpoint import load_model
@@ -79,7 +83,7 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
     cycles = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
     t0 = time.time()
-    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, words), cache_dir=cache_dir)
+    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, words, rtl=impl_style == "rtl"), cache_dir=cache_dir)
     names = ["encoder"] + [c.name for c in spec.convs] + [spec.dense.name]
     res = resources.accelerator(spec, fifo["depths"])
     n = len(codes)
@@ -89,16 +93,18 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
                fifo_storage={f"{a}->{b}": st for a, b, st in zip(names, names[1:], res["layers"]["fifos"]["storage"])},
                streamed_cycles_per_frame={"with_depths": fifo["cycles_with_depths"] / n,
                                           "unbounded": fifo["cycles_unbounded"] / n},
-               fifo_model_seconds=round(time.time() - t0, 1),
+               fifo_model_seconds=round(time.time() - t0, 1), fifo_schedule=impl_style,
                resources={k: v for k, v in res["total"].items()},
                note="cycles per frame: the C simulation's counts of the kernels' II = 1 loops (a frame takes the "
                     "slowest kernel's); FIFO depths and the streamed cycles: the schedule model on the same frames "
-                    "back to back; resources: the analytic estimates of toolchain/hw/snn/resources.py")
+                    f"back to back, with the schedule and timing of the {impl_style.upper()} kernels (fifo_schedule); "
+                    "resources: the analytic estimates of toolchain/hw/snn/resources.py")
     if rtl:
         from .accel_measure import section
 
         depths = carry_depths(fifo["depths"]) if carry_depths is not None else fifo["depths"]
-        out["rtl_simulated"] = section(spec, codes, hw.classes, hw.iterations, words, depths, cache_dir)
+        out["rtl_simulated"] = section(spec, codes, hw.classes, hw.iterations, words, depths, cache_dir,
+                                       model_cfg=model.config)
     elif carry_depths is not None:
         carry_depths(fifo["depths"])
     if figure is not None:
@@ -120,13 +126,15 @@ def summary_line(section: dict[str, Any]) -> str:
                 f"({c.get('class_mismatches')} class / {c.get('membrane_mismatches')} membrane mismatches, cycle "
                 f"formula {c.get('cycle_formula_mismatches')})")
     f, r = section["cycles_per_frame"], section["resources"]
-    if "rtl_simulated" in section:
+    csim = (f"{f['median']:,.0f} cycles/frame median, {f['p99']:,.0f} p99, {f['worst']:,} worst, "
+            f"{section['bound_cycles_per_frame']:,} guaranteed; FIFOs {list(section['fifo_depths'].values())}; "
+            f"LUT {r['lut']:,}, BRAM36 {r['bram36']:g}, DSP {r['dsp']} (estimates)")
+    m = section.get("rtl_simulated")
+    if m is not None and m.get("ran"):  # the built RTL's measured figures lead, the HLS C model's after
+        from .accel_measure import fps
         from .accel_measure import summary_line as rtl_line
 
-        rtl = f"; {rtl_line(section['rtl_simulated'])}"
-    else:
-        rtl = ""
-    return (f"event-driven accelerator C-simulated bit exact on {c['frames']} frames of {where}: "
-            f"{f['median']:,.0f} cycles/frame median, {f['p99']:,.0f} p99, {f['worst']:,} worst, "
-            f"{section['bound_cycles_per_frame']:,} guaranteed; FIFOs {list(section['fifo_depths'].values())}; "
-            f"LUT {r['lut']:,}, BRAM36 {r['bram36']:g}, DSP {r['dsp']} (estimates){rtl}")
+        return (f"event-driven accelerator {rtl_line(m, where)}; HLS C model: C-simulated bit exact on {c['frames']} "
+                f"frames, {fps(f['median']):,.0f} frames/s at the median frame, {csim}")
+    rtl = f"; RTL not measured: {m.get('reason')}" if m is not None else ""
+    return f"event-driven accelerator C-simulated bit exact on {c['frames']} frames of {where}: {csim}{rtl}"

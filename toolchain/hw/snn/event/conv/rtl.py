@@ -26,6 +26,13 @@ LATENCY = 6
 LUT_LEVEL_BUDGET = 7
 
 
+def clear_cycles(spec: ConvSpec) -> int:
+    """Cycles the kernel spends in CLEAR after reset (one accumulator word a cycle) before it takes
+    its first word: the accumulator banks' depth, ceil(H / BH) * ceil(W / BW)."""
+    bh, bw = spec.banks
+    return -(-spec.height // bh) * -(-spec.width // bw)
+
+
 def in_format(spec: ConvSpec) -> WordFormat:
     return WordFormat(spec.in_lanes, addr_bits(spec.height * spec.width))
 
