@@ -90,16 +90,14 @@ def encoder(spec) -> dict[str, int]:
     the code; the uniform grids collapse further), the frame and step
     counters (increment, compare, clear: two LUTs a bit), the output word; BINARY adds its
     R x R seen-bitmap (a register per cell, set and clear: two LUTs each, and the R^2 : 1
-    multiplexer that reads it); the input slice: two entries of the binned sample (row, column,
-    TLAST, valid; BINARY also the row and column one-hot), a select in front of the head."""
+    multiplexer that reads it)."""
     e = spec.encoder
     cell = _bits(e.resolution)
     kb, gb = _bits(e.frame + 1), _bits(e.group)
     out = 2 * cell + 4
     seen = e.resolution ** 2 if e.binary else 0
-    entry = 2 * cell + 1 + (2 * e.resolution if e.binary else 0)  # a slice entry's data bits
-    lut = 2 * cell + 2 * (kb + gb) + out + 2 * seen + (mux_luts(seen) if seen else 0) + entry
-    return {"lut": lut, "ff": kb + gb + 4 + out + seen + 2 * (entry + 1), "bram18": 0, "dsp": 0}
+    lut = 2 * cell + 2 * (kb + gb) + out + 2 * seen + (mux_luts(seen) if seen else 0)
+    return {"lut": lut, "ff": kb + gb + 4 + out + seen, "bram18": 0, "dsp": 0}
 
 
 def _bits(n: int) -> int:

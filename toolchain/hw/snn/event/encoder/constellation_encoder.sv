@@ -7,11 +7,8 @@
 // dropped. BINARY drops repeats of a cell within a step (an R x R bitmap, cleared at once).
 //
 // Output word (spike_stream.hpp, one lane): bit 0 the event, [ADDR_BITS:1] the cell, then STEP,
-// FRAME, BAD. Streams are valid/ready (AXI4-Stream); the output is a register. The input goes
-// through a two-entry register slice (a head and a skid register, full throughput) that holds
-// the sample already binned into its cell (row, column): the binning tables and the BINARY
-// bitmap's lookup are in different cycles (the 250 MHz LUT-level budget), and s_tready is a
-// register. One cycle of latency more than without the slice (rtl.py INPUT_STAGE_CYCLES).
+// FRAME, BAD. Streams are valid/ready (AXI4-Stream); the output is a register, and s_tready
+// follows m_tready combinationally (a register slice between kernels breaks that path).
 module constellation_encoder #(
     parameter int IN_BITS = 8,
     parameter int R = 16,
@@ -57,55 +54,21 @@ module constellation_encoder #(
   logic [KB-1:0] kept;  // samples kept in the frame
   logic [GB-1:0] in_step;  // samples kept in the current step
   logic overrun;  // samples after FRAME_LEN without TLAST (dropped)
-  // BINARY: cells already sent in this step, by row and column; looked up with the sample's row
-  // and column one-hot (decoded before the slice's registers): an AND-OR, no R^2 : 1 select
-  logic [R-1:0][R-1:0] seen;
+  logic [R*R-1:0] seen;  // BINARY: cells already sent in this step
 
   logic [ADDR_BITS-1:0] cell_id;
   logic keep, send, close, can_emit, take;
   logic [GB-1:0] in_step_next;
 
-  // the input slice: the head (h_*, the sample the encoder works on) and the skid register (k_*,
-  // the one taken while the head waited); s_tready is the skid register being empty
-  logic [CELL_BITS-1:0] in_row, in_col, h_row, h_col, k_row, k_col;
-  logic [R-1:0] in_row1, in_col1, h_row1, h_col1, k_row1, k_col1;  // the same one-hot
-  logic h_valid, h_last, k_valid, k_last, h_free, h_seen;
-  assign in_row = qbin_rom[s_tdata[2*IN_BITS-1:IN_BITS]];
-  assign in_col = ibin_rom[s_tdata[IN_BITS-1:0]];
-  assign in_row1 = R'(1) << in_row;
-  assign in_col1 = R'(1) << in_col;
-  assign s_tready = !k_valid;
-  assign h_free = !h_valid || take;
-  always_ff @(posedge clk) begin
-    if (rst) begin
-      h_valid <= 1'b0;
-      k_valid <= 1'b0;
-    end else if (h_free) begin
-      h_valid <= k_valid || s_tvalid;
-      k_valid <= 1'b0;
-    end else if (s_tvalid) begin
-      k_valid <= 1'b1;  // s_tready: the skid register was empty
-    end
-  end
-  always_ff @(posedge clk) begin  // the data, without reset
-    if (h_free)
-      {h_row, h_col, h_row1, h_col1, h_last} <= k_valid ? {k_row, k_col, k_row1, k_col1, k_last}
-                                                        : {in_row, in_col, in_row1, in_col1, s_tlast};
-    else if (!k_valid) {k_row, k_col, k_row1, k_col1, k_last} <= {in_row, in_col, in_row1, in_col1, s_tlast};
-  end
-  logic [R-1:0] row_hit;  // per row, then one OR of the rows (a reduction, not a chain)
-  for (genvar r = 0; r < R; r++) begin : g_row_hit
-    assign row_hit[r] = h_row1[r] && (seen[r] & h_col1) != '0;
-  end
-  assign h_seen = |row_hit;
-
-  assign cell_id = ADDR_BITS'(h_row) * ADDR_BITS'(R) + ADDR_BITS'(h_col);
+  assign cell_id = ADDR_BITS'(qbin_rom[s_tdata[2*IN_BITS-1:IN_BITS]]) * ADDR_BITS'(R)
+              + ADDR_BITS'(ibin_rom[s_tdata[IN_BITS-1:0]]);
   assign keep = kept < FRAME_N;
-  assign send = !BINARY || !h_seen;
+  assign send = !BINARY || !seen[cell_id];
   assign close = in_step == GROUP_LAST;
   assign in_step_next = !keep ? in_step : (close ? '0 : in_step + 1'b1);
   assign can_emit = !m_tvalid || m_tready;
-  assign take = h_valid && state == SAMPLES && can_emit;
+  assign s_tready = state == SAMPLES && can_emit;
+  assign take = s_tvalid && s_tready;
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -125,7 +88,7 @@ module constellation_encoder #(
             kept <= kept + 1'b1;
             in_step <= in_step_next;
             if (close) seen <= '0;
-            else if (BINARY) for (int r = 0; r < R; r++) if (h_row1[r]) seen[r] <= seen[r] | h_col1;
+            else if (BINARY) seen[cell_id] <= 1'b1;
             if (send || close) begin
               m_tdata  <= {1'b0, 1'b0, close, cell_id, send};
               m_tvalid <= 1'b1;
@@ -133,7 +96,7 @@ module constellation_encoder #(
           end else begin
             overrun <= 1'b1;
           end
-          if (h_last) state <= in_step_next != '0 ? TAIL_STEP : TAIL_FRAME;
+          if (s_tlast) state <= in_step_next != '0 ? TAIL_STEP : TAIL_FRAME;
         end
         TAIL_STEP:
         if (can_emit) begin

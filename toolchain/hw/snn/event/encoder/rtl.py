@@ -17,11 +17,6 @@ from ..accelerator import EncoderSpec
 from ..spike_words import WordFormat, addr_bits
 
 SOURCE = Path(__file__).with_name("constellation_encoder.sv")
-# Cycles from a sample taken to its word on m_tdata: the input slice (the binned sample in a
-# register), then the output register. The slice added one (before it, 1) and changes no
-# kernel's cycles per frame (one sample a cycle, as before): only the pipeline latency.
-INPUT_STAGE_CYCLES = 1
-LATENCY = 1 + INPUT_STAGE_CYCLES
 
 
 def cell_bits(spec: EncoderSpec) -> int:
