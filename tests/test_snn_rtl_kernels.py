@@ -280,9 +280,9 @@ def test_rtl_conv_matches_the_model_on_the_shipped_geometry(layer, shipped, tmp_
 
 
 CONV_FAULTS = {
-    "dropped forwarding path": ("assign bank_q[B] = fwd_en && fwd_addr == addr_b ? fwd_data : rd_q;",
+    "dropped forwarding path": ("assign bank_q[B] = fwd_hit ? fwd_data : rd_q;",
                                 "assign bank_q[B] = rd_q;"),
-    "plane edge ow > W": ("ow < 0 || ow >= W;", "ow < 0 || ow > W;"),
+    "plane edge ow > W": ("OW >= 0 && OW < W;", "OW >= 0 && OW <= W;"),
     "no frame reset": (".v(first_c ? '0 : v_q[co*STATE_BITS+:STATE_BITS]),", ".v(v_q[co*STATE_BITS+:STATE_BITS]),"),
 }
 

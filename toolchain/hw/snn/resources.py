@@ -259,18 +259,19 @@ def fifo_bram18(depth: int, width: int) -> int:
 
 def axis_fifos(spec, depths: list[int]) -> dict[str, Any]:
     """The stitched RTL's FIFOs (axis_fifo.sv), as Yosys maps them: up to 64 words `memory`'s
-    LUTRAM; deeper, block RAM (the read pointer register becomes the RAM's address register)
-    with a data register; read and write pointers (increment, compare: about two LUTs a bit)."""
+    LUTRAM; deeper, block RAM (the read pointer register becomes the RAM's address register);
+    the registered output (a data register behind a 2 : 1 select of the memory's word or the
+    input's, one LUT a bit), read and write pointers and two level counters (increment or
+    decrement, compare: about six LUTs a counter bit), five flag registers."""
     lut = ff = bram = 0
     for width, depth in zip(stream_widths(spec), depths):
-        ptr = _bits(depth) + 1
+        ab = _bits(depth)
         if depth <= 64:
-            lut += memory(1, depth, width)["lut"] + 4 * ptr
-            ff += 2 * ptr
+            lut += memory(1, depth, width)["lut"]
         else:
             bram += fifo_bram18(depth, width)
-            lut += 4 * ptr + width
-            ff += 2 * ptr + width
+        lut += 6 * (ab + 1) + width
+        ff += 2 * ab + 2 * (ab + 1) + 5 + width
     return {"lut": lut, "ff": ff, "bram18": bram, "dsp": 0}
 
 

@@ -122,7 +122,7 @@ def _forwarded(conv) -> str:
     (back-to-back events on the same word: the forwarding path), in any of its banks."""
     u = f"u_accel.u_{conv.name}"
     bh_n, bw_n = conv.banks
-    banks = " || ".join(f"({b}.hit_b && {b}.fwd_en && {b}.fwd_addr == {b}.addr_b)"
+    banks = " || ".join(f"({b}.hit_b && {b}.fwd_hit)"
                         for b in (f"{u}.g_bh[{bh}].g_bw[{bw}]" for bh in range(bh_n) for bw in range(bw_n)))
     return f"{u}.adv && {u}.op_b == 2'd1 && {u}.op_c == 2'd1 && ({banks})"  # 2'd1: OP_EVENT
 

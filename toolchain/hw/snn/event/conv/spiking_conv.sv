@@ -110,25 +110,28 @@ module spiking_conv #(
   logic sk_valid;
   logic [AB-1:0] clr_addr;
   logic [IN_LANES-1:0] mask_r;  // lanes of the current input word still to add
+  logic take_r;  // mask_r == 0 as a register of its own: no wide OR before the input select
   logic [ADDR_BITS-1:0] addr_r;
   logic step_r, first;
   logic [HB-1:0] sh;  // sweep row
   logic [WB-1:0] sgc;  // sweep column group (0..GW-1)
   // the same as quotient and residue by the bank grid, kept by counting (no divider in hardware):
-  // sh = sh_q * BH + sh_r, sw0 = sgc * SP = sw0_q * BW + sw0_r, the group index g and its first
-  // position gaddr = sh * W + sgc * SP
-  logic [HB-1:0] sh_q, sh_r;
-  logic [WB-1:0] sw0_q, sw0_r;
+  // sh = sh_q * BH + sh_r, sw0 = sgc * SP = sw0_q * BW + sw0_r, the group's first accumulator
+  // word sbase = sh_q * DW + sw0_q (rowbase = sh_q * DW), the group index g and its first
+  // position gaddr = sh * W + sgc * SP. All are 0 between sweeps (cleared as a sweep ends).
+  logic [HB-1:0] sh_r;
+  logic [WB-1:0] sw0_r;
+  logic [AB-1:0] rowbase, sbase;
   logic [GB-1:0] g;
   logic [ADDR_BITS-1:0] gaddr;
 
   logic [IN_LANES-1:0] cur_mask, rem_mask, low_lane;
   logic [ADDR_BITS-1:0] cur_addr;
-  logic cur_step, cur_frame, cur_bad, have_word, from_input;
+  logic cur_step, cur_frame, cur_bad, cur_any, have_word, from_input;
   logic [LB-1:0] lane;
 
   assign adv = !sk_valid;
-  assign from_input = mask_r == '0;
+  assign from_input = take_r;
   assign s_tready = adv && state == EVENTS && from_input;
   assign have_word = from_input ? s_tvalid : 1'b1;
   assign cur_mask = from_input ? s_tdata[IN_LANES-1:0] : mask_r;
@@ -136,6 +139,7 @@ module spiking_conv #(
   assign cur_step = from_input ? s_tdata[STEP] : step_r;
   assign cur_frame = from_input && s_tdata[STEP+1];
   assign cur_bad = s_tdata[STEP+2];
+  assign cur_any = from_input ? s_tdata[IN_LANES-1:0] != '0 : 1'b1;  // mask_r != 0 when not from the input
   // the lowest set lane, isolated and cleared by carry-chain arithmetic (x & -x, x & (x - 1)) and
   // numbered by an OR per index bit: shallower than a priority chain on the mask's loop
   assign low_lane = cur_mask & (~cur_mask + 1'b1);
@@ -145,12 +149,22 @@ module spiking_conv #(
     for (int l = 0; l < IN_LANES; l++) lane |= low_lane[l] ? LB'(l) : '0;
   end
 
+  // "the issued lane is the word's last" (rem_mask == 0), for the input word and for mask_r side
+  // by side, the input select last: each x & (x - 1) == 0 on its own carry chain (a fixed shape:
+  // one LUT into the chain, one out, the OR of the word), not after the select
+  logic [IN_LANES-1:0] s_mask, s_rest, m_rest;
+  logic last_lane;
+  assign s_mask = s_tdata[IN_LANES-1:0];
+  assign s_rest = s_mask & (s_mask - 1'b1);
+  assign m_rest = mask_r & (mask_r - 1'b1);
+  assign last_lane = from_input ? s_rest == '0 : m_rest == '0;
+
   op_e op_i;  // the op stage I issues this cycle
   always_comb begin
     op_i = OP_NOP;
     if (state == SWEEP) op_i = OP_SWEEP;
     else if (state == EVENTS && have_word)
-      op_i = cur_frame ? OP_FRAME : (cur_mask != '0 ? OP_EVENT : OP_NOP);
+      op_i = cur_frame ? OP_FRAME : (cur_any ? OP_EVENT : OP_NOP);
   end
 
   always_ff @(posedge clk) begin
@@ -158,12 +172,13 @@ module spiking_conv #(
       state <= CLEAR;
       clr_addr <= '0;
       mask_r <= '0;
+      take_r <= 1'b1;
       addr_r <= '0;
       step_r <= 1'b0;
       first <= 1'b1;
       sh <= '0;
       sgc <= '0;
-      {sh_q, sh_r, sw0_q, sw0_r, g, gaddr} <= '0;
+      {sh_r, sw0_r, rowbase, sbase, g, gaddr} <= '0;
     end else if (state == CLEAR) begin
       clr_addr <= clr_addr + 1'b1;
       if (clr_addr == AB'(DEPTH - 1)) state <= EVENTS;
@@ -173,38 +188,38 @@ module spiking_conv #(
           first <= 1'b1;
         end else begin
           mask_r <= rem_mask;
+          take_r <= last_lane;
           addr_r <= cur_addr;
           step_r <= cur_step;
-          if (cur_step && rem_mask == '0) begin
-            state <= SWEEP;
-            sh <= '0;
-            sgc <= '0;
-            {sh_q, sh_r, sw0_q, sw0_r, g, gaddr} <= '0;
-          end
+          // the sweep counters are 0 already: only the state is on this path
+          if (cur_step && last_lane) state <= SWEEP;
         end
       end else if (state == SWEEP) begin
         g <= g + 1'b1;
         gaddr <= gaddr + ADDR_BITS'(SP);
         if (sgc == WB'(GW - 1)) begin
           sgc <= '0;
-          sw0_q <= '0;
           sw0_r <= '0;
           sh <= sh + 1'b1;
           if (sh_r == HB'(BH - 1)) begin
             sh_r <= '0;
-            sh_q <= sh_q + 1'b1;
+            rowbase <= rowbase + AB'(DW);
+            sbase <= rowbase + AB'(DW);
           end else begin
             sh_r <= sh_r + 1'b1;
+            sbase <= rowbase;
           end
-          if (sh == HB'(H - 1)) begin
+          if (sh == HB'(H - 1)) begin  // the sweep's last group: the counters back to 0
             state <= EVENTS;
             first <= 1'b0;
+            sh <= '0;
+            {sh_r, rowbase, sbase, g, gaddr} <= '0;
           end
         end else begin
           sgc <= sgc + 1'b1;
           if (int'(sw0_r) + SP >= BW) begin  // SP <= BW: at most one wrap
             sw0_r <= WB'(int'(sw0_r) + SP - BW);
-            sw0_q <= sw0_q + 1'b1;
+            sbase <= sbase + 1'b1;
           end else begin
             sw0_r <= WB'(int'(sw0_r) + SP);
           end
@@ -218,8 +233,9 @@ module spiking_conv #(
   logic first_e, bad_e, last_e;
   logic [ADDR_BITS-1:0] addr_e, gaddr_e;
   logic [LB-1:0] lane_e;
-  logic [HB-1:0] sh_q_e, sh_r_e;
-  logic [WB-1:0] sw0_q_e, sw0_r_e;
+  logic [HB-1:0] sh_r_e;
+  logic [WB-1:0] sw0_r_e;
+  logic [AB-1:0] sbase_e;
   logic [GB-1:0] g_e;
   always_ff @(posedge clk) begin
     if (rst) op_e_r <= OP_NOP;
@@ -231,49 +247,28 @@ module spiking_conv #(
       addr_e <= cur_addr;
       lane_e <= lane;
       gaddr_e <= gaddr;
-      {sh_q_e, sh_r_e, sw0_q_e, sw0_r_e, g_e} <= {sh_q, sh_r, sw0_q, sw0_r, g};
+      {sh_r_e, sw0_r_e, sbase_e, g_e} <= {sh_r, sw0_r, sbase, g};
     end
   end
 
   // ------------------------------------------------------------------ stage E (addresses)
-  // The event's position and channel, and their quotients and residues by the bank grid, from
-  // constant tables (the divisions happen at elaboration: no divider in hardware).
-  logic [HB-1:0] row_of[H*W], hq_of[H], hr_of[H];
-  logic [WB-1:0] col_of[H*W], wq_of[W], wr_of[W];
+  // The event's position p = the word's first position + the lane's (a word's positions never
+  // leave its row); everything that depends on p alone comes from constant tables indexed by it
+  // (computed at elaboration: no divider, no multiplier, and one table read instead of a chain
+  // of residue arithmetic and plane-edge compares: the short path the 250 MHz budget asks for).
+  // The weight-ROM row (ci BH + h mod BH) BW + w mod BW is the sum of two table entries: written
+  // as a product of run-time values, Yosys maps it to a DSP48E2 (the kernel must use none).
   logic [LB-1:0] pos_of[IN_LANES];
-  for (genvar x = 0; x < H * W; x++) begin : g_addr_rom
-    assign row_of[x] = HB'(x / W);
-    assign col_of[x] = WB'(x % W);
-  end
-  for (genvar x = 0; x < H; x++) begin : g_h_rom
-    assign hq_of[x] = HB'(x / BH);
-    assign hr_of[x] = HB'(x % BH);
-  end
-  for (genvar x = 0; x < W; x++) begin : g_w_rom
-    assign wq_of[x] = WB'(x / BW);
-    assign wr_of[x] = WB'(x % BW);
-  end
-  // the weight-ROM row (ci BH + h mod BH) BW + w mod BW as a sum of two table entries: written
-  // as a product of run-time values, Yosys maps it to a DSP48E2 (the kernel must use none)
-  logic [XB-1:0] wrow_ch_of[IN_LANES], wrow_h_of[H];
+  logic [XB-1:0] wrow_ch_of[IN_LANES], wrow_p_of[H*W];
   for (genvar x = 0; x < IN_LANES; x++) begin : g_lane_rom
     assign pos_of[x] = LB'(x / CI);
     assign wrow_ch_of[x] = XB'((x % CI) * BH * BW);
   end
-  for (genvar x = 0; x < H; x++) begin : g_wrow_rom
-    assign wrow_h_of[x] = XB'((x % BH) * BW);
+  for (genvar x = 0; x < H * W; x++) begin : g_wrow_rom
+    assign wrow_p_of[x] = XB'((x / W % BH) * BW + x % W % BW);
   end
-  int ev_h, ev_w, h_q, h_r, w_q, w_r;
-  logic [WB-1:0] ev_col;
-  always_comb begin
-    ev_col = col_of[addr_e] + WB'(pos_of[lane_e]);  // a word's positions never leave its row
-    ev_h = int'(row_of[addr_e]);
-    ev_w = int'(ev_col);
-    h_q = int'(hq_of[row_of[addr_e]]);
-    h_r = int'(hr_of[row_of[addr_e]]);
-    w_q = int'(wq_of[ev_col]);
-    w_r = int'(wr_of[ev_col]);
-  end
+  logic [ADDR_BITS-1:0] p_e;
+  assign p_e = addr_e + ADDR_BITS'(pos_of[lane_e]);
 
   // E -> A registers (the per-bank addresses are in the bank blocks below)
   op_e op_a;
@@ -288,7 +283,7 @@ module spiking_conv #(
     else if (adv) op_a <= op_e_r;
     if (adv) begin
       {first_a, bad_a, last_a, gaddr_a, g_a} <= {first_e, bad_e, last_e, gaddr_e, g_e};
-      wsel_a <= wrow_ch_of[lane_e] + wrow_h_of[row_of[addr_e]] + XB'(w_r);
+      wsel_a <= wrow_ch_of[lane_e] + wrow_p_of[p_e];
       sh_r_a <= RHB'(sh_r_e);
       sw0_r_a <= int'(sw0_r_e);
     end
@@ -318,38 +313,37 @@ module spiking_conv #(
       localparam string ROM_FILE = $sformatf("%s_%0d.hex", WEIGHT_FILE, B);
       logic [CW-1:0] mem[DEPTH];
       logic [CW-1:0] rd_q, fwd_data, wdata;
-      logic [AB-1:0] raddr_e, raddr_a, addr_b, fwd_addr, waddr;
-      logic ren_e, ren_a, hit_b, fwd_en, wen;
+      logic [AB-1:0] raddr_e, raddr_a, addr_b, waddr;
+      logic ren_e, ren_a, hit_b, fwd_hit, wen;
       logic [CO*W_BITS-1:0] wrom[ROWS], wt_b;  // wt_b: the event's weights for this bank, in stage B
       initial $readmemh(ROM_FILE, wrom);
 
-      // stage E: the output position this bank holds for the event, or for the sweep group
-      int dh, dw, oh, ow, j, tdh, tdw, tj;
-      logic [AB-1:0] a_ev;
-      logic skip;
+      // stage E: the accumulator word this bank holds for the event at position x, if the
+      // event reaches one of its outputs in the plane (bit AB): output row oh = bh mod BH in
+      // [h - P, h + P] (one, as BH = K), output column ow = bw mod BW in [w - P, w + P] (at
+      // most one, as BW >= K), word (oh / BH) DW + ow / BW; a table of the position
+      logic [AB:0] ev_of[H*W];
+      for (genvar x = 0; x < H * W; x++) begin : g_ev_rom
+        localparam int EH = x / W, EW = x % W;
+        localparam int OH = EH - P + ((bh - (EH - P)) % BH + BH) % BH;
+        localparam int OW = EW - P + ((bw - (EW - P)) % BW + BW) % BW;
+        localparam bit HIT = OW <= EW + P && OH >= 0 && OH < H && OW >= 0 && OW < W;
+        assign ev_of[x] = HIT ? {1'b1, AB'((OH < 0 ? 0 : OH) / BH * DW + (OW < 0 ? 0 : OW) / BW)} : '0;
+      end
+      // or the sweep group's word: the lane j = (bw - sw0_r) mod BW lands in this bank's column
+      // residue; its word is the group's first (sbase) or the next (when bw < sw0_r: past the wrap)
+      int tj, j;
       always_comb begin
-        // dh = (bh - h_r + P) mod BH by one conditional correction (the operands are residues)
-        tdh = bh + P - h_r;
-        dh = tdh < 0 ? tdh + BH : (tdh >= BH ? tdh - BH : tdh);
-        tdw = bw + P - w_r;
-        dw = tdw < 0 ? tdw + BW : (tdw >= BW ? tdw - BW : tdw);
-        oh = ev_h - P + dh;
-        ow = ev_w - P + dw;
-        skip = dw >= K || oh < 0 || oh >= H || ow < 0 || ow >= W;
-        // oh = (h_q + m) BH + bh with m in {-1, 0, 1} (oh mod BH is bh by construction); so for ow
-        a_ev = skip ? '0 : AB'((h_q + (h_r - P + dh > bh ? 1 : (h_r - P + dh < bh ? -1 : 0))) * DW
-                               + w_q + (w_r - P + dw > bw ? 1 : (w_r - P + dw < bw ? -1 : 0)));
-        // the sweep lane that lands in this bank's column residue: (bw - sw0_r) mod BW
         tj = bw - int'(sw0_r_e);
         j = tj < 0 ? tj + BW : tj;
         ren_e = 1'b0;
         raddr_e = '0;
-        if (op_e_r == OP_EVENT && !skip) begin
+        if (op_e_r == OP_EVENT && ev_of[p_e][AB]) begin
           ren_e = 1'b1;
-          raddr_e = a_ev;
+          raddr_e = ev_of[p_e][AB-1:0];
         end else if (op_e_r == OP_SWEEP && int'(sh_r_e) == bh && j < SP) begin
           ren_e = 1'b1;
-          raddr_e = AB'(int'(sh_q_e) * DW + int'(sw0_q_e) + (int'(sw0_r_e) + j >= BW ? 1 : 0));
+          raddr_e = sbase_e + AB'(bw < int'(sw0_r_e));
         end
       end
 
@@ -357,7 +351,7 @@ module spiking_conv #(
         if (rst) begin
           ren_a <= 1'b0;
           hit_b <= 1'b0;
-          fwd_en <= 1'b0;
+          fwd_hit <= 1'b0;
         end else if (adv || state == CLEAR) begin
           ren_a <= ren_e;  // E -> A
           raddr_a <= raddr_e;
@@ -366,14 +360,15 @@ module spiking_conv #(
           addr_b <= raddr_a;
           wt_b <= wrom[wsel_a];
           if (wen) mem[waddr] <= wdata;
-          fwd_en <= wen;
-          fwd_addr <= waddr;
+          // the forwarding test a stage early (stage A's address against the word stage B writes
+          // now), registered: only a 2 : 1 select before the adder and the sweep's bank select
+          fwd_hit <= wen && waddr == raddr_a;
           fwd_data <= wdata;
         end
       end
 
       // stage B: the word as of now (the forwarding path), then its write
-      assign bank_q[B] = fwd_en && fwd_addr == addr_b ? fwd_data : rd_q;
+      assign bank_q[B] = fwd_hit ? fwd_data : rd_q;
       assign bank_rc[bh][bw] = bank_q[B];
       always_comb begin
         wen = 1'b0;
