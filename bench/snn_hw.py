@@ -41,7 +41,7 @@ sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(
 from toolchain.checkpoint import load_model  # noqa: E402
 from toolchain.data.dataset import RadioMLDataset  # noqa: E402
 from toolchain.hw.snn import resources  # noqa: E402
-from toolchain.hw.snn.event import accel_fifo  # noqa: E402
+from toolchain.hw.snn.event import accel_fifo, accel_rtl  # noqa: E402
 from toolchain.hw.snn.event.accel_csim import compile_accelerator  # noqa: E402
 from toolchain.hw.snn.event.accel_verify import cycle_summary, quantize, verify_frames  # noqa: E402
 from toolchain.hw.snn.event.accelerator import map_model  # noqa: E402
@@ -113,7 +113,7 @@ def main() -> None:
     bound = resources.cycle_bound(spec)
     t0 = time.time()
     sched = accel_fifo.schedules(spec, words, rtl=True)  # the depths of the RTL build (the default)
-    fifo = accel_fifo.fifo_depths(sched)
+    fifo = accel_fifo.fifo_depths(sched, widths=accel_rtl.stream_widths(spec))
     fifo["cycles_hls"], _ = accel_fifo.simulate(accel_fifo.schedules(spec, words), fifo["depths"])
     fifo_seconds = time.time() - t0
     res = resources.accelerator(spec, fifo["depths"])

@@ -278,7 +278,7 @@ def test_fifo_model_follows_the_kernels_schedules(shipped):
     assert [len(pop) for pop, _ in sched] == [int(v.sum()) for v in hw.iterations.values()]
     assert [int(push.sum()) for _, push in sched[:-1]] == [int(pop.sum()) for pop, _ in sched[1:]]
     r = accel_fifo.fifo_depths(sched)
-    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.02
+    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.01
     # depth-1 FIFOs throughout cost cycles: the model sees back-pressure
     assert accel_fifo.simulate(sched, [1] * len(r["depths"]))[0] > r["cycles_unbounded"]
     # a hand-made pair: the producer pushes every cycle, the consumer pops every other cycle
@@ -302,7 +302,7 @@ def test_fifo_model_follows_the_binary_encoders_dropped_samples(small):
     assert words < 20 * (spec.encoder.frame + 1)  # repeats were dropped
     assert words == int(hw.iterations["conv0"].sum()) - 20 * spec.steps * spec.convs[0].groups
     r = accel_fifo.fifo_depths(sched)
-    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.02
+    assert r["cycles_with_depths"] <= r["cycles_unbounded"] * 1.01
 
 
 def test_chunked_verification_sums_the_chunks(small):

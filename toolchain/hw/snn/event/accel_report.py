@@ -55,7 +55,7 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
     if checkpoint is None:
         return {"mapped": False, "reason": "no checkpoint: the accelerator is mapped from the trained model"}
     from ....checkpoint import load_model
-    from . import accel_fifo
+    from . import accel_fifo, accel_rtl
     from .. import resources
     from .accel_csim import compile_accelerator
     from .accel_verify import cycle_summary, quantize, verify_frames
@@ -83,7 +83,8 @@ def evaluate(checkpoint: Optional[Path], frames: Optional[Frames], cache_dir: Pa
     cycles = cycle_summary(spec, hw)
     bound = resources.cycle_bound(spec)
     t0 = time.time()
-    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, words, rtl=impl_style == "rtl"), cache_dir=cache_dir)
+    fifo = accel_fifo.fifo_depths(accel_fifo.schedules(spec, words, rtl=impl_style == "rtl"), cache_dir=cache_dir,
+                                  widths=accel_rtl.stream_widths(spec))
     names = ["encoder"] + [c.name for c in spec.convs] + [spec.dense.name]
     res = resources.accelerator(spec, fifo["depths"])
     n = len(codes)
