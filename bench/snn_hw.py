@@ -227,7 +227,7 @@ def rtl_tables(spec, codes, hw, words, fifo, hz, frame, accuracy, args, model_cf
     print(f"| worst case: each kernel alone on its worst-case frame (every input event), cycles | {w['bound_cycles_per_frame']:,} "
           f"({w['bounded_by']}; {hz / w['bound_cycles_per_frame']:,.0f} frames/s) | "
           f"{max(w['formula_per_kernel'].values()):,} | |")
-    print(f"\nper-kernel worst case (RTL-simulated / formula): "
+    print("\nper-kernel worst case (RTL-simulated / formula): "
           + ", ".join(f"{k} {v:,} / {w['formula_per_kernel'][k]:,}" for k, v in w["per_kernel"].items())
           + f"; busy-cycle formula mismatches (frames after the first): {m['busy_formula_mismatches']}; frames whose "
           f"first sample in / class word out the FIFO model puts on another cycle: {m['formula_frame_mismatches']}")
