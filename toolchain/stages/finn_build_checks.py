@@ -93,7 +93,7 @@ def _event_driven(cfg: Config, onnx_file: Path, checkpoint: Optional[Path], data
             return accel_rtl.graph_fifo_depths(ModelWrapper(str(outcome.hw_model)))
         _measure_event_driven(c, cfg, checkpoint, data, out, event_graph.graph_spec(hw_graph), carry_depths)
         if cfg.finn.event_impl_style == "rtl":  # the stitched RTL accelerator at the build's FIFO depths
-            accel_rtl.write_graph_project(ModelWrapper(str(outcome.hw_model)), out / RTL_PROJECT)
+            accel_rtl.write_graph_project(hw_graph, out / RTL_PROJECT)  # holds the depths carry_depths saved
     c = Checks(None, check)
     return c
 

@@ -164,14 +164,10 @@ def summarize(spec: AcceleratorSpec, res: dict[str, Any], depths: list[int]) -> 
     """The report's figures of a `run`."""
     names = kernel_names(spec)
     n, cycles = res["frames"], res["cycles"]
-    latency = res["class_out"] - res["first_in"]
-    interval = np.diff(res["class_out"])
+    timing = _timing(res, n)
     return {
-        "label": LABEL, "clock": CLOCK, "frames": n, "cycles": int(cycles),
-        "cycles_per_frame": cycles / n, "frames_per_s": fps(cycles / n),
-        "interval_cycles": stat(interval) if len(interval) else None,
-        "latency_cycles": stat(latency),
-        "latency_us": {k: v / accel_rtl.CLOCK_MHZ for k, v in stat(latency).items()},
+        "label": LABEL, "clock": CLOCK, "frames": n, **timing, "cycles_per_frame": cycles / n,
+        "latency_us": {k: v / accel_rtl.CLOCK_MHZ for k, v in timing["latency_cycles"].items()},
         "busy_cycles_per_kernel": {k: stat(res["busy"][k]) for k in names},
         "fifo_depths": {f"{a}->{b}": d for a, b, d in zip(names, names[1:], depths)},
         "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], res["fifo_peaks"])},
@@ -271,11 +267,17 @@ def predicted_times(spec: AcceleratorSpec, words: list[np.ndarray], depths: list
 
 def predicted_figures(pred: dict[str, Any], n: int) -> dict[str, Any]:
     """`summarize`'s throughput and latency figures of a `predicted_times`."""
-    latency = np.asarray(pred["class_out"]) - pred["first_in"]
-    interval = np.diff(pred["class_out"])
-    return {"cycles": int(pred["cycles"]), "frames_per_s": fps(pred["cycles"] / n),
-            "interval_cycles": stat(interval) if len(interval) else None, "latency_cycles": stat(latency),
+    return {**_timing(pred, n),
             "latency_alone_cycles": {**stat(np.array(pred["latency_alone"])), "frames": len(pred["latency_alone"])}}
+
+
+def _timing(t: dict[str, Any], n: int) -> dict[str, Any]:
+    """Cycles, frames/s, interval between class words and latency of `n` frames' first-sample and
+    class-word cycles (a measured `run`'s or a predicted one's)."""
+    latency = np.asarray(t["class_out"]) - t["first_in"]
+    interval = np.diff(t["class_out"])
+    return {"cycles": int(t["cycles"]), "frames_per_s": fps(t["cycles"] / n),
+            "interval_cycles": stat(interval) if len(interval) else None, "latency_cycles": stat(latency)}
 
 
 def _us(cycles: float) -> str:
@@ -289,15 +291,11 @@ def summary_line(m: dict[str, Any], where: str = "") -> str:
     if not m.get("ran"):
         return f"RTL not measured: {m.get('reason')}"
     lat, w, f = m["latency_cycles"], m["worst_case"], m["formula"]
-    flat, alone = f.get("latency_cycles", {}), m["latency_alone_cycles"]
-    falone = f.get("latency_alone_cycles", {})
-
-    def pair(measured: float, key: str, table: dict) -> str:  # a figure, the formula's beside it where known
-        return _us(measured) + (f" (formula {_us(table[key])})" if key in table else "")
+    flat, alone, falone = f["latency_cycles"], m["latency_alone_cycles"], f["latency_alone_cycles"]
     return (f"RTL-simulated (Verilator, {m['frames']} frames{' of ' + where if where else ''} back to back"
             f"{'' if m['passed'] else ', CLASSES DIFFER'}): "
             f"{m['frames_per_s']:,.0f} frames/s sustained at an assumed {accel_rtl.CLOCK_MHZ} MHz "
-            f"(formula {f['frames_per_s']:,.0f}), latency {pair(lat['median'], 'median', flat)} median, "
-            f"{pair(lat['worst'], 'worst', flat)} worst back to back, "
-            f"{pair(alone['median'], 'median', falone)} a frame alone; "
+            f"(formula {f['frames_per_s']:,.0f}), latency {_us(lat['median'])} (formula {_us(flat['median'])}) median, "
+            f"{_us(lat['worst'])} (formula {_us(flat['worst'])}) worst back to back, "
+            f"{_us(alone['median'])} (formula {_us(falone['median'])}) a frame alone; "
             f"{guaranteed_text(w)}")
