@@ -117,7 +117,7 @@ def test_a_corrupted_header_fails_the_graph_generated_accelerator(small, tmp_pat
     assert not compare(spec, ref, accel_csim.run_frames(spec, codes, exe=exe))["ok"]
 
 
-def test_estimates_are_the_resource_formulas_and_the_cycles_the_loop_counters(small, tmp_path):
+def test_estimates_are_the_resource_formulas_and_the_cycles_the_loop_counters(small):
     model, spec, codes, ref, graph = small
     nodes = list(graph.graph.node)
     est = resources.accelerator(spec)["layers"]

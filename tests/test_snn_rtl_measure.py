@@ -43,12 +43,12 @@ def small():
     spec = map_model(model, sweep_positions=[4, 4])
     codes, _ = check_frames(spec, n_random=20, seed=11, synthetic_classes=8)
     ref = model_reference(model, spec, codes)
-    depths = fifo_depths(schedules(spec, ref["words"], rtl=True))["depths"]
-    return spec, codes, ref, run_frames(spec, codes), depths
+    chosen = fifo_depths(schedules(spec, ref["words"], rtl=True))
+    return spec, codes, ref, run_frames(spec, codes), chosen["depths"], chosen["peaks"]
 
 
 def test_measured_throughput_latency_and_busy_cycles_agree_with_the_formulas(small, tmp_path):
-    spec, codes, ref, hw, depths = small
+    spec, codes, ref, hw, depths, _ = small
     m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], depths, tmp_path,
                               optimize=False, model_cfg=ModelConfig(**SMALL))
     assert m["ran"] and m["passed"] and m["class_mismatches"] == 0 and m["frames"] == len(codes) >= 200
@@ -118,7 +118,7 @@ def slowed_conv(tmp_path):
 def test_a_slowed_kernel_changes_the_measured_figures(small, tmp_path):
     """The convs taking a word every fourth cycle: still bit exact, but the measured frames/s fall
     below the formula's and the convs' busy cycles exceed theirs (the formulas know nothing of it)."""
-    spec, codes, ref, hw, depths = small
+    spec, codes, ref, hw, depths, _ = small
     exe = accel_measure.build(spec, depths, tmp_path, sources=slowed_conv(tmp_path), optimize=False)
     res = accel_measure.run(spec, codes, exe, tmp_path)
     assert (res["classes"] == ref["classes"]).all()
@@ -133,7 +133,7 @@ def test_the_model_needs_the_rtl_kernels_timing_to_predict_each_frame(small, tmp
     """The class words' cycles predicted by the FIFO model equal the simulation's only with the
     kernels' timing right: one conv stage too few, or the HLS model's direct pushes, and frames'
     predicted class words move (the comparison can fail)."""
-    spec, codes, ref, hw, depths = small
+    spec, codes, ref, hw, depths, _ = small
     exe = accel_measure.build(spec, depths, tmp_path, optimize=False)
     res = accel_measure.run(spec, codes[:40], exe, tmp_path)
     words = [w[:40] for w in ref["words"]]
@@ -149,8 +149,7 @@ def test_the_model_needs_the_rtl_kernels_timing_to_predict_each_frame(small, tmp
 def test_the_depths_chosen_on_the_rtl_schedule_keep_the_measured_run_near_unbounded(small, tmp_path):
     """The FIFO depths the model picks on the RTL schedule (1 % tolerance) keep the measured RTL run
     within 1 % of the same RTL with FIFOs deep enough never to fill."""
-    spec, codes, ref, hw, depths = small
-    peaks = fifo_depths(schedules(spec, ref["words"], rtl=True))["peaks"]  # the model's, unbounded FIFOs
+    spec, codes, ref, hw, depths, peaks = small  # peaks: the model's, with unbounded FIFOs
     free = [1 << int(p).bit_length() for p in peaks]  # a power of two above each: never full
     runs = {}
     for name, d in (("chosen", depths), ("free", free)):
@@ -164,7 +163,7 @@ def test_the_depths_chosen_on_the_rtl_schedule_keep_the_measured_run_near_unboun
 def test_a_design_the_rtl_cannot_take_is_reported_not_measured(small, tmp_path):
     """The report's section says in one line why no RTL figure exists (here FIFO depths the top
     refuses), and nothing is simulated."""
-    spec, codes, ref, hw, depths = small
+    spec, codes, ref, hw, depths, _ = small
     m = accel_measure.section(spec, codes, ref["classes"], hw.iterations, ref["words"], [2, 6, 8], tmp_path,
                               optimize=False)
     assert m == {"ran": False, "reason": "snn_accel: FIFO 1 depth 6, expected a power of two >= 2"}

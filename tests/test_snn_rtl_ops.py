@@ -46,20 +46,19 @@ def _specialised(finn_env, tmp_path, style: str | None, graph_style: str = "rtl"
 
 
 def test_build_graph_defaults_to_rtl_and_hls_stays_selectable(finn_env, tmp_path):
-    hw = _specialised(finn_env, tmp_path / "rtl", None)
-    assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_rtl", "SpikingConv_rtl", "SpikingConv_rtl",
-                                                   "SpikingDense_rtl"]
+    rtl = _specialised(finn_env, tmp_path / "rtl", None)
+    assert [n.op_type for n in rtl.graph.node] == ["ConstellationEncoder_rtl", "SpikingConv_rtl", "SpikingConv_rtl",
+                                                    "SpikingDense_rtl"]
     hw = _specialised(finn_env, tmp_path / "hls", None, "hls")
     assert [n.op_type for n in hw.graph.node] == ["ConstellationEncoder_hls", "SpikingConv_hls", "SpikingConv_hls",
                                                    "SpikingDense_hls"]
     # the specialised graph of either backend describes the same accelerator (parameters and weight ROMs)
     from toolchain.hw.snn.event import accel_rtl
 
-    specs = [event_graph.graph_spec(g) for g in (hw, _specialised(finn_env, tmp_path / "r2", None))]
+    specs = [event_graph.graph_spec(g) for g in (hw, rtl)]
     assert len({accel_rtl.render_top(s, [2, 8, 32]) for s in specs}) == 1
     assert specs[0].convs[0].weights.any() and accel_rtl.rom_files(specs[0]) == accel_rtl.rom_files(specs[1])
     # and the report's figures of a node (cycles, bound, estimates) are the op's, the same for either backend
-    rtl = _specialised(finn_env, tmp_path / "r3", None)
 
     def figures(graph):
         ops = [getCustomOp(n) for n in graph.graph.node]

@@ -252,14 +252,14 @@ def section(spec: AcceleratorSpec, codes: np.ndarray, classes: np.ndarray, itera
 
 
 def predicted_times(spec: AcceleratorSpec, words: list[np.ndarray], depths: list[int],
-                    cache_dir: Optional[os.PathLike] = None) -> dict[str, Any]:
+                    cache_dir: Optional[os.PathLike] = None, n_alone: int = 16) -> dict[str, Any]:
     """The FIFO model's prediction of a `run` of these frames at `depths` (accel_fifo.frame_times
-    on the RTL schedule) and of `latency_alone` (each of its frames modelled alone)."""
+    on the RTL schedule) and of `latency_alone` of `n_alone` frames (each modelled alone)."""
     from .accel_fifo import frame_times, schedules
 
     pred = frame_times(schedules(spec, words, rtl=True), depths, cache_dir)
     alone = []
-    for i in alone_picks(len(words[0])):
+    for i in alone_picks(len(words[0]), n_alone):
         one = frame_times(schedules(spec, [w[i:i + 1] for w in words], rtl=True), depths, cache_dir)
         alone.append(int(one["class_out"][0] - one["first_in"][0]))
     return {**pred, "latency_alone": alone}

@@ -188,7 +188,6 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     `sources`: accel_rtl.sources() unless given (a test's broken copy); `membranes`: False checks
     the classes only (no second Verilator build: the membranes leave in the stream testbench's run)."""
     from . import accel_measure
-    from .accel_fifo import frame_times, schedules
     from .accel_verify import model_reference
     from .accel_worstnet import worst_codes, worst_network
 
@@ -221,8 +220,7 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
     busy = {k: int(res["busy"][k][1:].max()) for k in names}  # the first frame also holds the reset's clearing
     interval = np.diff(res["class_out"])
     # the FIFO model with the RTL kernels' schedules and timing: every frame's first sample in and class word out
-    pred = frame_times(schedules(wspec, ref["words"], rtl=True), depths)
-    one = frame_times(schedules(wspec, [w[:1] for w in ref["words"]], rtl=True), depths)
+    pred = accel_measure.predicted_times(wspec, ref["words"], depths, n_alone=1)
     pred_lat = np.asarray(pred["class_out"]) - pred["first_in"]
     lat, lat_alone = res["class_out"] - res["first_in"], int(alone["class_out"][0] - alone["first_in"][0])
     worst = int(interval.max())
@@ -241,8 +239,8 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
                  for k in names if busy[k] != frame[k]]
     problems += [f"{n} frames' {what} differ from the worst-case network's model"
                  for what, n in mismatches.items() if n]
-    predicted = {"interval": (int(interval.max()), int(np.diff(pred["class_out"]).max())),
-                 "latency alone": (lat_alone, int(one["class_out"][0] - one["first_in"][0])),
+    predicted = {"interval": (worst, int(np.diff(pred["class_out"]).max())),
+                 "latency alone": (lat_alone, pred["latency_alone"][0]),
                  "latency back to back": (int(lat.max()), int(pred_lat.max()))}
     problems += [f"{what}: {got:,} cycles, the FIFO model's {want:,}" for what, (got, want) in predicted.items()
                  if got != want]
@@ -273,7 +271,7 @@ def stitched(spec: AcceleratorSpec, model_cfg, depths: list[int], work_dir: Path
                     "frame_formula_per_kernel": frame,
                     "bound_cycles_per_frame": max(bound.values()),
                     "fifo_model_cycles": int(pred["cycles"]),
-                    "fifo_model_latency_alone": int(one["class_out"][0] - one["first_in"][0]),
+                    "fifo_model_latency_alone": predicted["latency alone"][1],
                     "fifo_model_latency_back_to_back_worst": int(pred_lat.max()),
                     "fifo_model_interval": predicted["interval"][1]},
         "fifo_peak_occupancy": {f"{a}->{b}": p for a, b, p in zip(names, names[1:], res["fifo_peaks"])},
